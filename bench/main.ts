@@ -1,0 +1,148 @@
+// `npm run bench -- NAME [--json]`: runs one benchmark, prints a table for people and, with
+// --json, one JSON object as the last stdout line. Exit 2 for bad usage or a benchmark
+// that is not built yet.
+//
+//   sim [--seeds-1000]   5 seeds × 60 simulated s (5 nodes, 8 clients, all faults) on one
+//                        thread, target: one 60 s seed ≤ 0.5 s wall (median). --seeds-1000
+//                        also times seeds 1..1000 (default duration) on the worker pool,
+//                        target ≤ 10 minutes.
+
+import { realpathSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import { allFaults, defaultSimOptions, type SimOptions } from '../sim/types.ts';
+import { median, parseBenchArgs, printTable, round, usageError } from './table.ts';
+
+/** Every benchmark name of CONTRACT.md "Benchmarks"; only `sim` is built so far. */
+export const benchmarkNames = ['meta', 'upload', 'delta', 'failover', 'rereplication', 'hash', 'sim'] as const;
+
+/** One timed seed of the `sim` benchmark. */
+export interface SimRun {
+  seed: number;
+  ok: boolean;
+  wallSeconds: number;
+  simulatedSeconds: number;
+  /** Wall seconds scaled to 60 simulated seconds. */
+  wallPer60Seconds: number;
+  events: number;
+  eventsPerSecond: number;
+  simulatedPerWall: number;
+}
+
+/** The `--seeds-1000` part of the `sim` benchmark. */
+export interface ThousandSeeds {
+  seeds: number;
+  failed: number;
+  workers: number;
+  wallSeconds: number;
+  target: { wallSecondsMax: number; met: boolean };
+}
+
+/** What `npm run bench -- sim --json` prints. */
+export interface SimBenchmark {
+  benchmark: 'sim';
+  runs: SimRun[];
+  median: { wallSeconds: number; wallPer60Seconds: number; eventsPerSecond: number; simulatedPerWall: number };
+  target: { wallSecondsMax: number; met: boolean };
+  seeds1000?: ThousandSeeds;
+}
+
+const benchSeeds = [1, 2, 3, 4, 5];
+const wallTargetSeconds = 0.5;
+const thousandTargetSeconds = 600;
+
+/** Times 5 seeds of 60 simulated seconds inline, and optionally seeds 1..1000 on the pool. */
+export async function benchSim(withThousand: boolean): Promise<SimBenchmark> {
+  // Loaded here so that other benchmarks do not load the simulator.
+  const { runSeedSafely } = await import('../sim/cli/pool.ts');
+  const base: Omit<SimOptions, 'seed'> = { ...defaultSimOptions, nodes: 5, clients: 8, durationMs: 60_000, faults: allFaults };
+  const runs = benchSeeds.map((seed): SimRun => {
+    const started = performance.now();
+    const result = runSeedSafely(base, seed, false);
+    const wall = (performance.now() - started) / 1000;
+    const simulated = result.simulatedMs / 1000;
+    return {
+      seed,
+      ok: result.ok,
+      wallSeconds: round(wall),
+      simulatedSeconds: round(simulated),
+      wallPer60Seconds: round(simulated > 0 ? (wall * 60) / simulated : 0),
+      events: result.events,
+      eventsPerSecond: Math.round(wall > 0 ? result.events / wall : 0),
+      simulatedPerWall: round(wall > 0 ? simulated / wall : 0, 1),
+    };
+  });
+  const middle = {
+    wallSeconds: round(median(runs.map((run) => run.wallSeconds))),
+    wallPer60Seconds: round(median(runs.map((run) => run.wallPer60Seconds))),
+    eventsPerSecond: Math.round(median(runs.map((run) => run.eventsPerSecond))),
+    simulatedPerWall: round(median(runs.map((run) => run.simulatedPerWall)), 1),
+  };
+  const report: SimBenchmark = {
+    benchmark: 'sim',
+    runs,
+    median: middle,
+    target: { wallSecondsMax: wallTargetSeconds, met: middle.wallSeconds <= wallTargetSeconds },
+  };
+  if (withThousand) report.seeds1000 = await benchThousand();
+  return report;
+}
+
+async function benchThousand(): Promise<ThousandSeeds> {
+  const { runSeeds } = await import('../sim/cli/pool.ts');
+  const workers = Math.min(2, availableParallelism());
+  const seeds = Array.from({ length: 1000 }, (_, i) => i + 1);
+  const progress = process.stderr.isTTY === true;
+  let done = 0;
+  const started = performance.now();
+  const results = await runSeeds({
+    base: { ...defaultSimOptions },
+    seeds,
+    workers,
+    onResult: progress ? () => process.stderr.write(`\r${++done}/1000 seeds`) : undefined,
+  });
+  if (progress) process.stderr.write('\r\x1b[K');
+  const wallSeconds = round((performance.now() - started) / 1000, 1);
+  return {
+    seeds: results.length,
+    failed: results.filter((result) => !result.ok).length,
+    workers,
+    wallSeconds,
+    target: { wallSecondsMax: thousandTargetSeconds, met: wallSeconds <= thousandTargetSeconds },
+  };
+}
+
+function printSim(report: SimBenchmark): void {
+  process.stdout.write('sim: 5 nodes, 8 clients, all faults, 60 simulated s per seed, one thread\n\n');
+  const rows = report.runs.map((run) => [
+    String(run.seed), run.ok ? 'pass' : 'FAIL', run.wallSeconds, run.simulatedSeconds, run.wallPer60Seconds, run.events, run.eventsPerSecond, run.simulatedPerWall,
+  ]);
+  const m = report.median;
+  rows.push(['median', '', m.wallSeconds, '', m.wallPer60Seconds, '', m.eventsPerSecond, m.simulatedPerWall]);
+  printTable(['seed', 'checks', 'wall s', 'simulated s', 'wall s / 60 sim s', 'events', 'events/s', 'sim/wall'], rows);
+  const verdict = (met: boolean): string => (met ? 'pass' : 'miss');
+  process.stdout.write(`\ntarget: one 60 s seed ≤ ${wallTargetSeconds} s wall (median ${m.wallSeconds} s): ${verdict(report.target.met)}\n`);
+  const thousand = report.seeds1000;
+  if (thousand) {
+    process.stdout.write(
+      `target: --seeds 1..1000 ≤ ${thousandTargetSeconds / 60} min on ${thousand.workers} workers ` +
+        `(${thousand.wallSeconds} s, ${thousand.failed} failed): ${verdict(thousand.target.met)}\n`,
+    );
+  }
+}
+
+/** Parses the command line, runs the benchmark, prints it; resolves with the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  const args = parseBenchArgs(argv, ['seeds-1000']);
+  const known: readonly string[] = benchmarkNames;
+  if (!known.includes(args.name)) usageError(`Unknown benchmark "${args.name}"; the benchmarks are: ${benchmarkNames.join(', ')}.`);
+  if (args.name !== 'sim') usageError(`benchmark ${args.name} is not built yet`);
+  const report = await benchSim(args.flags.has('seeds-1000'));
+  if (args.json) process.stdout.write(JSON.stringify(report) + '\n');
+  else printSim(report);
+  return 0;
+}
+
+const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
+if (invokedDirectly) process.exitCode = await main(process.argv.slice(2));

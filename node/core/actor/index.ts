@@ -1,0 +1,3 @@
+export * from './env.ts';
+export * from './actor.ts';
+export * from './mailbox.ts';

@@ -1,0 +1,293 @@
+import type { ClusterConfig, ConfigChange, Entry, NodeId, RaftMessage, Snapshot } from '../../../protocol/raft-messages.ts';
+import type { Actor } from '../actor/actor.ts';
+import type { Env } from '../actor/env.ts';
+import { Raft, type ProposeResult, type RaftBug, type RaftOptions } from './raft.ts';
+import type { Ready, SoftState } from './ready.ts';
+import { Wal } from './wal.ts';
+
+/** The application the log drives. It must be deterministic: same entries, same state. */
+export interface StateMachine {
+  /** Apply one committed `normal` entry; the result goes back to whoever proposed it. */
+  apply(entry: Entry): unknown;
+  /** The whole state, for a snapshot taken at the applied index. */
+  snapshot(): Uint8Array;
+  restore(data: Uint8Array): void;
+}
+
+/** Why a proposal or read failed. `unknown` means the command may still commit: retry with the same session sequence. */
+export interface RaftFailure {
+  code: 'not_leader' | 'unavailable' | 'unknown' | 'bad_config';
+  message: string;
+  leader: NodeId | null;
+}
+
+export type ProposeCallback = (outcome: { ok: true; result: unknown; index: number } | { ok: false; failure: RaftFailure }) => void;
+export type ReadCallback = (outcome: { ok: true; index: number } | { ok: false; failure: RaftFailure }) => void;
+
+/** Handles messages that are not Raft's own (client requests), with the actor at hand. */
+export type ServiceHandler = (message: unknown, raft: RaftActor) => void;
+
+export interface RaftActorOptions {
+  id: NodeId;
+  /** Voters of a new cluster; empty for a node that joins an existing one. */
+  initialVoters: NodeId[];
+  tickMs: number;
+  electionTicks: number;
+  heartbeatTicks: number;
+  preVote: boolean;
+  checkQuorum: boolean;
+  appendBytesMax: number;
+  inflightMessagesMax: number;
+  inflightBytesMax: number;
+  /** Take a snapshot and compact the log after this many applied entries. */
+  snapshotEntries: number;
+  segmentBytesMax: number;
+  bug?: RaftBug;
+}
+
+export const defaultRaftActorOptions: Omit<RaftActorOptions, 'id' | 'initialVoters'> = {
+  tickMs: 10,
+  electionTicks: 30,
+  heartbeatTicks: 10,
+  preVote: true,
+  checkQuorum: true,
+  appendBytesMax: 1024 * 1024,
+  inflightMessagesMax: 256,
+  inflightBytesMax: 16 * 1024 * 1024,
+  snapshotEntries: 10_000,
+  segmentBytesMax: 64 * 1024 * 1024,
+};
+
+type Internal = { type: 'raft.tick' } | { type: 'raft.persisted'; step: 'snapshot' | 'log' } | { type: 'raft.compacted' };
+
+const RAFT_TYPES = new Set(['vote', 'voteResponse', 'append', 'appendResponse', 'heartbeat', 'heartbeatResponse', 'snapshot', 'timeoutNow']);
+
+export function isRaftMessage(message: unknown): message is RaftMessage {
+  return typeof message === 'object' && message !== null && RAFT_TYPES.has((message as { type?: unknown }).type as string);
+}
+
+/**
+ * Runs a Raft node inside an actor. Storage work is a strict pipeline, one job at a time:
+ * a Ready batch is persisted (snapshot file, then log records and one sync), then its
+ * messages are sent, its entries applied, and `advance` called. Messages that arrive
+ * meanwhile are stepped into Raft and leave with the next batch, which gives group
+ * commit: one sync covers everything that piled up during the previous one.
+ */
+export class RaftActor implements Actor {
+  readonly raft: Raft;
+  private readonly wal: Wal;
+  private inFlight: { ready: Ready; compaction: null } | { ready: null; compaction: Snapshot } | null = null;
+  private proposals = new Map<number, { term: number; callback: ProposeCallback }>();
+  private reads = new Map<number, ReadCallback>();
+  private confirmedReads: { index: number; callback: ReadCallback }[] = [];
+  private nextReadContext = 1;
+  private softState: SoftState;
+  private stopped = false;
+
+  constructor(
+    private readonly env: Env,
+    private readonly options: RaftActorOptions,
+    private readonly stateMachine: StateMachine,
+    private readonly service: ServiceHandler | null = null,
+  ) {
+    this.wal = new Wal(env.storage, options.segmentBytesMax);
+    const bootstrap: Snapshot = { index: 0, term: 0, config: { voters: [...options.initialVoters].sort(), learners: [] }, data: new Uint8Array(0) };
+    const state = this.wal.recover(bootstrap);
+    if (state.snapshot.index > 0) stateMachine.restore(state.snapshot.data);
+    const raftOptions: RaftOptions = { ...options, random: () => env.random() };
+    this.raft = new Raft(raftOptions, state);
+    this.softState = this.raft.softState();
+    env.log('info', 'raft.started', { term: state.hardState.term, snapshot: state.snapshot.index, lastIndex: this.raft.log.lastIndex(), commit: this.raft.log.committed });
+    env.timer(options.tickMs, { type: 'raft.tick' } satisfies Internal);
+  }
+
+  get id(): NodeId {
+    return this.options.id;
+  }
+
+  receive(message: unknown): void {
+    if (this.stopped) return;
+    if (isRaftMessage(message)) return this.raft.step(message);
+    const internal = message as Internal;
+    switch (internal.type) {
+      case 'raft.tick':
+        this.raft.tick();
+        this.env.timer(this.options.tickMs, { type: 'raft.tick' } satisfies Internal);
+        return;
+      case 'raft.persisted':
+        return this.onPersisted(internal.step);
+      case 'raft.compacted':
+        return this.onCompacted();
+      default:
+        this.service?.(message, this);
+    }
+  }
+
+  drained(): void {
+    if (this.stopped) return;
+    this.noticeSoftState();
+    this.pump();
+  }
+
+  /** Stop reacting: the host is shutting this node down (or the simulator crashed it). */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  // ---------------------------------------------------------------- API for services
+
+  /** Propose a command; `callback` fires when it is applied, or when it can no longer be. */
+  propose(data: Uint8Array, callback: ProposeCallback): void {
+    this.track(this.raft.propose(data), callback);
+  }
+
+  proposeConfigChange(change: ConfigChange, callback: ProposeCallback): void {
+    this.track(this.raft.proposeConfigChange(change), callback);
+  }
+
+  /** A linearizable read: `callback` fires once this node's state machine reflects every write acknowledged before the call. */
+  read(callback: ReadCallback): void {
+    const context = this.nextReadContext++;
+    const result = this.raft.readIndex(context);
+    if (!result.ok) return callback({ ok: false, failure: this.failure(result) });
+    this.reads.set(context, callback);
+  }
+
+  /** Send a message to a client or peer on the service's behalf. */
+  reply(to: string, message: unknown): void {
+    this.env.send(to, message);
+  }
+
+  transferLeadership(to: NodeId): ProposeResult {
+    return this.raft.transferLeadership(to);
+  }
+
+  get leader(): NodeId | null {
+    return this.raft.lead;
+  }
+
+  get config(): ClusterConfig {
+    return this.raft.config;
+  }
+
+  // ---------------------------------------------------------------- pipeline
+
+  private pump(): void {
+    if (this.inFlight !== null) return;
+    const log = this.raft.log;
+    if (log.applied - log.snapshot.index >= this.options.snapshotEntries && log.pendingSnapshot === null) return this.startCompaction();
+    if (!this.raft.hasReady()) return;
+    const ready = this.raft.ready();
+    this.inFlight = { ready, compaction: null };
+    if (this.options.bug === 'ackBeforePersist') this.sendAll(ready);
+    if (ready.snapshot) return this.wal.saveSnapshot(ready.snapshot, { type: 'raft.persisted', step: 'snapshot' } satisfies Internal);
+    this.persistLog(ready);
+  }
+
+  private persistLog(ready: Ready): void {
+    if (ready.snapshot === null && ready.entries.length === 0 && ready.hardState === null) return this.onPersisted('log');
+    this.wal.append(ready.snapshot, ready.entries, ready.hardState);
+    this.wal.sync({ type: 'raft.persisted', step: 'log' } satisfies Internal);
+  }
+
+  private onPersisted(step: 'snapshot' | 'log'): void {
+    const ready = this.inFlight?.ready;
+    if (!ready) return;
+    if (step === 'snapshot') return this.persistLog(ready);
+    if (this.options.bug !== 'ackBeforePersist') this.sendAll(ready);
+    if (ready.snapshot) this.restoreSnapshot(ready.snapshot);
+    for (const entry of ready.committedEntries) this.applyEntry(entry);
+    for (const state of ready.readStates) {
+      const callback = this.reads.get(state.context);
+      this.reads.delete(state.context);
+      if (callback) this.confirmedReads.push({ index: state.index, callback });
+    }
+    this.raft.advance(ready);
+    this.inFlight = null;
+    this.serveConfirmedReads();
+    this.noticeSoftState();
+    this.pump();
+  }
+
+  private sendAll(ready: Ready): void {
+    for (const message of ready.messages) this.env.send(message.to, message);
+  }
+
+  private restoreSnapshot(snapshot: Snapshot): void {
+    this.stateMachine.restore(snapshot.data);
+    this.env.log('info', 'raft.snapshotRestored', { index: snapshot.index, term: snapshot.term });
+    for (const [index, proposal] of this.proposals) {
+      if (index > snapshot.index) continue;
+      // Our proposal may or may not be inside the snapshot: its outcome is unknown here.
+      this.proposals.delete(index);
+      proposal.callback({ ok: false, failure: { code: 'unknown', message: 'the command was superseded by a snapshot; retry it with the same session sequence', leader: this.raft.lead } });
+    }
+  }
+
+  private applyEntry(entry: Entry): void {
+    if (entry.index <= this.raft.log.applied) return;
+    const result = entry.type === 'normal' ? this.stateMachine.apply(entry) : undefined;
+    const proposal = this.proposals.get(entry.index);
+    if (!proposal) return;
+    this.proposals.delete(entry.index);
+    if (proposal.term === entry.term) proposal.callback({ ok: true, result, index: entry.index });
+    else proposal.callback({ ok: false, failure: { code: 'unknown', message: 'leadership changed before the command committed; retry it with the same session sequence', leader: this.raft.lead } });
+  }
+
+  private serveConfirmedReads(): void {
+    const applied = this.raft.log.applied;
+    this.confirmedReads = this.confirmedReads.filter((read) => {
+      if (read.index > applied) return true;
+      read.callback({ ok: true, index: read.index });
+      return false;
+    });
+  }
+
+  private startCompaction(): void {
+    const log = this.raft.log;
+    const snapshot: Snapshot = { index: log.applied, term: log.term(log.applied)!, config: this.raft.config, data: this.stateMachine.snapshot() };
+    this.inFlight = { ready: null, compaction: snapshot };
+    this.wal.saveSnapshot(snapshot, { type: 'raft.compacted' } satisfies Internal);
+  }
+
+  private onCompacted(): void {
+    const snapshot = this.inFlight?.compaction;
+    if (!snapshot) return;
+    this.inFlight = null;
+    if (snapshot.index > this.raft.log.snapshot.index) {
+      this.raft.compact(snapshot.index, snapshot.data);
+      this.wal.dropCoveredSegments(snapshot.index);
+      this.env.log('debug', 'raft.compacted', { index: snapshot.index });
+    }
+    this.pump();
+  }
+
+  // ---------------------------------------------------------------- bookkeeping
+
+  private track(result: ProposeResult, callback: ProposeCallback): void {
+    if (!result.ok) return callback({ ok: false, failure: this.failure(result) });
+    this.proposals.set(result.index, { term: result.term, callback });
+  }
+
+  private failure(result: Extract<ProposeResult, { ok: false }>): RaftFailure {
+    const code = result.reason === 'notLeader' ? 'not_leader' : result.reason === 'badConfig' ? 'bad_config' : 'unavailable';
+    return { code, message: result.message, leader: this.raft.lead };
+  }
+
+  /** Log role changes, and fail what only a leader could finish once we are not one. */
+  private noticeSoftState(): void {
+    const now = this.raft.softState();
+    const before = this.softState;
+    if (now.role === before.role && now.lead === before.lead && now.term === before.term) return;
+    this.softState = now;
+    this.env.log('info', 'raft.role', { role: now.role, term: now.term, leader: now.lead });
+    if (before.role !== 'leader' || (now.role === 'leader' && now.term === before.term)) return;
+    const failure: RaftFailure = { code: 'unknown', message: 'this node lost leadership; the command may still commit, so retry it with the same session sequence', leader: now.lead };
+    for (const proposal of this.proposals.values()) proposal.callback({ ok: false, failure });
+    this.proposals.clear();
+    const readFailure: RaftFailure = { code: 'not_leader', message: 'this node lost leadership before the read was confirmed; retry at the new leader', leader: now.lead };
+    for (const callback of this.reads.values()) callback({ ok: false, failure: readFailure });
+    this.reads.clear();
+    // Reads a quorum already confirmed stay valid: they are served once applied.
+  }
+}

@@ -1,0 +1,99 @@
+// Generic binary frames: one msgpack value per frame, with a size limit checked before
+// any decoding, and untrusted values checked against a valibot schema before use. The
+// Raft codec (codec.ts) is built on this; the client protocol will be too, with its own
+// schemas.
+
+import { Decoder, Encoder } from '@msgpack/msgpack';
+import * as v from 'valibot';
+import { raftboxError } from './errors.ts';
+import { frameBytesMax } from './limits.ts';
+
+// Each element, key or byte of a value takes at least one byte of the frame, so nothing
+// inside a legal frame can be longer than the frame; these bounds stop a 10-byte frame
+// from claiming a 4-billion-element array.
+const decoder = new Decoder({
+  maxStrLength: frameBytesMax,
+  maxBinLength: frameBytesMax,
+  maxArrayLength: frameBytesMax,
+  maxMapLength: frameBytesMax,
+  maxExtLength: frameBytesMax,
+});
+const encoder = new Encoder();
+
+/**
+ * Encodes `value` as one msgpack frame. Throws `frame_too_large` if the result exceeds
+ * `frameBytesMax`, so the sender learns at once that the receiver would refuse it.
+ */
+export function encodeFrame(value: unknown): Uint8Array {
+  const bytes = encoder.encode(value);
+  if (bytes.length > frameBytesMax) {
+    throw raftboxError(
+      'frame_too_large',
+      `An encoded frame of ${bytes.length} bytes exceeds the limit of ${frameBytesMax} bytes; send less per message.`,
+    );
+  }
+  return bytes;
+}
+
+/**
+ * Decodes one msgpack frame from untrusted bytes into an unchecked value. Throws
+ * `frame_too_large` (checked before decoding) or `bad_frame` (not exactly one valid
+ * msgpack value). The result must go through a schema, as `decodeWith` does, before use.
+ */
+export function decodeFrame(bytes: Uint8Array): unknown {
+  if (bytes.length > frameBytesMax) {
+    throw raftboxError(
+      'frame_too_large',
+      `A frame of ${bytes.length} bytes exceeds the limit of ${frameBytesMax} bytes and was refused unread.`,
+    );
+  }
+  try {
+    return decoder.decode(bytes);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw raftboxError('bad_frame', `A frame of ${bytes.length} bytes is not valid msgpack: ${reason}.`);
+  }
+}
+
+/**
+ * Decodes one frame and checks it against `schema`, returning the schema's typed output.
+ * Throws `frame_too_large`, `bad_frame`, or `bad_message` with a sentence naming the first
+ * offending field, e.g. "Raft message field 'entries.0.term' must be a non-negative safe
+ * integer, got -1." `what` names the kind of message in that sentence.
+ */
+export function decodeWith<const TSchema extends v.GenericSchema>(
+  schema: TSchema,
+  bytes: Uint8Array,
+  what = 'Message',
+): v.InferOutput<TSchema> {
+  const result = v.safeParse(schema, decodeFrame(bytes), { abortEarly: true });
+  if (result.success) return result.output;
+  const issue = result.issues[0];
+  throw raftboxError('bad_message', describeIssue(what, issue), { field: v.getDotPath(issue) });
+}
+
+function describeIssue(what: string, issue: v.BaseIssue<unknown>): string {
+  const path = v.getDotPath(issue);
+  const subject = path === null ? what : `${what} field '${path}'`;
+  if (issue.type === 'object' && issue.input === undefined && path !== null) {
+    return `${subject} is missing.`;
+  }
+  // Messages written in the schemas start with a verb ("must be …"); valibot's defaults
+  // do not, so they follow a colon.
+  const text = /^(must|is|are|has)\b/.test(issue.message) ? issue.message : `is invalid: ${issue.message}`;
+  return `${subject} ${text}${received(issue)}.`;
+}
+
+function received(issue: v.BaseIssue<unknown>): string {
+  switch (issue.type) {
+    case 'check':
+      return '';
+    case 'max_bytes':
+      return `, got ${issue.received} bytes`;
+    case 'min_length':
+    case 'max_length':
+      return `, got length ${issue.received}`;
+    default:
+      return `, got ${issue.received}`;
+  }
+}

@@ -1,0 +1,155 @@
+import type { Storage } from '../node/core/actor/env.ts';
+import type { EventQueue } from './event-queue.ts';
+import type { Prng } from './prng.ts';
+
+type PendingOp = { kind: 'append'; bytes: Uint8Array } | { kind: 'truncate'; length: number } | { kind: 'remove' };
+
+interface SimFile {
+  /** What survives a crash. */
+  durable: Uint8Array[];
+  /** Writes since the last completed sync, as the page cache holds them. */
+  pending: PendingOp[];
+  /** False once removed in the cache; a crash can bring it back. */
+  exists: boolean;
+  durableExists: boolean;
+}
+
+export interface DiskFaults {
+  /** On crash, the first unsynced append may reach the disk partly (torn) or garbled. */
+  tear: boolean;
+}
+
+/**
+ * A disk that behaves like a real one under a crash: appends sit in a cache until a sync
+ * completes (after a simulated latency); a crash forgets them, except that part of the
+ * first may have reached the platter, possibly garbled. `put` replaces a file atomically.
+ * Completions are delivered through `deliver`, which the node guards with its epoch so
+ * a completion never reaches an actor restarted since.
+ */
+export class SimDisk implements Storage {
+  private files = new Map<string, SimFile>();
+  syncs = 0;
+  tornWrites = 0;
+
+  constructor(
+    private readonly queue: EventQueue,
+    private readonly prng: Prng,
+    private readonly faults: DiskFaults,
+    private readonly deliver: (message: unknown) => void,
+  ) {}
+
+  append(file: string, bytes: Uint8Array): void {
+    const f = this.open(file);
+    f.exists = true;
+    f.pending.push({ kind: 'append', bytes });
+  }
+
+  truncate(file: string, length: number): void {
+    this.open(file).pending.push({ kind: 'truncate', length });
+  }
+
+  remove(file: string): void {
+    const f = this.files.get(file);
+    if (!f) return;
+    f.exists = false;
+    f.pending.push({ kind: 'remove' });
+  }
+
+  sync(file: string, done: unknown): void {
+    const f = this.open(file);
+    const ops = f.pending.length;
+    this.queue.schedule(this.latencyMs(), () => {
+      // Everything written before the sync call is durable now; later writes stay cached.
+      const synced = f.pending.splice(0, ops);
+      for (const op of synced) applyOp(f, op);
+      this.syncs++;
+      this.deliver(done);
+    });
+  }
+
+  put(file: string, bytes: Uint8Array, done: unknown): void {
+    const copy = bytes.slice();
+    this.queue.schedule(this.latencyMs(), () => {
+      const f = this.open(file);
+      f.durable = [copy];
+      f.durableExists = true;
+      f.exists = true;
+      f.pending = [];
+      this.syncs++;
+      this.deliver(done);
+    });
+  }
+
+  read(file: string): Uint8Array | null {
+    const f = this.files.get(file);
+    if (!f || !f.exists) return null;
+    const view: SimFile = { durable: [...f.durable], pending: [], exists: f.durableExists, durableExists: f.durableExists };
+    for (const op of f.pending) applyOp(view, op);
+    return concat(view.durable);
+  }
+
+  list(prefix: string): string[] {
+    return [...this.files].filter(([name, f]) => f.exists && name.startsWith(prefix)).map(([name]) => name).sort();
+  }
+
+  /** Lose everything not synced. With tearing on, part of one unsynced append survives, maybe garbled. */
+  crash(): void {
+    for (const [name, f] of this.files) {
+      const firstAppend = f.pending.find((op): op is Extract<PendingOp, { kind: 'append' }> => op.kind === 'append');
+      f.pending = [];
+      f.exists = f.durableExists;
+      if (!f.exists && f.durable.length === 0) {
+        this.files.delete(name);
+        continue;
+      }
+      if (this.faults.tear && firstAppend && f.exists && this.prng.chance(0.5)) {
+        const torn = firstAppend.bytes.slice(0, this.prng.int(1, firstAppend.bytes.byteLength));
+        if (this.prng.chance(0.5)) torn[this.prng.int(0, torn.byteLength - 1)]! ^= 1 << this.prng.int(0, 7);
+        f.durable.push(torn);
+        this.tornWrites++;
+      }
+    }
+  }
+
+  private open(file: string): SimFile {
+    let f = this.files.get(file);
+    if (!f) {
+      f = { durable: [], pending: [], exists: true, durableExists: false };
+      this.files.set(file, f);
+    }
+    return f;
+  }
+
+  private latencyMs(): number {
+    return 0.2 + this.prng.float() * 1.8;
+  }
+}
+
+function applyOp(f: SimFile, op: PendingOp): void {
+  switch (op.kind) {
+    case 'append':
+      f.durable.push(op.bytes);
+      f.durableExists = true;
+      return;
+    case 'truncate':
+      f.durable = [concat(f.durable).slice(0, op.length)];
+      return;
+    case 'remove':
+      f.durable = [];
+      f.durableExists = false;
+      return;
+  }
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  let length = 0;
+  for (const c of chunks) length += c.byteLength;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.byteLength;
+  }
+  return out;
+}
