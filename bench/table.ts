@@ -10,25 +10,28 @@ export type Cell = string | number;
  */
 export function formatTable(header: string[], rows: Cell[][]): string {
   const columns = header.length;
-  const text = (cell: Cell | undefined): string => (cell === undefined ? '' : String(cell));
-  const widths = header.map((title, column) =>
-    Math.max(title.length, ...rows.map((row) => text(row[column]).length)),
-  );
+  // Numbers in a column share its largest count of decimals, so decimal points line up.
+  const decimalsOf = (cell: Cell | undefined): number =>
+    typeof cell === 'number' && Number.isFinite(cell) ? (String(cell).split('.')[1] ?? '').length : 0;
+  const decimals = header.map((_, column) => Math.max(0, ...rows.map((row) => decimalsOf(row[column]))));
+  const text = (cell: Cell | undefined, column: number): string =>
+    cell === undefined ? '' : typeof cell === 'number' && Number.isFinite(cell) ? cell.toFixed(decimals[column]) : String(cell);
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => text(row[column], column).length)));
   // A column of numbers (blank cells allowed) is right-aligned.
   const numeric = header.map(
     (_, column) =>
       rows.some((row) => typeof row[column] === 'number') &&
-      rows.every((row) => typeof row[column] === 'number' || text(row[column]) === ''),
+      rows.every((row) => typeof row[column] === 'number' || row[column] === '' || row[column] === undefined),
   );
-  const line = (cells: Cell[]): string =>
+  const line = (cells: Cell[], isHeader: boolean): string =>
     Array.from({ length: columns }, (_, column) => {
-      const value = text(cells[column]);
+      const value = isHeader ? String(cells[column] ?? '') : text(cells[column], column);
       return numeric[column] ? value.padStart(widths[column]!) : value.padEnd(widths[column]!);
     })
       .join('  ')
       .trimEnd();
   const rule = widths.map((width) => '-'.repeat(width)).join('  ');
-  return [line(header), rule, ...rows.map(line)].join('\n');
+  return [line(header, true), rule, ...rows.map((row) => line(row, false))].join('\n');
 }
 
 /** Prints a table made by {@link formatTable} to stdout. */

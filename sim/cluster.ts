@@ -43,6 +43,8 @@ export class SimCluster {
   readonly monitor = new SafetyMonitor();
   readonly trace: string[] | null;
   private readonly machines = new Map<string, KvStateMachine>();
+  /** Scenario hooks, called after every mailbox drain of a node. */
+  readonly drainListeners: ((node: SimNode<RaftActor>) => void)[] = [];
 
   constructor(readonly options: ClusterOptions) {
     this.prng = new Prng(options.seed);
@@ -66,7 +68,9 @@ export class SimCluster {
       log: (node: string, level: LogLevel, event: string, fields?: Record<string, unknown>) => this.log(node, level, event, fields),
       afterDrain: (node: SimNode) => {
         const actor = node.actor as RaftActor | null;
-        if (actor) this.monitor.observe(node.id, actor.raft);
+        if (!actor) return;
+        this.monitor.observe(node.id, actor.raft);
+        for (const listener of this.drainListeners) listener(node as SimNode<RaftActor>);
       },
     };
     const node = new SimNode<RaftActor>(id, world, this.prng.fork(`node-${id}`), { tear: this.options.diskTear }, (env) => {

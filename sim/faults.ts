@@ -12,7 +12,7 @@ type Fault = (cluster: SimCluster, prng: Prng) => void;
  */
 export function scheduleRandomFaults(cluster: SimCluster, prng: Prng, faults: FaultOptions, untilMs: number): void {
   const menu: Fault[] = [];
-  if (faults.crash) menu.push(crashOne, crashOne, restartOne, restartOne, crashLeader, blackout);
+  if (faults.crash) menu.push(crashOne, crashOne, restartOne, restartOne, crashLeader, blackout, bounce, bounce);
   if (faults.partition) menu.push(partitionRandom, partitionOneWay, isolateLeader, heal, heal);
   if (faults.loss || faults.duplicate || faults.reorder) menu.push((c, p) => roughNetwork(c, p, faults));
   if (faults.flapping) menu.push(flapLink);
@@ -62,7 +62,16 @@ const blackout: Fault = (cluster, prng) => {
   if (!prng.chance(0.3)) return crashOne(cluster, prng);
   cluster.log('sim', 'info', 'fault.blackout');
   for (const node of cluster.nodes) node.crash();
-  for (const node of cluster.nodes) cluster.queue.schedule(prng.int(10, 600), () => cluster.restart(node.id));
+  // Staggered returns let a majority elect before the last ones are back.
+  for (const node of cluster.nodes) cluster.queue.schedule(prng.int(10, 1500), () => cluster.restart(node.id));
+};
+
+/** Crash a node and restart it almost at once: it loses what it had not synced, mid-conversation. */
+const bounce: Fault = (cluster, prng) => {
+  const node = prng.pick(cluster.nodes.filter((n) => n.up).length > 0 ? cluster.nodes.filter((n) => n.up) : cluster.nodes);
+  cluster.log('sim', 'info', 'fault.bounce', { node: node.id });
+  node.crash();
+  cluster.queue.schedule(prng.float() * 30, () => cluster.restart(node.id));
 };
 
 const partitionRandom: Fault = (cluster, prng) => {
@@ -100,6 +109,7 @@ const roughNetwork = (cluster: SimCluster, prng: Prng, faults: FaultOptions): vo
     jitterMs: faults.reorder ? prng.float() * 27 : 1,
     longDelay: faults.reorder ? prng.float() * 0.02 : 0,
     longDelayMs: faults.reorder ? prng.int(100, 2000) : 0,
+    reorder: faults.reorder,
   };
   cluster.log('sim', 'info', 'fault.network', conditions);
   cluster.network.conditions = conditions;

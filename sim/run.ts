@@ -22,6 +22,7 @@ export function runSeed(options: SimOptions): SimResult {
     diskTear: options.faults.diskTear,
     snapshotEntries: scenario?.snapshotEntries ?? options.snapshotEntries,
     trace: options.trace,
+    ...(scenario?.raft ? { raft: scenario.raft } : {}),
     ...(options.bug ? { bug: options.bug } : {}),
   });
   const faultPrng = cluster.prng.fork('faults');
@@ -42,6 +43,9 @@ export function runSeed(options: SimOptions): SimResult {
   const failures: CheckFailure[] = [...cluster.monitor.failures, ...scenarioFailures, ...liveness, ...checkConvergence(cluster), ...checkAcknowledged(cluster)];
   const linearizable = checkLinearizable(kvRegisterModel, cluster.history, { stepsMax: 2_000_000 });
   if (linearizable.ok === false) failures.push({ checker: 'linearizability', message: linearizable.message });
+  // The trace ends with the final state, so two traces match only if the runs did.
+  const digests = cluster.nodes.map((n) => `${n.id}=${cluster.stateMachine(n.id)?.digest ?? '-'}@${n.actor?.raft.log.applied ?? '-'}`);
+  cluster.log('sim', 'info', 'end', { events: cluster.queue.processed, sent: cluster.network.sent, delivered: cluster.network.delivered, digests });
   const operations = cluster.clients.reduce((n, c) => n + c.completed, 0);
   const timedOut = cluster.clients.reduce((n, c) => n + c.timedOut, 0);
   return {

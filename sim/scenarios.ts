@@ -1,3 +1,4 @@
+import type { RaftActorOptions } from '../node/core/raft/raft-actor.ts';
 import type { SimCluster } from './cluster.ts';
 import type { Prng } from './prng.ts';
 import type { CheckFailure } from './types.ts';
@@ -12,6 +13,8 @@ export interface Scenario {
   description: string;
   nodes?: number;
   snapshotEntries?: number;
+  /** Raft settings this scenario needs, over the defaults. */
+  raft?: Partial<RaftActorOptions>;
   run(cluster: SimCluster, prng: Prng, untilMs: number): void;
   verify?(cluster: SimCluster): CheckFailure[];
 }
@@ -51,14 +54,17 @@ const figure8: Scenario = {
   name: 'figure-8',
   description: "The Raft paper's Figure 8: leaders crash and return so entries of old terms sit on a minority; they must never count as committed by replica count alone.",
   nodes: 5,
+  // One entry per append, so a follower can hold earlier-term entries without the new
+  // leader's no-op: the situation the paper's figure is about.
+  raft: { appendBytesMax: 1 },
   run(cluster, prng, untilMs) {
-    every(cluster, prng, 20, 400, untilMs, () => {
+    every(cluster, prng, 5, 150, untilMs, () => {
       const leader = cluster.leader();
-      if (leader && prng.chance(0.6)) {
+      if (leader && prng.chance(0.7)) {
         cluster.log('sim', 'info', 'fault.crashLeader', { node: leader.id });
         leader.crash();
       }
-      if (downCount(cluster) > 2 || prng.chance(0.4)) {
+      if (downCount(cluster) > 2 || prng.chance(0.5)) {
         const down = cluster.nodes.filter((n) => !n.up);
         if (down.length > 0) cluster.restart(prng.pick(down).id);
       }
@@ -124,12 +130,14 @@ const flappingLinks: Scenario = {
 
 const wholeClusterRestart: Scenario = {
   name: 'whole-cluster-restart',
-  description: 'Every node loses power at once, losing unsynced writes, and comes back; acknowledged writes survive.',
+  description: 'Every node loses power at once, losing unsynced writes, and comes back, the old leader last; acknowledged writes survive.',
   run(cluster, prng, untilMs) {
     every(cluster, prng, 1500, 3000, untilMs, () => {
+      // The old leader comes back last: the others must not have promised what they lost.
+      const leader = cluster.leader()?.id;
       cluster.log('sim', 'info', 'fault.blackout');
       for (const node of cluster.nodes) node.crash();
-      for (const node of cluster.nodes) cluster.queue.schedule(prng.int(10, 400), () => cluster.restart(node.id));
+      for (const node of cluster.nodes) cluster.queue.schedule(node.id === leader ? prng.int(800, 1400) : prng.int(10, 400), () => cluster.restart(node.id));
     });
   },
 };
@@ -203,7 +211,38 @@ const leaderTransfer: Scenario = {
   },
 };
 
-export const scenarios: Scenario[] = [leaderCrashMidCommit, figure8, minorityLeader, isolatedRejoin, flappingLinks, wholeClusterRestart, laggingSnapshot, membershipUnderLoad, leaderTransfer];
+const electionStorm: Scenario = {
+  name: 'election-storm',
+  description: 'The leader is cut off again and again while voters crash and restart in the middle of elections; no term may ever have two leaders.',
+  nodes: 5,
+  run(cluster, prng, untilMs) {
+    // Jitter spreads vote requests out, so some arrive after a voter came back.
+    cluster.network.conditions = { ...cluster.network.conditions, jitterMs: 40 };
+    every(cluster, prng, 100, 700, untilMs, () => {
+      const leader = cluster.leader();
+      if (leader) {
+        cluster.network.isolate(leader.id, cluster.ids);
+        cluster.queue.schedule(prng.int(200, 900), () => cluster.network.partition([]));
+      }
+    });
+    // Voters crash right after granting a vote and come straight back, mid-election.
+    const votes = new Map<string, string>();
+    cluster.drainListeners.push((node) => {
+      const raft = node.actor!.raft;
+      const vote = `${raft.term}:${raft.vote}`;
+      if (raft.vote === null || raft.vote === node.id || votes.get(node.id) === vote) return;
+      votes.set(node.id, vote);
+      if (cluster.queue.now >= untilMs || !prng.chance(0.5)) return;
+      // Late enough that the vote was synced and sent (a sync takes up to 2 ms).
+      cluster.queue.schedule(2.5 + prng.float() * 3, () => {
+        node.crash();
+        cluster.queue.schedule(prng.float() * 3, () => cluster.restart(node.id));
+      });
+    });
+  },
+};
+
+export const scenarios: Scenario[] = [electionStorm, leaderCrashMidCommit, figure8, minorityLeader, isolatedRejoin, flappingLinks, wholeClusterRestart, laggingSnapshot, membershipUnderLoad, leaderTransfer];
 
 export function findScenario(name: string): Scenario {
   const scenario = scenarios.find((s) => s.name === name);

@@ -121,7 +121,8 @@ export class SimDisk implements Storage {
   }
 
   private latencyMs(): number {
-    return 0.2 + this.prng.float() * 1.8;
+    // Mostly fast, sometimes a slow sync: the windows where crashes hurt most.
+    return 0.2 + this.prng.float() * 1.8 + (this.prng.chance(0.05) ? this.prng.float() * 20 : 0);
   }
 }
 

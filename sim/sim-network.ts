@@ -12,9 +12,11 @@ export interface NetworkConditions {
   /** Probability that a message is held back for up to `longDelayMs` (long reordering). */
   longDelay: number;
   longDelayMs: number;
+  /** Whether a link may deliver out of order. Real links (TCP) are FIFO; reordering is a fault. */
+  reorder: boolean;
 }
 
-export const calmNetwork: NetworkConditions = { loss: 0, duplicate: 0, delayMs: 1, jitterMs: 1, longDelay: 0, longDelayMs: 0 };
+export const calmNetwork: NetworkConditions = { loss: 0, duplicate: 0, delayMs: 1, jitterMs: 1, longDelay: 0, longDelayMs: 0, reorder: false };
 
 /**
  * The simulated network between nodes and clients. Links are directed, so a partition
@@ -27,6 +29,8 @@ export class SimNetwork {
   private cut = new Set<string>();
   /** Extra one-way delay per link, for "slow a link" faults. */
   private slow = new Map<string, number>();
+  /** When the last message on each link is due, to keep links FIFO when reordering is off. */
+  private lastDue = new Map<string, number>();
   sent = 0;
   delivered = 0;
   dropped = 0;
@@ -45,7 +49,13 @@ export class SimNetwork {
     }
     const copies = this.prng.chance(this.conditions.duplicate) ? 2 : 1;
     for (let i = 0; i < copies; i++) {
-      this.queue.schedule(this.delayOf(from, to), () => {
+      let delay = this.delayOf(from, to);
+      if (!this.conditions.reorder) {
+        const key = link(from, to);
+        delay = Math.max(delay, (this.lastDue.get(key) ?? 0) - this.queue.now);
+        this.lastDue.set(key, this.queue.now + delay);
+      }
+      this.queue.schedule(delay, () => {
         // A link cut while the message was in flight loses it too.
         if (this.cut.has(link(from, to))) {
           this.dropped++;
