@@ -60,11 +60,16 @@ const restartOne: Fault = (cluster, prng) => {
 /** Crash every node at once (power loss), then bring them back one by one. */
 const blackout: Fault = (cluster, prng) => {
   if (!prng.chance(0.3)) return crashOne(cluster, prng);
+  // Staggered returns let a majority elect before the last ones are back.
+  powerLoss(cluster, () => prng.int(10, 1500));
+};
+
+/** Crash every node at once (losing unsynced writes) and restart each after `restartDelayMs(node)`. */
+export function powerLoss(cluster: SimCluster, restartDelayMs: (node: string) => number): void {
   cluster.log('sim', 'info', 'fault.blackout');
   for (const node of cluster.nodes) node.crash();
-  // Staggered returns let a majority elect before the last ones are back.
-  for (const node of cluster.nodes) cluster.queue.schedule(prng.int(10, 1500), () => cluster.restart(node.id));
-};
+  for (const node of cluster.nodes) cluster.queue.schedule(restartDelayMs(node.id), () => cluster.restart(node.id));
+}
 
 /** Crash a node and restart it almost at once: it loses what it had not synced, mid-conversation. */
 const bounce: Fault = (cluster, prng) => {

@@ -1,5 +1,6 @@
 import type { RaftActorOptions } from '../node/core/raft/raft-actor.ts';
 import type { SimCluster } from './cluster.ts';
+import { powerLoss } from './faults.ts';
 import type { Prng } from './prng.ts';
 import type { CheckFailure } from './types.ts';
 
@@ -135,9 +136,7 @@ const wholeClusterRestart: Scenario = {
     every(cluster, prng, 1500, 3000, untilMs, () => {
       // The old leader comes back last: the others must not have promised what they lost.
       const leader = cluster.leader()?.id;
-      cluster.log('sim', 'info', 'fault.blackout');
-      for (const node of cluster.nodes) node.crash();
-      for (const node of cluster.nodes) cluster.queue.schedule(node.id === leader ? prng.int(800, 1400) : prng.int(10, 400), () => cluster.restart(node.id));
+      powerLoss(cluster, (node) => (node === leader ? prng.int(800, 1400) : prng.int(10, 400)));
     });
   },
 };
