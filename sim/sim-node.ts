@@ -29,7 +29,8 @@ export class SimNode<A extends Actor = Actor> {
   private readonly mailbox: Mailbox<unknown>;
   private drainScheduled = false;
   private nextTimer = 1;
-  private cancelled = new Set<TimerId>();
+  /** Timers scheduled and neither fired nor cancelled; only these may fire. */
+  private pendingTimers = new Set<TimerId>();
   overflows = 0;
 
   constructor(
@@ -57,7 +58,7 @@ export class SimNode<A extends Actor = Actor> {
     this.up = false;
     this.epoch++;
     this.mailbox.clear();
-    this.cancelled.clear();
+    this.pendingTimers.clear();
     this.actor = null;
     this.disk.crash();
     this.world.log(this.id, 'info', 'node.crash');
@@ -112,14 +113,15 @@ export class SimNode<A extends Actor = Actor> {
       },
       timer: (delayMs, message) => {
         const id = this.nextTimer++;
+        this.pendingTimers.add(id);
         this.world.queue.schedule(delayMs, () => {
-          if (this.cancelled.delete(id)) return;
+          if (!this.pendingTimers.delete(id)) return;
           this.deliverInternal(message, epoch);
         });
         return id;
       },
       cancel: (id) => {
-        this.cancelled.add(id);
+        this.pendingTimers.delete(id);
       },
       storage: this.disk,
       log: (level, event, fields) => {
