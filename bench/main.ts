@@ -2,6 +2,9 @@
 // --json, one JSON object as the last stdout line. Exit 2 for bad usage or a benchmark
 // that is not built yet.
 //
+//   meta [--quick]       metadata writes at 1/16/64/256 SDK clients vs a 3-node etcd.
+//   upload [--quick]     1 GiB up and down at R=3 vs the raw disk write+sync rate.
+//   failover [--quick]   write unavailability while the leader is killed 10 times.
 //   sim [--seeds-1000]   5 seeds × 60 simulated s (5 nodes, 8 clients, all faults) on one
 //                        thread, target: one 60 s seed ≤ 0.5 s wall (median). --seeds-1000
 //                        also times seeds 1..1000 (default duration) on the worker pool,
@@ -134,9 +137,30 @@ function printSim(report: SimBenchmark): void {
 
 /** Parses the command line, runs the benchmark, prints it; resolves with the exit status. */
 export async function main(argv: string[]): Promise<number> {
-  const args = parseBenchArgs(argv, ['seeds-1000']);
+  const args = parseBenchArgs(argv, ['seeds-1000', 'quick']);
   const known: readonly string[] = benchmarkNames;
   if (!known.includes(args.name)) usageError(`Unknown benchmark "${args.name}"; the benchmarks are: ${benchmarkNames.join(', ')}.`);
+  const quick = args.flags.has('quick');
+  const emit = (report: unknown, print: () => void): number => {
+    if (args.json) process.stdout.write(JSON.stringify(report) + '\n');
+    else print();
+    return 0;
+  };
+  if (args.name === 'meta') {
+    const { benchMeta, printMeta } = await import('./meta.ts');
+    const report = await benchMeta(quick ? { runs: 1, durationMs: 2000 } : { runs: 3, durationMs: 5000 });
+    return emit(report, () => printMeta(report));
+  }
+  if (args.name === 'upload') {
+    const { benchUpload, printUpload } = await import('./upload.ts');
+    const report = await benchUpload(quick ? { runs: 1, bytes: 256 * 2 ** 20 } : { runs: 3, bytes: 2 ** 30 });
+    return emit(report, () => printUpload(report));
+  }
+  if (args.name === 'failover') {
+    const { benchFailover, printFailover } = await import('./failover.ts');
+    const report = await benchFailover({ kills: quick ? 3 : 10 });
+    return emit(report, () => printFailover(report));
+  }
   if (args.name !== 'sim') usageError(`benchmark ${args.name} is not built yet`);
   const report = await benchSim(args.flags.has('seeds-1000'));
   if (args.json) process.stdout.write(JSON.stringify(report) + '\n');

@@ -83,7 +83,7 @@ const snapshot = v.object({
   data: binary(snapshotBytesMax),
 });
 
-const raftMessageSchema = v.variant(
+export const raftMessageSchema = v.variant(
   'type',
   [
     v.object({ ...base, type: v.literal('vote'), preVote: flag, lastIndex: count, lastTerm: count, transfer: flag }),

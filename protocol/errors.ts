@@ -12,7 +12,7 @@ export const errorCodes = [
   'bad_message',
   /** The peer speaks a protocol version this build does not implement. */
   'unsupported_version',
-  /** This node is not the Raft leader; `details.leaderHint` names the leader if known. */
+  /** This node is not the Raft leader; `details.leader` names the leader if known. */
   'not_leader',
   /** The operation did not complete in time; it may or may not have taken effect. */
   'timeout',

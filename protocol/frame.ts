@@ -8,16 +8,7 @@ import * as v from 'valibot';
 import { raftboxError } from './errors.ts';
 import { frameBytesMax } from './limits.ts';
 
-// Each element, key or byte of a value takes at least one byte of the frame, so nothing
-// inside a legal frame can be longer than the frame; these bounds stop a 10-byte frame
-// from claiming a 4-billion-element array.
-const decoder = new Decoder({
-  maxStrLength: frameBytesMax,
-  maxBinLength: frameBytesMax,
-  maxArrayLength: frameBytesMax,
-  maxMapLength: frameBytesMax,
-  maxExtLength: frameBytesMax,
-});
+const decoder = boundedDecoder(frameBytesMax);
 const encoder = new Encoder();
 
 /**
@@ -39,16 +30,18 @@ export function encodeFrame(value: unknown): Uint8Array {
  * Decodes one msgpack frame from untrusted bytes into an unchecked value. Throws
  * `frame_too_large` (checked before decoding) or `bad_frame` (not exactly one valid
  * msgpack value). The result must go through a schema, as `decodeWith` does, before use.
+ * `bytesMax` is raised only for a message the transport reassembled from fragments.
  */
-export function decodeFrame(bytes: Uint8Array): unknown {
-  if (bytes.length > frameBytesMax) {
+export function decodeFrame(bytes: Uint8Array, bytesMax = frameBytesMax): unknown {
+  if (bytes.length > bytesMax) {
     throw raftboxError(
       'frame_too_large',
-      `A frame of ${bytes.length} bytes exceeds the limit of ${frameBytesMax} bytes and was refused unread.`,
+      `A frame of ${bytes.length} bytes exceeds the limit of ${bytesMax} bytes and was refused unread.`,
     );
   }
   try {
-    return decoder.decode(bytes);
+    // A fresh decoder for a larger limit: such messages are rare, and the shared one keeps its tight bounds.
+    return (bytesMax === frameBytesMax ? decoder : boundedDecoder(bytesMax)).decode(bytes);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw raftboxError('bad_frame', `A frame of ${bytes.length} bytes is not valid msgpack: ${reason}.`);
@@ -65,11 +58,25 @@ export function decodeWith<const TSchema extends v.GenericSchema>(
   schema: TSchema,
   bytes: Uint8Array,
   what = 'Message',
+  bytesMax = frameBytesMax,
 ): v.InferOutput<TSchema> {
-  const result = v.safeParse(schema, decodeFrame(bytes), { abortEarly: true });
+  const result = v.safeParse(schema, decodeFrame(bytes, bytesMax), { abortEarly: true });
   if (result.success) return result.output;
   const issue = result.issues[0];
   throw raftboxError('bad_message', describeIssue(what, issue), { field: v.getDotPath(issue) });
+}
+
+// Each element, key or byte of a value takes at least one byte of the frame, so nothing
+// inside a legal frame can be longer than the frame; these bounds stop a 10-byte frame
+// from claiming a 4-billion-element array.
+function boundedDecoder(bytesMax: number): Decoder {
+  return new Decoder({
+    maxStrLength: bytesMax,
+    maxBinLength: bytesMax,
+    maxArrayLength: bytesMax,
+    maxMapLength: bytesMax,
+    maxExtLength: bytesMax,
+  });
 }
 
 function describeIssue(what: string, issue: v.BaseIssue<unknown>): string {

@@ -58,6 +58,21 @@ export class Progress {
     this.inflightBytes = 0;
   }
 
+  /**
+   * The follower says its log ends at `lastIndex`, below what it acknowledged: it lost
+   * synced entries (a cut or restored-from-backup disk). Forget the match point and probe
+   * again, so the lost entries are sent anew instead of the follower stalling forever.
+   * Commit never moves back, so this costs only the resend. Returns false when there is
+   * nothing to forget.
+   */
+  forgetBeyond(lastIndex: number): boolean {
+    if (lastIndex >= this.match) return false;
+    this.match = lastIndex;
+    this.next = lastIndex + 1;
+    this.reset('probe');
+    return true;
+  }
+
   /** Record an acknowledgement up to `index`; false when it tells us nothing new. */
   maybeUpdate(index: number): boolean {
     let updated = false;

@@ -4,6 +4,8 @@ import type { Env } from '../actor/env.ts';
 import { Raft, type ProposeResult, type RaftBug, type RaftOptions } from './raft.ts';
 import type { Ready, SoftState } from './ready.ts';
 import { Wal } from './wal.ts';
+import { raftboxError } from '../../../protocol/errors.ts';
+import type { StorageFailedMessage } from '../../../protocol/wire.ts';
 
 /** The application the log drives. It must be deterministic: same entries, same state. */
 export interface StateMachine {
@@ -58,7 +60,7 @@ export const defaultRaftActorOptions: Omit<RaftActorOptions, 'id' | 'initialVote
   segmentBytesMax: 64 * 1024 * 1024,
 };
 
-type Internal = { type: 'raft.tick' } | { type: 'raft.persisted'; step: 'snapshot' | 'log' } | { type: 'raft.compacted' };
+type Internal = { type: 'raft.tick' } | { type: 'raft.persisted'; step: 'snapshot' | 'log' } | { type: 'raft.compacted' } | { type: 'storage.failed' };
 
 const RAFT_TYPES = new Set(['vote', 'voteResponse', 'append', 'appendResponse', 'heartbeat', 'heartbeatResponse', 'snapshot', 'timeoutNow']);
 
@@ -118,6 +120,8 @@ export class RaftActor implements Actor {
         return this.onPersisted(internal.step);
       case 'raft.compacted':
         return this.onCompacted();
+      case 'storage.failed':
+        return this.onStorageFailed(message as unknown as StorageFailedMessage);
       default:
         this.service?.(message, this);
     }
@@ -260,6 +264,18 @@ export class RaftActor implements Actor {
       this.env.log('debug', 'raft.compacted', { index: snapshot.index });
     }
     this.pump();
+  }
+
+  /**
+   * A log or snapshot write failed, so what Raft believes is on disk may not be. Going on
+   * could acknowledge a write that a restart forgets, so the node stops (as etcd does);
+   * the host turns the error into an exit with its sentence. Restarting once the disk has
+   * room recovers from the log as it was last synced.
+   */
+  private onStorageFailed(failure: StorageFailedMessage): void {
+    this.stopped = true;
+    const code = failure.code === 'disk_full' ? 'disk_full' : 'internal';
+    throw raftboxError(code, `node ${this.options.id} stopped because its Raft log could not be written: ${failure.message}`);
   }
 
   // ---------------------------------------------------------------- bookkeeping

@@ -519,7 +519,13 @@ export class Raft {
   }
 
   private handleHeartbeat(m: HeartbeatRequest): void {
-    this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
+    const lastIndex = this.log.lastIndex();
+    if (m.commit > lastIndex) {
+      // The leader believes we hold entries we do not: our synced log was cut. Say where it
+      // really ends, so the leader sends them again (see Progress.forgetBeyond).
+      this.send({ type: 'appendResponse', to: m.from, term: this.term, reject: true, index: m.commit, hintIndex: lastIndex, hintTerm: this.log.term(lastIndex) ?? 0 });
+    }
+    this.log.commitTo(Math.min(m.commit, lastIndex));
     this.send({ type: 'heartbeatResponse', to: m.from, term: this.term, readRound: m.readRound });
   }
 
@@ -556,6 +562,10 @@ export class Raft {
   }
 
   private handleAppendResponse(m: AppendResponse, pr: Progress): void {
+    if (m.reject && m.hintIndex < pr.match) {
+      if (pr.forgetBeyond(m.hintIndex)) this.sendAppend(m.from, false);
+      return;
+    }
     if (m.reject) {
       // Fast backtracking: skip every index of a term the follower cannot match.
       const hint = m.hintTerm > 0 ? this.log.findConflictByTerm(m.hintIndex, m.hintTerm) : m.hintIndex;

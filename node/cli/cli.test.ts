@@ -1,0 +1,110 @@
+// The README's path for a new user, through the real `raftbox` command: `raftbox cluster`
+// starts three node processes, then status, put, get, ls, history, restore and rm work
+// against it, with the JSON shapes of CONTRACT.md and its exit statuses; Ctrl-C stops all.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+const shim = fileURLToPath(new URL('./raftbox.js', import.meta.url));
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      done(true);
+    });
+    socket.once('error', () => done(false));
+  });
+}
+
+test('raftbox cluster, then status, put, get, ls, history, restore, rm; Ctrl-C stops every node', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'raftbox-cli-'));
+  const basePort = 20_000 + Math.floor(Math.random() * 20_000);
+  const httpPort = basePort + 10;
+  const servers = [0, 1, 2].map((i) => `ws://127.0.0.1:${basePort + i}`).join(',');
+  const cluster = spawn(process.execPath, [shim, 'cluster', '--nodes', '3', '--base-port', String(basePort), '--http-port', String(httpPort), '--data', join(dir, 'data')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  cluster.stdout.on('data', (chunk) => (output += chunk));
+  cluster.stderr.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((done) => cluster.once('exit', done));
+  const raftbox = (...args: string[]) => {
+    const result = spawnSync(process.execPath, [shim, ...args], { encoding: 'utf8', env: { ...process.env, RAFTBOX_SERVER: servers }, timeout: 60_000 });
+    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  };
+  try {
+    for (let i = 0; i < 100 && !output.includes('web client:'); i++) await sleep(100);
+    assert.ok(output.includes('web client:'), `the cluster started:\n${output}`);
+
+    let status = raftbox('status', '--json');
+    for (let i = 0; i < 50 && (status.status !== 0 || JSON.parse(status.stdout).leader === null); i++) {
+      await sleep(200);
+      status = raftbox('status', '--json');
+    }
+    assert.is(status.status, 0, status.stderr);
+    const state = JSON.parse(status.stdout);
+    assert.ok(state.leader, 'status names a leader');
+    assert.is(state.nodes.length, 3);
+    assert.ok(state.nodes.every((n: { role: string }) => ['leader', 'follower'].includes(n.role)), status.stdout);
+    assert.is(state.replication.factor, 3);
+
+    const local = join(dir, 'notes.txt');
+    writeFileSync(local, 'first draft\n');
+    const put1 = raftbox('put', local, 'docs/notes.txt', '--json');
+    assert.is(put1.status, 0, put1.stderr);
+    assert.equal(JSON.parse(put1.stdout), { path: 'docs/notes.txt', version: 1, size: 12 });
+    writeFileSync(local, 'second draft, longer\n');
+    assert.is(raftbox('put', local, 'docs/notes.txt', '--if-version', '1').status, 0);
+
+    const stale = raftbox('put', local, 'docs/notes.txt', '--if-version', '1');
+    assert.is(stale.status, 1, 'a stale --if-version fails');
+    assert.match(stale.stderr, /conflict/);
+
+    const copy = join(dir, 'copy.txt');
+    const get = raftbox('get', 'docs/notes.txt', copy);
+    assert.is(get.status, 0, get.stderr);
+    assert.is(readFileSync(copy, 'utf8'), 'second draft, longer\n');
+    assert.is(raftbox('get', 'docs/notes.txt', copy, '--version', '1').status, 0);
+    assert.is(readFileSync(copy, 'utf8'), 'first draft\n');
+
+    const ls = JSON.parse(raftbox('ls', 'docs/', '--json').stdout);
+    assert.equal(ls.files.map((f: { path: string; version: number; size: number; deleted: boolean }) => [f.path, f.version, f.size, f.deleted]), [['docs/notes.txt', 2, 21, false]]);
+    assert.type(ls.files[0].mtime, 'number');
+
+    const restore = raftbox('restore', 'docs/notes.txt', '1');
+    assert.is(restore.status, 0, restore.stderr);
+    assert.is(raftbox('get', 'docs/notes.txt', copy).status, 0);
+    assert.is(readFileSync(copy, 'utf8'), 'first draft\n', 'restore brought version 1 back');
+    const history = JSON.parse(raftbox('history', 'docs/notes.txt', '--json').stdout);
+    assert.equal(history.versions.map((v: { version: number; size: number }) => [v.version, v.size]), [[3, 12], [2, 21], [1, 12]]);
+    assert.ok(history.versions.every((v: { device: string; deleted: boolean; mtime: number }) => typeof v.device === 'string' && v.deleted === false && v.mtime > 0));
+
+    const rm = raftbox('rm', 'docs/notes.txt', '--json');
+    assert.is(rm.status, 0, rm.stderr);
+    assert.is(JSON.parse(rm.stdout).version, 4);
+    assert.equal(JSON.parse(raftbox('ls', '--json').stdout).files, [], 'a deleted file leaves the listing');
+    assert.is(JSON.parse(raftbox('ls', '--deleted', '--json').stdout).files[0].deleted, true);
+    const missing = raftbox('get', 'docs/notes.txt', copy);
+    assert.is(missing.status, 1);
+    assert.ok(missing.stderr.trim().split('\n').length === 1, `one sentence on stderr: ${missing.stderr}`);
+
+    assert.is(raftbox('put', local).status, 2, 'a missing argument is bad usage');
+    assert.is(raftbox('ls', '--bogus').status, 2, 'an unknown option is bad usage');
+    assert.is(raftbox('put', local, '../outside').status, 1, 'a hostile path fails');
+  } finally {
+    cluster.kill('SIGINT');
+    const code = await exited;
+    assert.is(code, 0, `cluster exits 0 on Ctrl-C:\n${output}`);
+    for (let i = 0; i < 3; i++) assert.not.ok(await portOpen(basePort + i), `node ${i + 1} stopped with the cluster`);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();

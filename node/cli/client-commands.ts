@@ -1,0 +1,131 @@
+// The `raftbox` commands that talk to a running cluster through the Node SDK: status,
+// put, get, ls, rm, history, restore. Each prints a short human line or table, or with
+// --json exactly one JSON object (shapes in CONTRACT.md).
+
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { formatTable } from '../../bench/table.ts';
+import { raftboxError } from '../../protocol/errors.ts';
+import type { FileInfo } from '../../protocol/wire.ts';
+import { connect, type Client } from '../sdk.ts';
+import { optionalInteger, parseArgs, serverUrls, UsageError, type ParsedArgs } from './args.ts';
+
+const commonValues = ['--server', '--token'];
+
+async function withClient<T>(args: ParsedArgs, work: (client: Client) => Promise<T>): Promise<T> {
+  const client = await connect({ servers: serverUrls(args), token: args.values.get('--token') ?? process.env.RAFTBOX_TOKEN });
+  try {
+    return await work(client);
+  } finally {
+    await client.close();
+  }
+}
+
+function positionals(args: ParsedArgs, names: string[], optional = 0): string[] {
+  const max = names.length;
+  const min = max - optional;
+  if (args.positionals.length < min || args.positionals.length > max) {
+    throw new UsageError(`expected ${names.join(' ')}, got ${args.positionals.length} argument${args.positionals.length === 1 ? '' : 's'}.`);
+  }
+  return args.positionals;
+}
+
+function print(json: boolean, value: unknown, human: string): void {
+  console.log(json ? JSON.stringify(value) : human);
+}
+
+function time(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}
+
+async function status(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, commonValues, ['--json']);
+  positionals(args, []);
+  const result = await withClient(args, (client) => client.status());
+  const rows = result.nodes.map((n) => [n.id, n.url, n.role, n.term, n.commitIndex, n.appliedIndex, n.blocks, n.bytes]);
+  const human = `${formatTable(['node', 'url', 'role', 'term', 'commit', 'applied', 'blocks', 'bytes'], rows)}\nleader ${result.leader ?? '(none)'}, term ${result.term}; blocks ${result.replication.blocks} at R=${result.replication.factor}, ${result.replication.underReplicated} under-replicated`;
+  print(args.flags.has('--json'), result, human);
+  return 0;
+}
+
+async function put(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, [...commonValues, '--if-version'], ['--json']);
+  const [local, remote] = positionals(args, ['LOCAL', 'REMOTE']) as [string, string];
+  const ifVersion = optionalInteger(args, '--if-version');
+  const data = await readLocal(local);
+  const { version } = await withClient(args, (client) => client.writeFile(remote, data, ifVersion === undefined ? {} : { ifVersion }));
+  print(args.flags.has('--json'), { path: remote, version, size: data.length }, `${remote}: version ${version} (${data.length} bytes)`);
+  return 0;
+}
+
+async function get(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, [...commonValues, '--version'], ['--json']);
+  const [remote, local] = positionals(args, ['REMOTE', 'LOCAL']) as [string, string];
+  const version = optionalInteger(args, '--version');
+  const file = await withClient(args, (client) => client.readFile(remote, version === undefined ? {} : { version }));
+  if (!file) throw raftboxError('not_found', `there is no file at "${remote}"${version === undefined ? '' : ` version ${version}`}; raftbox ls shows what exists`);
+  // Written beside the target and renamed, so an interrupted get never leaves half a file.
+  const temporary = `${local}.raftbox-${process.pid}`;
+  await writeFile(temporary, file.data);
+  await rename(temporary, local);
+  print(args.flags.has('--json'), { path: remote, version: file.version, size: file.data.length }, `${remote}: version ${file.version} → ${local} (${file.data.length} bytes)`);
+  return 0;
+}
+
+async function ls(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, commonValues, ['--json', '--deleted']);
+  const [prefix = ''] = positionals(args, ['PREFIX'], 1);
+  const files = await withClient(args, (client) => client.list(prefix, { includeDeleted: args.flags.has('--deleted') }));
+  const json = { files: files.map((f: FileInfo) => ({ path: f.path, version: f.version, size: f.size, mtime: f.mtime, deleted: f.deleted })) };
+  const rows = files.map((f: FileInfo) => [f.path, f.version, f.deleted ? 'deleted' : f.size, time(f.mtime)]);
+  print(args.flags.has('--json'), json, files.length === 0 ? '(no files)' : formatTable(['path', 'version', 'size', 'modified'], rows));
+  return 0;
+}
+
+async function rm(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, [...commonValues, '--if-version'], ['--json']);
+  const [remote] = positionals(args, ['REMOTE']) as [string];
+  const ifVersion = optionalInteger(args, '--if-version');
+  const { version } = await withClient(args, (client) => client.remove(remote, ifVersion === undefined ? {} : { ifVersion }));
+  print(args.flags.has('--json'), { path: remote, version, deleted: true }, `${remote}: deleted (version ${version})`);
+  return 0;
+}
+
+async function history(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, commonValues, ['--json']);
+  const [remote] = positionals(args, ['REMOTE']) as [string];
+  const versions = await withClient(args, (client) => client.history(remote));
+  if (versions.length === 0) throw raftboxError('not_found', `there is no file at "${remote}"; raftbox ls shows what exists`);
+  const json = { versions: versions.map((f: FileInfo) => ({ version: f.version, size: f.size, mtime: f.mtime, device: f.device, deleted: f.deleted })) };
+  const rows = versions.map((f: FileInfo) => [f.version, f.deleted ? 'deleted' : f.size, time(f.mtime), f.device]);
+  print(args.flags.has('--json'), json, formatTable(['version', 'size', 'modified', 'device'], rows));
+  return 0;
+}
+
+/** Makes an old version current again by committing its blocks as a new version (nothing is re-uploaded). */
+async function restore(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, commonValues, ['--json']);
+  const [remote, versionText] = positionals(args, ['REMOTE', 'VERSION']) as [string, string];
+  if (!/^\d+$/.test(versionText) || Number(versionText) < 1) throw new UsageError(`VERSION must be a version number such as 3, not "${versionText}".`);
+  const wanted = Number(versionText);
+  const restored = await withClient(args, async (client) => {
+    const current = await client.stat(remote);
+    const old = await client.readFile(remote, { version: wanted });
+    if (!old) throw raftboxError('unknown_version', `version ${wanted} of "${remote}" is a deletion or does not exist; raftbox history ${remote} lists the versions`);
+    return client.writeFile(remote, old.data, { ifVersion: current?.version ?? 0 });
+  });
+  print(args.flags.has('--json'), { path: remote, restored: wanted, version: restored.version }, `${remote}: version ${wanted} restored as version ${restored.version}`);
+  return 0;
+}
+
+async function readLocal(path: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new UsageError(`there is no local file "${path}".`);
+    if (code === 'EISDIR') throw new UsageError(`"${path}" is a folder; put sends one file (raftbox sync is for folders).`);
+    throw error;
+  }
+}
+
+export const clientCommands: Record<string, (argv: string[]) => Promise<number>> = { status, put, get, ls, rm, history, restore };

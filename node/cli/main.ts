@@ -1,0 +1,61 @@
+// `raftbox COMMAND …`: the command-line face of Raftbox (CONTRACT.md, "The raftbox command").
+// Exit status: 0 done, 1 the operation failed, 2 bad usage; an error is one sentence on
+// stderr, and with --json stdout holds exactly one JSON object.
+
+import { isRaftboxError } from '../../protocol/errors.ts';
+import { UsageError } from './args.ts';
+import { clientCommands } from './client-commands.ts';
+import { clusterCommand, nodeCommand } from './server-commands.ts';
+
+const usage = `usage: raftbox COMMAND [options]
+
+  node --id ID --listen HOST:PORT --peers ID=HOST:PORT,… --data DIR [--replication R]
+  cluster [--nodes 3] [--base-port 7001] [--http-port 8080] [--data .raftbox]
+  status [--json]
+  put LOCAL REMOTE [--if-version N]      get REMOTE LOCAL [--version N]
+  ls [PREFIX] [--deleted] [--json]        rm REMOTE [--if-version N]
+  history REMOTE [--json]                 restore REMOTE VERSION
+  sim …                                   bench …
+
+common options: --server URL[,URL…] (or RAFTBOX_SERVER), --token T (or RAFTBOX_TOKEN), --json`;
+
+type Command = (argv: string[]) => Promise<number>;
+
+const commands: Record<string, Command> = {
+  node: nodeCommand,
+  cluster: clusterCommand,
+  ...clientCommands,
+  sim: async (argv) => (await import('../../sim/cli/main.ts')).main(argv),
+  bench: async (argv) => (await import('../../bench/main.ts')).main(argv),
+};
+
+/** Runs one command line and returns the exit status; never throws. */
+export async function run(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage);
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands[name];
+  if (!command) {
+    console.error(`raftbox: unknown command "${name}"; run raftbox --help for the commands.`);
+    return 2;
+  }
+  try {
+    return await command(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`raftbox ${name}: ${error.message}`);
+      return 2;
+    }
+    console.error(`raftbox ${name}: ${describe(error)}`);
+    return 1;
+  }
+}
+
+/** One sentence for a failure, with the error code when the cluster sent one. */
+export function describe(error: unknown): string {
+  if (isRaftboxError(error)) return `${error.message} (${error.code})`;
+  if (error instanceof Error && 'code' in error && typeof error.code === 'string') return `${error.message} (${error.code})`;
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,8 @@
+#!/usr/bin/env node
+// The `raftbox` command. The sources are TypeScript run through tsx, so this shim
+// registers tsx's loader and hands over to main.ts.
+import { register } from 'tsx/esm/api';
+
+register();
+const { run } = await import('./main.ts');
+process.exitCode = await run(process.argv.slice(2));

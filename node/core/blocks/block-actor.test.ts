@@ -1,0 +1,492 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createHash } from 'node:crypto';
+import type { Env, LogLevel, Storage } from '../actor/env.ts';
+import { PlacementRing } from '../../../protocol/ring.ts';
+import type { RequestMessage, ResponseMessage, Request } from '../../../protocol/wire.ts';
+import { BlockActor, type BlockActorOptions } from './block-actor.ts';
+import { blockFile } from './block-store.ts';
+
+// ---------------------------------------------------------------- a tiny deterministic world
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+interface Envelope {
+  to: string;
+  message: unknown;
+}
+
+/** In-memory storage: a put becomes durable when the world delivers its completion. */
+class MemoryStorage implements Storage {
+  files = new Map<string, Uint8Array>();
+  puts: string[] = [];
+  diskFull = false;
+  constructor(private readonly world: World, private readonly self: string) {}
+  append(): void {
+    throw new Error('block actor must not append');
+  }
+  sync(): void {
+    throw new Error('block actor must not sync');
+  }
+  truncate(): void {
+    throw new Error('block actor must not truncate');
+  }
+  put(file: string, bytes: Uint8Array, done: unknown): void {
+    this.puts.push(file);
+    const copy = bytes.slice();
+    if (this.diskFull) {
+      this.world.queue.push({ to: this.self, message: { type: 'storage.failed', done, code: 'disk_full', message: 'ENOSPC: no space left on device' } });
+      return;
+    }
+    // The write lands when its completion is pumped, as a real rename would before the ack.
+    this.world.queue.push({ to: this.self, message: { type: '__apply', apply: () => this.files.set(file, copy), done } });
+  }
+  read(file: string): Uint8Array | null {
+    return this.files.get(file)?.slice() ?? null;
+  }
+  remove(file: string): void {
+    this.files.delete(file);
+  }
+  list(prefix: string): string[] {
+    return [...this.files.keys()].filter((f) => f.startsWith(prefix)).sort();
+  }
+}
+
+class World {
+  nowMs = 0;
+  queue: Envelope[] = [];
+  timers: { at: number; id: number; to: string; message: unknown }[] = [];
+  nextTimer = 1;
+  actors = new Map<string, BlockActor>();
+  storages = new Map<string, MemoryStorage>();
+  logs: { node: string; level: LogLevel; event: string; fields?: Record<string, unknown> }[] = [];
+  inbox = new Map<string, unknown[]>();
+  registers: { node: string; request: Extract<Request, { op: 'blocks.register' }> }[] = [];
+  stats = new Map<string, { blocks: number; bytes: number }>();
+  silent = new Set<string>();
+  /** Answers the fake metadata actor gives to blocks.register, in order; then `ok` forever. */
+  registerAnswers: ('ok' | 'fail' | 'drop')[] = [];
+  seed = 1;
+  /** Lets a test garble messages in flight. */
+  tamper: (envelope: Envelope) => void = () => {};
+
+  constructor(readonly nodes: string[], options: Partial<BlockActorOptions> = {}, preload: (node: string, storage: MemoryStorage) => void = () => {}) {
+    for (const node of nodes) {
+      const self = `${node}/blocks`;
+      const storage = new MemoryStorage(this, self);
+      preload(node, storage);
+      this.storages.set(node, storage);
+      this.actors.set(self, new BlockActor(this.env(node, self, storage), { node, nodes, sha256, ...options }));
+    }
+  }
+
+  env(node: string, self: string, storage: Storage): Env {
+    return {
+      self,
+      now: () => this.nowMs,
+      random: () => ((this.seed = (this.seed * 16807) % 2147483647) / 2147483647),
+      send: (to, message) => this.queue.push({ to, message }),
+      timer: (delayMs, message) => {
+        const id = this.nextTimer++;
+        this.timers.push({ at: this.nowMs + delayMs, id, to: self, message });
+        return id;
+      },
+      cancel: (id) => {
+        this.timers = this.timers.filter((t) => t.id !== id);
+      },
+      storage,
+      log: (level, event, fields) => this.logs.push({ node, level, event, fields }),
+    };
+  }
+
+  /** Deliver queued messages (and storage completions) until none are left; time stands still. */
+  pump(): void {
+    for (let steps = 0; this.queue.length > 0; steps++) {
+      if (steps > 100_000) throw new Error('message storm');
+      this.deliver(this.queue.shift()!);
+    }
+  }
+
+  /** Pump, then let time pass timer by timer, until nothing is left to do or `limitMs` passes. */
+  run(limitMs = 60_000): void {
+    const end = this.nowMs + limitMs;
+    this.pump();
+    for (;;) {
+      this.timers.sort((a, b) => a.at - b.at || a.id - b.id);
+      const next = this.timers[0];
+      if (!next || next.at > end) return;
+      this.timers.shift();
+      this.nowMs = next.at;
+      this.deliver({ to: next.to, message: next.message });
+      this.pump();
+    }
+  }
+
+  private deliver({ to, message }: Envelope): void {
+    if (this.silent.has(to)) return;
+    this.tamper({ to, message });
+    const actor = this.actors.get(to);
+    if (actor) {
+      const m = message as { type: string; apply?: () => void; done?: unknown } | null;
+      if (m?.type === '__apply') {
+        m.apply!();
+        actor.receive(m.done);
+      } else actor.receive(message);
+      // The host calls drained once the actor's mailbox is empty.
+      if (!this.queue.some((e) => e.to === to)) actor.drained();
+      return;
+    }
+    if (this.nodes.includes(to)) return this.metadata(to, message);
+    const box = this.inbox.get(to) ?? [];
+    box.push(message);
+    this.inbox.set(to, box);
+  }
+
+  // A stand-in for the node's metadata actor: records stats, answers blocks.register.
+  private metadata(node: string, message: unknown): void {
+    const m = message as { type: string };
+    if (m.type === 'blocks.stats') {
+      const { blocks, bytes } = message as { blocks: number; bytes: number };
+      this.stats.set(node, { blocks, bytes });
+      return;
+    }
+    const request = message as RequestMessage;
+    assert.is(request.type, 'request');
+    assert.is(request.request.op, 'blocks.register');
+    this.registers.push({ node, request: request.request as Extract<Request, { op: 'blocks.register' }> });
+    const answer = this.registerAnswers.shift() ?? 'ok';
+    if (answer === 'drop') return;
+    const response: ResponseMessage =
+      answer === 'ok'
+        ? { type: 'response', id: request.id, ok: true, result: { registered: 1 } }
+        : { type: 'response', id: request.id, ok: false, error: { code: 'unavailable', message: 'no leader' } };
+    this.queue.push({ to: request.from, message: response });
+  }
+
+  request(node: string, id: number, request: Request, from = 'client/1'): void {
+    this.queue.push({ to: `${node}/blocks`, message: { type: 'request', from, id, hops: 0, request } satisfies RequestMessage });
+  }
+
+  response(id: number, from = 'client/1'): ResponseMessage {
+    const found = (this.inbox.get(from) ?? []).filter((m) => (m as ResponseMessage).id === id) as ResponseMessage[];
+    assert.is(found.length, 1, `expected exactly one response to request ${id}, got ${found.length}`);
+    return found[0]!;
+  }
+
+  holders(hash: string): string[] {
+    return this.nodes.filter((n) => this.storages.get(n)!.files.has(blockFile(hash)));
+  }
+}
+
+function block(text: string): { hash: string; data: Uint8Array } {
+  const data = new TextEncoder().encode(text);
+  return { hash: sha256(data), data };
+}
+
+function ok(response: ResponseMessage): unknown {
+  if (!response.ok) assert.unreachable(`expected success, got ${response.error.code}: ${response.error.message}`);
+  return (response as { result: unknown }).result;
+}
+
+function errorOf(response: ResponseMessage) {
+  if (response.ok) assert.unreachable('expected an error, got success');
+  return (response as { error: { code: string; message: string } }).error;
+}
+
+const nodes = ['n1', 'n2', 'n3'];
+
+// ---------------------------------------------------------------- puts
+
+test('a put is stored on all 3 nodes and registered once with all of them as owners', () => {
+  const world = new World(nodes);
+  const { hash, data } = block('hello raftbox');
+  world.request('n1', 1, { op: 'blocks.put', hash, data });
+  world.run();
+  assert.equal(ok(world.response(1)), { replicas: 3 });
+  assert.equal(world.holders(hash), nodes);
+  for (const n of nodes) assert.equal(world.storages.get(n)!.files.get(blockFile(hash)), data);
+  assert.is(world.registers.length, 1);
+  const registered = world.registers[0]!.request;
+  assert.is(world.registers[0]!.node, 'n1');
+  assert.equal(registered.blocks, [{ hash, size: data.byteLength, owners: new PlacementRing(nodes).owners(hash, 3) }]);
+  assert.is(registered.seq, 1);
+  for (const n of nodes) assert.equal(world.stats.get(n), { blocks: 1, bytes: data.byteLength });
+});
+
+test('the put is answered only after the registration is acknowledged', () => {
+  const world = new World(nodes);
+  world.registerAnswers = ['drop'];
+  const { hash, data } = block('wait for the leader');
+  world.request('n2', 1, { op: 'blocks.put', hash, data });
+  world.pump();
+  assert.is(world.registers.length, 1);
+  assert.is(world.inbox.get('client/1'), undefined, 'no answer before registration');
+  world.run();
+  assert.is(world.registers.length, 2, 'the unanswered registration was retried');
+  assert.is(world.registers[1]!.request.seq, world.registers[0]!.request.seq, 'a retry keeps its seq');
+  assert.is(world.registers[1]!.request.client, world.registers[0]!.request.client);
+  assert.equal(ok(world.response(1)), { replicas: 3 });
+});
+
+test('a block whose bytes do not hash to its name is refused and stored nowhere', () => {
+  const world = new World(nodes);
+  const { hash } = block('the real bytes');
+  world.request('n1', 7, { op: 'blocks.put', hash, data: new TextEncoder().encode('other bytes') });
+  world.run();
+  const error = errorOf(world.response(7));
+  assert.is(error.code, 'hash_mismatch');
+  assert.match(error.message, hash);
+  assert.equal(world.holders(hash), []);
+  assert.is(world.registers.length, 0);
+});
+
+test('bad names and oversized blocks are refused as bad_message', () => {
+  const world = new World(nodes);
+  world.request('n1', 1, { op: 'blocks.put', hash: 'ABC', data: new Uint8Array(1) });
+  const big = new Uint8Array(4 * 1024 * 1024 + 1);
+  world.request('n1', 2, { op: 'blocks.put', hash: sha256(big), data: big });
+  world.request('n1', 3, { op: 'blocks.get', hash: '../etc/passwd' });
+  world.run();
+  for (const id of [1, 2, 3]) assert.is(errorOf(world.response(id)).code, 'bad_message');
+  assert.match(errorOf(world.response(2)).message, '4194304');
+});
+
+test('concurrent puts of one hash share one flow: one write per node, one registration', () => {
+  const world = new World(nodes);
+  const { hash, data } = block('popular block');
+  for (let id = 1; id <= 5; id++) world.request('n1', id, { op: 'blocks.put', hash, data });
+  world.run();
+  for (let id = 1; id <= 5; id++) assert.equal(ok(world.response(id)), { replicas: 3 });
+  for (const n of nodes) assert.equal(world.storages.get(n)!.puts, [blockFile(hash)], `${n} wrote once`);
+  assert.is(world.registers.length, 1);
+  // A later put of a block already stored verifies the copies instead of writing again.
+  world.request('n1', 6, { op: 'blocks.put', hash, data });
+  world.run();
+  assert.equal(ok(world.response(6)), { replicas: 3 });
+  for (const n of nodes) assert.is(world.storages.get(n)!.puts.length, 1);
+  assert.equal(world.stats.get('n1'), { blocks: 1, bytes: data.byteLength });
+});
+
+test('blocks stored while a registration is in flight go together in the next one', () => {
+  const world = new World(nodes);
+  world.registerAnswers = ['drop'];
+  const first = block('first');
+  world.request('n1', 1, { op: 'blocks.put', ...first });
+  world.pump();
+  const later = ['a', 'b', 'c', 'd'].map(block);
+  later.forEach((b, i) => world.request('n1', 10 + i, { op: 'blocks.put', ...b }));
+  world.run();
+  assert.equal(ok(world.response(1)), { replicas: 3 });
+  for (let i = 0; i < later.length; i++) assert.equal(ok(world.response(10 + i)), { replicas: 3 });
+  const seqs = world.registers.map((r) => r.request.seq);
+  assert.equal(seqs, [1, 1, 2], 'first batch sent, retried once, then one batch with the rest');
+  assert.equal(world.registers[2]!.request.blocks.map((b) => b.hash).sort(), later.map((b) => b.hash).sort());
+});
+
+test('a registration that keeps failing fails the put with unavailable after the retries', () => {
+  const world = new World(nodes, { registerRetriesMax: 2 });
+  world.registerAnswers = ['fail', 'fail', 'fail'];
+  const { hash, data } = block('no leader today');
+  world.request('n1', 1, { op: 'blocks.put', hash, data });
+  world.run();
+  assert.is(world.registers.length, 3);
+  assert.ok(world.registers.every((r) => r.request.seq === 1));
+  const error = errorOf(world.response(1));
+  assert.is(error.code, 'unavailable');
+  assert.match(error.message, 'no leader');
+});
+
+test('a silent node is suspected; the put succeeds with 2 copies whose owners are the 2 that answered', () => {
+  const world = new World(nodes);
+  world.silent.add('n3/blocks');
+  const { hash, data } = block('one node is down');
+  world.request('n1', 1, { op: 'blocks.put', hash, data });
+  world.run();
+  assert.equal(ok(world.response(1)), { replicas: 2 });
+  assert.is(world.registers.length, 1);
+  const owners = world.registers[0]!.request.blocks[0]!.owners;
+  assert.is(owners.length, 2);
+  assert.equal([...owners].sort(), ['n1', 'n2']);
+  assert.ok(world.logs.some((l) => l.event === 'blocks.node-suspected' && l.fields?.node === 'n3'));
+  // While suspected, the next put does not wait for n3 at all: it completes with no time passing.
+  const next = block('second block');
+  const before = world.nowMs;
+  world.request('n1', 2, { op: 'blocks.put', ...next });
+  world.pump();
+  assert.equal(ok(world.response(2)), { replicas: 2 });
+  assert.is(world.nowMs, before);
+});
+
+test('sloppy placement: with 4 nodes, a silent owner is replaced by the next node in preference order', () => {
+  const four = ['n1', 'n2', 'n3', 'n4'];
+  const world = new World(four);
+  const ring = new PlacementRing(four);
+  const { hash, data } = block('sloppy');
+  const preference = ring.preference(hash);
+  const silent = preference.find((n) => n !== 'n1')!;
+  world.silent.add(`${silent}/blocks`);
+  world.request('n1', 1, { op: 'blocks.put', hash, data });
+  world.run();
+  assert.equal(ok(world.response(1)), { replicas: 3 });
+  const expected = preference.filter((n) => n !== silent);
+  assert.equal(world.registers[0]!.request.blocks[0]!.owners, expected);
+  assert.equal(world.holders(hash).sort(), [...expected].sort());
+});
+
+test('fewer than a majority of copies is unavailable', () => {
+  const world = new World(nodes);
+  world.silent.add('n2/blocks');
+  world.silent.add('n3/blocks');
+  const { hash, data } = block('alone');
+  world.request('n1', 1, { op: 'blocks.put', hash, data });
+  world.run();
+  const error = errorOf(world.response(1));
+  assert.is(error.code, 'unavailable');
+  assert.match(error.message, 'did not answer');
+  assert.is(world.registers.length, 0);
+});
+
+test('a full disk on the coordinating node fails the put with disk_full and counts nothing', () => {
+  const world = new World(nodes);
+  world.storages.get('n1')!.diskFull = true;
+  const { hash, data } = block('no room');
+  world.request('n1', 1, { op: 'blocks.put', hash, data });
+  world.run();
+  const error = errorOf(world.response(1));
+  assert.is(error.code, 'disk_full');
+  assert.match(error.message, /disk of node n1 is full/);
+  assert.is(world.registers.length, 0);
+  assert.equal(world.stats.get('n1'), { blocks: 0, bytes: 0 });
+  assert.not.ok(world.storages.get('n1')!.files.has(blockFile(hash)));
+});
+
+test('a replica whose disk is full is passed over like any node that cannot take a copy', () => {
+  const four = ['n1', 'n2', 'n3', 'n4'];
+  const world = new World(four);
+  const { hash, data } = block('full replica');
+  const full = new PlacementRing(four).preference(hash).find((n) => n !== 'n1')!;
+  world.storages.get(full)!.diskFull = true;
+  world.request('n1', 1, { op: 'blocks.put', hash, data });
+  world.run();
+  assert.equal(ok(world.response(1)), { replicas: 3 });
+  assert.not.ok(world.registers[0]!.request.blocks[0]!.owners.includes(full));
+});
+
+test('more puts than putsInFlightMax are refused as overloaded', () => {
+  const world = new World(nodes, { putsInFlightMax: 2 });
+  ['x', 'y', 'z'].forEach((text, i) => world.request('n1', i + 1, { op: 'blocks.put', ...block(text) }));
+  world.run();
+  assert.ok(world.response(1).ok);
+  assert.ok(world.response(2).ok);
+  assert.is(errorOf(world.response(3)).code, 'overloaded');
+});
+
+// ---------------------------------------------------------------- gets
+
+test('a get answers the verified local copy', () => {
+  const world = new World(nodes);
+  const { hash, data } = block('read me');
+  world.request('n1', 1, { op: 'blocks.put', hash, data });
+  world.run();
+  world.request('n2', 2, { op: 'blocks.get', hash });
+  world.pump();
+  assert.equal(ok(world.response(2)), { data });
+});
+
+test('a get falls back to a replica when the local copy is corrupt, and warns', () => {
+  const world = new World(nodes);
+  const { hash, data } = block('will rot');
+  world.request('n1', 1, { op: 'blocks.put', hash, data });
+  world.run();
+  const rotten = data.slice();
+  rotten[0]! ^= 0xff;
+  world.storages.get('n1')!.files.set(blockFile(hash), rotten);
+  world.request('n1', 2, { op: 'blocks.get', hash });
+  world.run();
+  assert.equal(ok(world.response(2)), { data });
+  assert.ok(world.logs.some((l) => l.node === 'n1' && l.level === 'warn' && l.event === 'blocks.corrupt'));
+});
+
+test('a get skips a peer that serves a corrupt copy and one that stays silent', () => {
+  const world = new World(nodes);
+  const { hash, data } = block('hard to find');
+  world.request('n1', 1, { op: 'blocks.put', hash, data });
+  world.run();
+  world.storages.get('n1')!.files.delete(blockFile(hash));
+  const [first, second] = new PlacementRing(nodes).preference(hash).filter((n) => n !== 'n1');
+  world.storages.get(first!)!.files.set(blockFile(hash), new Uint8Array([1, 2, 3]));
+  world.request('n1', 2, { op: 'blocks.get', hash });
+  world.run();
+  assert.equal(ok(world.response(2)), { data });
+  world.silent.add(`${second}/blocks`);
+  world.request('n1', 3, { op: 'blocks.get', hash });
+  world.run();
+  assert.is(errorOf(world.response(3)).code, 'unavailable', 'a silent node may still hold it');
+});
+
+test('a copy garbled on the way from a peer is not served; the next peer is asked', () => {
+  const world = new World(nodes);
+  const { hash, data } = block('garbled in flight');
+  world.request('n1', 1, { op: 'blocks.put', hash, data });
+  world.run();
+  world.storages.get('n1')!.files.delete(blockFile(hash));
+  const [first] = new PlacementRing(nodes).preference(hash).filter((n) => n !== 'n1');
+  world.tamper = ({ message }) => {
+    const m = message as { type: string; from: string; data: Uint8Array | null };
+    if (m.type === 'block.fetched' && m.from === `${first}/blocks` && m.data) m.data[0]! ^= 1;
+  };
+  world.request('n1', 2, { op: 'blocks.get', hash });
+  world.run();
+  assert.equal(ok(world.response(2)), { data });
+  assert.ok(world.logs.some((l) => l.event === 'blocks.corrupt-remote' && l.fields?.node === first));
+});
+
+test('a get of a block no node holds is not_found', () => {
+  const world = new World(nodes);
+  const { hash } = block('never stored');
+  world.request('n1', 1, { op: 'blocks.get', hash });
+  world.run();
+  const error = errorOf(world.response(1));
+  assert.is(error.code, 'not_found');
+  assert.match(error.message, hash);
+});
+
+// ---------------------------------------------------------------- start-up, peers, the rest
+
+test('at start the actor counts the blocks on disk, ignores other files, and reports them', () => {
+  const one = block('old one');
+  const two = block('old two');
+  const world = new World(nodes, {}, (node, storage) => {
+    if (node !== 'n1') return;
+    storage.files.set(blockFile(one.hash), one.data);
+    storage.files.set(blockFile(two.hash), two.data);
+    storage.files.set(`${blockFile(two.hash)}.tmp`, new Uint8Array(9));
+  });
+  world.pump();
+  assert.equal(world.stats.get('n1'), { blocks: 2, bytes: one.data.byteLength + two.data.byteLength });
+  assert.equal(world.stats.get('n2'), { blocks: 0, bytes: 0 });
+});
+
+test('a peer replicate with a wrong hash is refused with hash_mismatch', () => {
+  const world = new World(nodes);
+  const { hash } = block('real');
+  world.queue.push({ to: 'n2/blocks', message: { type: 'block.replicate', from: 'peer/blocks', id: 9, hash, data: new Uint8Array([1]) } });
+  world.pump();
+  const [reply] = world.inbox.get('peer/blocks') as { ok: boolean; id: number; error?: { code: string } }[];
+  assert.is(reply!.id, 9);
+  assert.is(reply!.ok, false);
+  assert.is(reply!.error?.code, 'hash_mismatch');
+  assert.equal(world.holders(hash), []);
+});
+
+test('unknown messages are ignored and unknown ops are refused', () => {
+  const world = new World(nodes);
+  world.queue.push({ to: 'n1/blocks', message: { type: 'what' } });
+  world.queue.push({ to: 'n1/blocks', message: null });
+  world.request('n1', 1, { op: 'status' });
+  world.run();
+  assert.is(errorOf(world.response(1)).code, 'bad_message');
+  assert.ok(world.logs.some((l) => l.level === 'debug' && l.event === 'blocks.unknown-message'));
+});
+
+test.run();

@@ -1,0 +1,232 @@
+// The block actor of one node, at address `<node>/blocks`: it stores blocks on this
+// node's disk, coordinates uploads that clients send it (copies to R nodes, then
+// registration with the metadata state machine), serves downloads with every copy
+// verified, answers its peers' replicate and fetch requests, and reports its counts to
+// the node's metadata actor for the status page.
+
+import type { Actor } from '../actor/actor.ts';
+import type { Env } from '../actor/env.ts';
+import { raftboxError, type RaftboxError } from '../../../protocol/errors.ts';
+import type { NodeId } from '../../../protocol/raft-messages.ts';
+import { PlacementRing, virtualNodesDefault } from '../../../protocol/ring.ts';
+import type { BlockPeerMessage, BlockStatsMessage, RequestMessage, ResponseMessage, StorageFailedMessage } from '../../../protocol/wire.ts';
+import { respond, wireError, type BlockInternalMessage, type BlockWrittenMessage } from './block-messages.ts';
+import { BlockGets } from './block-gets.ts';
+import { BlockPuts } from './block-puts.ts';
+import { BlockStore, blockBytesMax, isBlockHash } from './block-store.ts';
+import { RegisterBatcher } from './register-batcher.ts';
+import { Suspects } from './suspects.ts';
+
+export interface BlockActorOptions {
+  node: NodeId;
+  /** Every node of the cluster, this one included: the placement ring. */
+  nodes: NodeId[];
+  /** SHA-256 as lowercase hex, synchronous; the host passes node:crypto, a browser build hash-wasm. */
+  sha256: (bytes: Uint8Array) => string;
+  /** Copies per block; capped at the number of nodes. */
+  replication?: number;
+  virtualNodes?: number;
+  /** How long a peer may take to store or send a block before it is suspected. */
+  replicateTimeoutMs?: number;
+  /** How long a suspected node is passed over. */
+  suspectMs?: number;
+  putsInFlightMax?: number;
+  putBytesInFlightMax?: number;
+  getsInFlightMax?: number;
+  /** Local block writes in flight (client puts and peers' replicas together). */
+  writesInFlightMax?: number;
+  registerRetriesMax?: number;
+  registerTimeoutMs?: number;
+  registerBackoffMs?: number;
+  registerBatchBlocksMax?: number;
+  statsIntervalMs?: number;
+}
+
+export const blockActorDefaults = {
+  replication: 3,
+  virtualNodes: virtualNodesDefault,
+  replicateTimeoutMs: 2000,
+  suspectMs: 5000,
+  putsInFlightMax: 256,
+  putBytesInFlightMax: 256 * 1024 * 1024,
+  getsInFlightMax: 256,
+  writesInFlightMax: 512,
+  registerRetriesMax: 5,
+  registerTimeoutMs: 5000,
+  registerBackoffMs: 100,
+  registerBatchBlocksMax: 512,
+  statsIntervalMs: 1000,
+} satisfies Partial<BlockActorOptions>;
+
+type ResolvedOptions = Required<BlockActorOptions>;
+
+/** Concurrent writes of one block share a storage put; this bounds who may wait on it. */
+const waitersPerWriteMax = 64;
+const registerBackoffMsMax = 5000;
+
+export class BlockActor implements Actor {
+  private readonly options: ResolvedOptions;
+  private readonly store: BlockStore;
+  private readonly register: RegisterBatcher;
+  private readonly puts: BlockPuts;
+  private readonly gets: BlockGets;
+  private nextRequestId = 1;
+  private statsSent = { blocks: -1, bytes: -1 };
+  private statsTimerArmed = false;
+
+  constructor(private readonly env: Env, options: BlockActorOptions) {
+    this.options = { ...blockActorDefaults, ...withoutUndefined(options) } as ResolvedOptions;
+    const o = this.options;
+    if (!Number.isInteger(o.replication) || o.replication < 1) throw new RangeError(`replication must be a positive integer, got ${o.replication}`);
+    const ring = new PlacementRing(o.nodes, o.virtualNodes);
+    const replication = Math.max(1, Math.min(o.replication, ring.nodes.length));
+    const nextId = () => this.nextRequestId++;
+    const suspects = new Suspects(o.suspectMs);
+    this.store = new BlockStore(env.storage, { node: o.node, sha256: o.sha256, writesInFlightMax: o.writesInFlightMax, waitersPerWriteMax });
+    this.register = new RegisterBatcher(
+      env,
+      {
+        metadata: o.node,
+        // A fresh session per incarnation: after a restart the seq counts from 1 again, which
+        // the old session would refuse as stale.
+        client: `${env.self}#${Math.floor(env.random() * 2 ** 48).toString(36)}`,
+        timeoutMs: o.registerTimeoutMs,
+        backoffMs: o.registerBackoffMs,
+        backoffMsMax: registerBackoffMsMax,
+        retriesMax: o.registerRetriesMax,
+        batchBlocksMax: o.registerBatchBlocksMax,
+        queueMax: o.putsInFlightMax,
+      },
+      nextId,
+    );
+    const putOptions = { node: o.node, replication, replicateTimeoutMs: o.replicateTimeoutMs, putsInFlightMax: o.putsInFlightMax, putBytesInFlightMax: o.putBytesInFlightMax };
+    this.puts = new BlockPuts(env, putOptions, ring, this.store, suspects, this.register, nextId);
+    this.gets = new BlockGets(env, { node: o.node, sha256: o.sha256, fetchTimeoutMs: o.replicateTimeoutMs, getsInFlightMax: o.getsInFlightMax }, ring, this.store, suspects, nextId);
+    this.store.scan();
+    env.log('info', 'blocks.started', { node: o.node, blocks: this.store.blocks, bytes: this.store.bytes, replication });
+    this.sendStats();
+  }
+
+  receive(message: unknown): void {
+    const type = typeof message === 'object' && message !== null ? (message as { type?: unknown }).type : undefined;
+    switch (type) {
+      case 'request':
+        return this.onRequest(message as RequestMessage);
+      case 'response':
+        if (!this.register.onResponse(message as ResponseMessage)) this.env.log('debug', 'blocks.response-unexpected', { id: (message as ResponseMessage).id });
+        return;
+      case 'block.replicate':
+        return this.onReplicate(message as Extract<BlockPeerMessage, { type: 'block.replicate' }>);
+      case 'block.replicated':
+        return this.puts.onReplicated(message as Extract<BlockPeerMessage, { type: 'block.replicated' }>);
+      case 'block.fetch':
+        return this.onFetch(message as Extract<BlockPeerMessage, { type: 'block.fetch' }>);
+      case 'block.fetched':
+        return this.gets.onFetched(message as Extract<BlockPeerMessage, { type: 'block.fetched' }>);
+      case 'storage.failed':
+        return this.onStorageFailed(message as StorageFailedMessage);
+      default:
+        return this.onInternal(message as BlockInternalMessage);
+    }
+  }
+
+  /** Registration batches go out once per mailbox drain, so a burst of stored blocks shares one. */
+  drained(): void {
+    this.register.flush();
+  }
+
+  private onInternal(message: BlockInternalMessage): void {
+    switch (message?.type) {
+      case 'blocks.written':
+        this.store.onWritten(message);
+        return this.noticeStats();
+      case 'blocks.replicate-timeout':
+        return this.puts.onReplicateTimeout(message);
+      case 'blocks.fetch-timeout':
+        return this.gets.onFetchTimeout(message);
+      case 'blocks.register-timeout':
+      case 'blocks.register-retry':
+        return this.register.onTimer(message);
+      case 'blocks.stats-due':
+        this.statsTimerArmed = false;
+        return this.sendStats();
+      default:
+        this.env.log('debug', 'blocks.unknown-message', { type: String((message as { type?: unknown } | null)?.type) });
+    }
+  }
+
+  private onRequest(message: RequestMessage): void {
+    const request = message.request;
+    if (request?.op === 'blocks.put') {
+      const refusal = this.checkBlock(request.hash, request.data);
+      if (refusal) return respond(this.env, message.from, message.id, { ok: false, error: refusal });
+      return this.puts.put(message.from, message.id, request.hash, request.data);
+    }
+    if (request?.op === 'blocks.get') {
+      if (!isBlockHash(request.hash)) return respond(this.env, message.from, message.id, { ok: false, error: badHash(request.hash) });
+      return this.gets.get(message.from, message.id, request.hash);
+    }
+    const error = raftboxError('bad_message', `the block actor of node ${this.options.node} serves blocks.put and blocks.get, not '${String(request?.op)}'`);
+    respond(this.env, message.from, message.id, { ok: false, error });
+  }
+
+  // A block must be named right, fit the limit, and hash to its name.
+  private checkBlock(hash: unknown, data: unknown): RaftboxError | null {
+    if (!isBlockHash(hash)) return badHash(hash);
+    if (!(data instanceof Uint8Array)) return raftboxError('bad_message', `block ${hash} carries no bytes`);
+    if (data.byteLength > blockBytesMax) return raftboxError('bad_message', `block ${hash} is ${data.byteLength} bytes; a block is at most ${blockBytesMax} bytes`);
+    const actual = this.options.sha256(data);
+    if (actual !== hash) return raftboxError('hash_mismatch', `the ${data.byteLength} bytes sent as block ${hash} hash to ${actual}; send the bytes that match the name`, { expected: hash, actual });
+    return null;
+  }
+
+  private onReplicate(message: Extract<BlockPeerMessage, { type: 'block.replicate' }>): void {
+    const reply = (outcome: { ok: true } | { ok: false; error: RaftboxError }) => {
+      const answer: BlockPeerMessage = outcome.ok
+        ? { type: 'block.replicated', from: this.env.self, id: message.id, ok: true }
+        : { type: 'block.replicated', from: this.env.self, id: message.id, ok: false, error: wireError(outcome.error) };
+      this.env.send(message.from, answer);
+    };
+    const refusal = this.checkBlock(message.hash, message.data);
+    if (refusal) return reply({ ok: false, error: refusal });
+    const start = this.store.write(message.hash, message.data, reply);
+    if (start === 'present') reply({ ok: true });
+    if (start === 'overloaded') reply({ ok: false, error: raftboxError('overloaded', `node ${this.options.node} has too many block writes in flight`) });
+  }
+
+  private onFetch(message: Extract<BlockPeerMessage, { type: 'block.fetch' }>): void {
+    const local = isBlockHash(message.hash) ? this.store.read(message.hash) : { state: 'missing' as const };
+    if (local.state === 'corrupt') this.env.log('warn', 'blocks.corrupt', { hash: message.hash, node: this.options.node, size: local.size });
+    const answer: BlockPeerMessage = { type: 'block.fetched', from: this.env.self, id: message.id, data: local.state === 'ok' ? local.data : null };
+    this.env.send(message.from, answer);
+  }
+
+  private onStorageFailed(message: StorageFailedMessage): void {
+    const done = message.done as BlockWrittenMessage | null;
+    if (done?.type !== 'blocks.written') return this.env.log('debug', 'blocks.storage-failed-unknown', { code: message.code });
+    this.env.log('error', 'blocks.write-failed', { hash: done.hash, code: message.code, message: message.message });
+    this.store.onFailed(message, done.hash);
+  }
+
+  // Counts go to the metadata actor at most once per interval, and only when they changed.
+  private noticeStats(): void {
+    if (this.statsTimerArmed) return;
+    this.statsTimerArmed = true;
+    this.env.timer(this.options.statsIntervalMs, { type: 'blocks.stats-due' } satisfies BlockInternalMessage);
+  }
+
+  private sendStats(): void {
+    const { blocks, bytes } = this.store;
+    if (blocks === this.statsSent.blocks && bytes === this.statsSent.bytes) return;
+    this.statsSent = { blocks, bytes };
+    this.env.send(this.options.node, { type: 'blocks.stats', blocks, bytes } satisfies BlockStatsMessage);
+  }
+}
+
+function badHash(hash: unknown): RaftboxError {
+  return raftboxError('bad_message', `a block name is 64 lowercase hex characters (its SHA-256), got '${String(hash).slice(0, 80)}'`);
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

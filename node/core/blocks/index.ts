@@ -1,0 +1,5 @@
+export * from './block-actor.ts';
+export * from './block-store.ts';
+export * from './block-messages.ts';
+export * from './register-batcher.ts';
+export * from './suspects.ts';

@@ -1,0 +1,309 @@
+// The client-facing side of a node's metadata: it turns request messages into
+// linearizable reads (ReadIndex) and log proposals at the leader, forwards them once from
+// a follower, answers cluster questions locally, and pushes applied commits to watchers.
+// The RaftActor hands it every message that is not Raft's own.
+
+import { isRaftboxError, raftboxError } from '../../../protocol/errors.ts';
+import { entryBytesMax } from '../../../protocol/limits.ts';
+import { normalizePath, normalizePrefix } from '../../../protocol/paths.ts';
+import type { NodeId } from '../../../protocol/raft-messages.ts';
+import {
+  defaultNamespace,
+  type Address,
+  type BlockStatsMessage,
+  type ClusterMap,
+  type FileInfo,
+  type NodeAddress,
+  type NodeStatus,
+  type PushMessage,
+  type Request,
+  type RequestMessage,
+  type ResponseMessage,
+  type SessionClosedMessage,
+  type WireError,
+} from '../../../protocol/wire.ts';
+import type { Env } from '../actor/env.ts';
+import type { RaftActor, RaftFailure } from '../raft/raft-actor.ts';
+import { checkCommand, checkNamespace, encodeCommand, toWireError, type ApplyResult, type MetadataCommand } from './commands.ts';
+import { changesLimitDefault, changesLimitMax, type MetadataStateMachine } from './state-machine.ts';
+import { StatusCollector, type StatusTimeoutMessage } from './status-collector.ts';
+import { Watchers } from './watchers.ts';
+
+export interface MetadataServiceOptions {
+  node: NodeId;
+  clusterId: string;
+  /** Every node of the cluster, in the order status reports them. */
+  nodes: NodeAddress[];
+  replication: number;
+  virtualNodes: number;
+  /** Proposals and reads waiting for Raft; past it, requests are refused `overloaded`. */
+  proposalsMax: number;
+  /** Watches this node serves. */
+  watchersMax: number;
+  /** How long `status` waits for the other nodes before reporting them down. */
+  statusTimeoutMs: number;
+}
+
+export const defaultMetadataServiceOptions = { proposalsMax: 4096, watchersMax: 10_000, statusTimeoutMs: 500 };
+
+type Defaulted = keyof typeof defaultMetadataServiceOptions;
+
+/** Status rounds gathered at once; each holds a timer and one probe per node. */
+const statusRoundsMax = 64;
+/** Hashes one `blocks.has` may ask about. */
+const hashesPerQueryMax = 10_000;
+
+type Reply = (result: unknown) => void;
+
+/** See the file comment. Build one per node; pass `(m, r) => service.handle(m, r)` to the RaftActor. */
+export class MetadataService {
+  readonly options: MetadataServiceOptions;
+  private pending = 0;
+  private readonly watchers: Watchers;
+  private readonly status: StatusCollector;
+  private blockStats = { blocks: 0, bytes: 0 };
+
+  constructor(
+    private readonly env: Env,
+    options: Omit<MetadataServiceOptions, Defaulted> & Partial<Pick<MetadataServiceOptions, Defaulted>>,
+    private readonly stateMachine: MetadataStateMachine,
+  ) {
+    this.options = { ...defaultMetadataServiceOptions, ...options };
+    this.watchers = new Watchers(this.options.watchersMax);
+    this.status = new StatusCollector(env, this.options.node, this.options.nodes, this.options.statusTimeoutMs, statusRoundsMax);
+    stateMachine.onCommit = (namespace, index, files) => this.push(namespace, index, files);
+  }
+
+  /** Proposals and reads waiting for Raft now. */
+  get pendingCount(): number {
+    return this.pending;
+  }
+
+  /** Handles one message that is not Raft's own: a request, a probe's answer, a local notice or our own timer. */
+  handle(message: unknown, raft: RaftActor): void {
+    if (typeof message !== 'object' || message === null) return;
+    const typed = message as { type?: unknown };
+    switch (typed.type) {
+      case 'request':
+        return this.onRequest(message as RequestMessage, raft);
+      case 'response':
+        if (!this.status.onResponse(message as ResponseMessage)) this.env.log('debug', 'metadata.strayResponse', { id: (message as ResponseMessage).id });
+        return;
+      case 'metadata.statusTimeout':
+        return this.status.onTimeout(message as StatusTimeoutMessage);
+      case 'blocks.stats':
+        return this.onBlockStats(message as BlockStatsMessage);
+      case 'session.closed':
+        return this.watchers.remove((message as SessionClosedMessage).address);
+      default:
+        this.env.log('debug', 'metadata.unknownMessage', { type: String(typed.type) });
+    }
+  }
+
+  private onRequest(message: RequestMessage, raft: RaftActor): void {
+    if (typeof message.from !== 'string' || typeof message.id !== 'number') return;
+    const reply: Reply = (result) => raft.reply(message.from, { type: 'response', id: message.id, ok: true, result } satisfies ResponseMessage);
+    try {
+      this.route(message, raft, reply);
+    } catch (error) {
+      if (!isRaftboxError(error)) throw error;
+      this.fail(message, raft, toWireError(error));
+    }
+  }
+
+  private route(message: RequestMessage, raft: RaftActor, reply: Reply): void {
+    const request = message.request as Request | undefined;
+    if (typeof request !== 'object' || request === null) throw raftboxError('bad_message', 'a request message must carry a request object');
+    switch (request.op) {
+      case 'stat':
+      case 'list':
+      case 'history':
+      case 'changes':
+        return this.read(message, raft, this.query(request), reply);
+      case 'commit':
+      case 'blocks.register':
+        return this.write(message, raft, request, reply);
+      case 'watch':
+        return this.watch(message.from, request, raft, reply);
+      case 'unwatch':
+        this.watchers.remove(message.from);
+        return reply({});
+      case 'cluster':
+        return reply(this.clusterMap(raft));
+      case 'node.info':
+        return reply(this.nodeInfo(raft));
+      case 'status':
+        return this.status.start(this.nodeInfo(raft), raft.leader, (partial) => reply({ ...partial, replication: this.replication() }));
+      case 'blocks.has':
+        return reply({ missing: this.stateMachine.missingBlocks(hashList(request.hashes)) });
+      case 'blocks.put':
+      case 'blocks.get':
+        throw raftboxError('bad_message', `${request.op} is served by the block actor, at address ${this.options.node}/blocks, not by the metadata actor`);
+      default:
+        throw raftboxError('bad_message', `unknown request op ${JSON.stringify((request as { op?: unknown }).op)}`);
+    }
+  }
+
+  // ---------------------------------------------------------------- reads and writes
+
+  /** Checks a read's arguments now (so bad ones fail before any hop) and returns the query to run once ReadIndex confirms. */
+  private query(request: Extract<Request, { op: 'stat' | 'list' | 'history' | 'changes' }>): () => unknown {
+    const namespace = checkNamespace(request.namespace ?? defaultNamespace);
+    const sm = this.stateMachine;
+    switch (request.op) {
+      case 'stat': {
+        const path = normalizePath(request.path);
+        const version = request.version === undefined || request.version === null ? undefined : count(request.version, 'version', 1);
+        return () => sm.stat(namespace, path, version);
+      }
+      case 'list': {
+        const prefix = normalizePrefix(request.prefix ?? '');
+        const includeDeleted = request.includeDeleted === true;
+        return () => ({ files: sm.list(namespace, prefix, includeDeleted) });
+      }
+      case 'history': {
+        const path = normalizePath(request.path);
+        return () => ({ versions: sm.history(namespace, path) });
+      }
+      case 'changes': {
+        const cursor = count(request.cursor, 'cursor', 0);
+        const limit = request.limit === undefined || request.limit === null ? changesLimitDefault : count(request.limit, 'limit', 1);
+        if (limit > changesLimitMax) throw raftboxError('bad_message', `limit must be at most ${changesLimitMax}, got ${limit}`);
+        return () => sm.changes(namespace, cursor, limit);
+      }
+    }
+  }
+
+  private read(message: RequestMessage, raft: RaftActor, query: () => unknown, reply: Reply): void {
+    if (!this.leading(message, raft)) return;
+    this.reserve();
+    raft.read((outcome) => {
+      this.pending--;
+      if (!outcome.ok) return this.fail(message, raft, raftFailureError(outcome.failure));
+      try {
+        reply(query());
+      } catch (error) {
+        if (!isRaftboxError(error)) throw error;
+        this.fail(message, raft, toWireError(error));
+      }
+    });
+  }
+
+  private write(message: RequestMessage, raft: RaftActor, request: Extract<Request, { op: 'commit' | 'blocks.register' }>, reply: Reply): void {
+    const data = encodeCommand(commandOf(request));
+    if (data.length > entryBytesMax) throw raftboxError('bad_message', `the ${request.op} is ${data.length} bytes encoded, more than the ${entryBytesMax} one log entry holds; split it into smaller ones`);
+    if (!this.leading(message, raft)) return;
+    this.reserve();
+    raft.propose(data, (outcome) => {
+      this.pending--;
+      if (!outcome.ok) return this.fail(message, raft, raftFailureError(outcome.failure));
+      const result = outcome.result as ApplyResult;
+      if (result.ok) reply(result.result);
+      else this.fail(message, raft, result.error);
+    });
+  }
+
+  /** True when this node leads; otherwise forwards the request once to the leader, or answers where to go. */
+  private leading(message: RequestMessage, raft: RaftActor): boolean {
+    if (raft.raft.softState().role === 'leader') return true;
+    const leader = raft.leader;
+    if (leader !== null && leader !== this.options.node && message.hops === 0) {
+      raft.reply(leader, { ...message, hops: 1 } satisfies RequestMessage);
+      return false;
+    }
+    if (leader !== null) throw raftboxError('not_leader', `this node is not the leader; send the request to ${leader}`, { leader });
+    throw raftboxError('unavailable', 'no leader is known right now (an election may be under way); retry shortly', { leader: null });
+  }
+
+  private reserve(): void {
+    if (this.pending >= this.options.proposalsMax) throw raftboxError('overloaded', `this node has ${this.pending} requests waiting for the log already; retry with backoff`);
+    this.pending++;
+  }
+
+  private fail(message: RequestMessage, raft: RaftActor, error: WireError): void {
+    raft.reply(message.from, { type: 'response', id: message.id, ok: false, error } satisfies ResponseMessage);
+  }
+
+  // ---------------------------------------------------------------- watches
+
+  private watch(from: Address, request: Extract<Request, { op: 'watch' }>, raft: RaftActor, reply: Reply): void {
+    const namespace = checkNamespace(request.namespace ?? defaultNamespace);
+    const cursor = request.cursor === undefined || request.cursor === null ? null : count(request.cursor, 'cursor', 0);
+    this.watchers.add(namespace, from);
+    const reset = cursor !== null && this.pushBacklog(from, namespace, cursor, raft);
+    reply(reset ? { cursor: this.stateMachine.appliedIndex, reset: true } : { cursor: this.stateMachine.appliedIndex });
+  }
+
+  /** Pushes what the feed holds after `cursor`, in pages; returns true when the feed no longer reaches back to it. */
+  private pushBacklog(to: Address, namespace: string, cursor: number, raft: RaftActor): boolean {
+    // A cursor ahead of this replica (it came from a node further along) has nothing to catch up on here.
+    for (let at = cursor; at < this.stateMachine.appliedIndex; ) {
+      const page = this.stateMachine.changes(namespace, at, changesLimitMax);
+      if (page.reset) return true;
+      if (page.changes.length > 0) raft.reply(to, { type: 'push', cursor: page.cursor, changes: page.changes } satisfies PushMessage);
+      at = page.cursor;
+    }
+    return false;
+  }
+
+  private push(namespace: string, index: number, files: FileInfo[]): void {
+    const message: PushMessage = { type: 'push', cursor: index, changes: files };
+    for (const address of this.watchers.of(namespace)) this.env.send(address, message);
+  }
+
+  // ---------------------------------------------------------------- cluster
+
+  private clusterMap(raft: RaftActor): ClusterMap {
+    const { clusterId, nodes, replication, virtualNodes } = this.options;
+    return { clusterId, nodes, leader: raft.leader, replication, virtualNodes };
+  }
+
+  /** This node as `status` reports it. */
+  nodeInfo(raft: RaftActor): NodeStatus {
+    const soft = raft.raft.softState();
+    const learner = raft.config.learners.includes(this.options.node);
+    const role = learner ? 'learner' : soft.role === 'leader' ? 'leader' : soft.role === 'follower' ? 'follower' : 'candidate';
+    const url = this.options.nodes.find((node) => node.id === this.options.node)?.url ?? '';
+    const log = raft.raft.log;
+    return { id: this.options.node, url, role, term: soft.term, commitIndex: log.committed, appliedIndex: log.applied, ...this.blockStats };
+  }
+
+  private replication(): { factor: number; blocks: number; underReplicated: number } {
+    const factor = Math.min(this.options.replication, this.options.nodes.length);
+    return { factor, ...this.stateMachine.registryCounts(this.options.replication, this.options.nodes.length) };
+  }
+
+  private onBlockStats(message: BlockStatsMessage): void {
+    if (Number.isFinite(message.blocks) && Number.isFinite(message.bytes)) this.blockStats = { blocks: message.blocks, bytes: message.bytes };
+  }
+}
+
+/** The command a write request proposes, its paths in NFC form, checked as every replica will check it. */
+function commandOf(request: Extract<Request, { op: 'commit' | 'blocks.register' }>): MetadataCommand {
+  if (request.op === 'blocks.register') return checkCommand({ kind: 'register', client: request.client, seq: request.seq, blocks: request.blocks });
+  const changes = Array.isArray(request.changes)
+    ? request.changes.map((change) => (typeof change === 'object' && change !== null ? { ...change, path: normalizePath(change.path) } : change))
+    : request.changes;
+  const namespace = request.namespace ?? defaultNamespace;
+  return checkCommand({ kind: 'commit', namespace, client: request.client, seq: request.seq, device: request.device, changes });
+}
+
+function raftFailureError(failure: RaftFailure): WireError {
+  const details = { leader: failure.leader };
+  if (failure.code === 'not_leader') return { code: 'not_leader', message: failure.message, details };
+  if (failure.code === 'unknown') return { code: 'timeout', message: failure.message, details };
+  return { code: 'unavailable', message: failure.message, details };
+}
+
+function count(value: unknown, name: string, min: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) throw raftboxError('bad_message', `${name} must be an integer of at least ${min}, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function hashList(value: unknown): string[] {
+  if (!Array.isArray(value) || value.length > hashesPerQueryMax || !value.every((hash) => typeof hash === 'string')) {
+    throw raftboxError('bad_message', `hashes must be a list of at most ${hashesPerQueryMax} block hashes`);
+  }
+  return value;
+}
+

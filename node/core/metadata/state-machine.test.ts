@@ -1,0 +1,300 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { encode } from '@msgpack/msgpack';
+import { isRaftboxError } from '../../../protocol/errors.ts';
+import type { FileChange, FileInfo } from '../../../protocol/wire.ts';
+import { encodeCommand, type ApplyResult, type MetadataCommand } from './commands.ts';
+import { MetadataStateMachine, type MetadataStateMachineOptions } from './state-machine.ts';
+
+const ns = 'default';
+const h = (n: number): string => n.toString(16).padStart(64, '0');
+
+/** A state machine plus a fake log: each command becomes the next entry. */
+class Log {
+  sm: MetadataStateMachine;
+  index = 0;
+  seq = 0;
+  commits: { namespace: string; index: number; files: FileInfo[] }[] = [];
+
+  constructor(options: Partial<MetadataStateMachineOptions> = {}) {
+    this.sm = new MetadataStateMachine(options);
+    this.sm.onCommit = (namespace, index, files) => this.commits.push({ namespace, index, files });
+  }
+
+  applyRaw(data: Uint8Array): ApplyResult {
+    return this.sm.apply({ term: 1, index: ++this.index, type: 'normal', data });
+  }
+
+  apply(command: MetadataCommand): ApplyResult {
+    return this.applyRaw(encodeCommand(command));
+  }
+
+  register(...blocks: [number, number][]): ApplyResult {
+    return this.apply({ kind: 'register', client: 'c', seq: ++this.seq, blocks: blocks.map(([n, size]) => ({ hash: h(n), size, owners: ['n1'] })) });
+  }
+
+  commit(changes: Partial<FileChange>[], device = 'd1', namespace = ns): ApplyResult {
+    return this.apply({ kind: 'commit', namespace, client: 'c', seq: ++this.seq, device, changes: changes.map(change) });
+  }
+
+  ok(changes: Partial<FileChange>[], device = 'd1'): FileInfo[] {
+    const result = this.commit(changes, device);
+    if (!result.ok) throw new Error(`expected the commit to apply: ${result.error.code} ${result.error.message}`);
+    return (result.result as { files: FileInfo[] }).files;
+  }
+}
+
+function change(partial: Partial<FileChange>): FileChange {
+  return { path: 'a.txt', deleted: false, blocks: [], size: 0, mtime: 1000, mode: 0o644, ...partial };
+}
+
+function error(result: ApplyResult): { code: string; message: string; details?: Record<string, unknown> } {
+  if (result.ok) throw new Error('expected the command to be refused');
+  return result.error;
+}
+
+test('a new file is version 1; each change and a delete add one; the tombstone is empty', () => {
+  const log = new Log();
+  log.register([1, 10], [2, 5]);
+  const [v1] = log.ok([{ path: 'a.txt', blocks: [{ hash: h(1), size: 10 }], size: 10 }]);
+  assert.is(v1!.version, 1);
+  assert.is(v1!.index, 2);
+  assert.is(v1!.device, 'd1');
+  assert.equal(v1!.clock, { d1: 1 });
+  const [v2] = log.ok([{ path: 'a.txt', blocks: [{ hash: h(1), size: 10 }, { hash: h(2), size: 5 }], size: 15, ifVersion: 1 }], 'd2');
+  assert.is(v2!.version, 2);
+  assert.equal(v2!.clock, { d1: 1, d2: 1 });
+  const [v3] = log.ok([{ path: 'a.txt', deleted: true, ifVersion: 2 }]);
+  assert.equal({ version: v3!.version, deleted: v3!.deleted, size: v3!.size, blocks: v3!.blocks }, { version: 3, deleted: true, size: 0, blocks: [] });
+  assert.equal(v3!.clock, { d1: 2, d2: 1 });
+  assert.is(log.sm.stat(ns, 'a.txt')!.version, 3);
+  assert.equal(log.sm.list(ns, ''), []);
+  assert.equal(log.sm.list(ns, '', true).map((f) => f.version), [3]);
+  assert.equal(log.sm.history(ns, 'a.txt').map((f) => f.version), [3, 2, 1]);
+  assert.is(log.sm.stat(ns, 'a.txt', 2)!.size, 15);
+  assert.is(log.sm.stat(ns, 'never.txt'), null);
+  assert.equal(log.sm.history(ns, 'never.txt'), []);
+});
+
+test('the writer clock is merged in, then the device counter raised', () => {
+  const log = new Log();
+  log.ok([{ clock: { d9: 4, d1: 7 } }]);
+  assert.equal(log.sm.stat(ns, 'a.txt')!.clock, { d1: 8, d9: 4 });
+});
+
+test('compare-and-set: ifVersion 0 refuses an existing file, accepts a new path or a tombstone', () => {
+  const log = new Log();
+  log.ok([{ ifVersion: 0 }]);
+  const refused = error(log.commit([{ ifVersion: 0 }]));
+  assert.is(refused.code, 'conflict');
+  assert.match(refused.message, '"a.txt" is at version 1');
+  assert.is((refused.details!.current as FileInfo).version, 1);
+  assert.is(refused.details!.path, 'a.txt');
+  log.ok([{ deleted: true }]);
+  const [again] = log.ok([{ ifVersion: 0 }]);
+  assert.is(again!.version, 3, 'recreating over a tombstone continues the version count');
+});
+
+test('compare-and-set: ifVersion N must be the current version exactly', () => {
+  const log = new Log();
+  const missing = error(log.commit([{ ifVersion: 1 }]));
+  assert.is(missing.code, 'conflict');
+  assert.is(missing.details!.current, null);
+  assert.match(missing.message, 'does not exist');
+  log.ok([{}]);
+  log.ok([{ ifVersion: 1 }]);
+  const stale = error(log.commit([{ ifVersion: 1 }]));
+  assert.is(stale.code, 'conflict');
+  assert.match(stale.message, 'version 2');
+  assert.match(stale.message, 'expected version 1');
+  log.ok([{}]);
+  assert.is(log.sm.stat(ns, 'a.txt')!.version, 3, 'no ifVersion writes unconditionally');
+});
+
+test('a commit is all or nothing: one conflicting change refuses it and changes nothing', () => {
+  const log = new Log();
+  log.ok([{ path: 'x' }, { path: 'y' }]);
+  const feedBefore = log.sm.changes(ns, 0);
+  const commitsBefore = log.commits.length;
+  const refused = error(log.commit([{ path: 'x', ifVersion: 1 }, { path: 'new' }, { path: 'y', ifVersion: 5 }]));
+  assert.is(refused.code, 'conflict');
+  assert.is(refused.details!.path, 'y');
+  assert.is(log.sm.stat(ns, 'x')!.version, 1);
+  assert.is(log.sm.stat(ns, 'new'), null);
+  assert.equal(log.sm.changes(ns, 0).changes, feedBefore.changes);
+  assert.is(log.commits.length, commitsBefore, 'no watcher hears of a refused commit');
+});
+
+test('deleting what does not exist, or is deleted, is not_found', () => {
+  const log = new Log();
+  assert.is(error(log.commit([{ deleted: true }])).code, 'not_found');
+  log.ok([{}]);
+  log.ok([{ deleted: true }]);
+  assert.is(error(log.commit([{ deleted: true }])).code, 'not_found');
+});
+
+test('blocks must be registered, with the registered size, and sizes must add up', () => {
+  const log = new Log();
+  log.register([1, 100]);
+  const refused = error(log.commit([{ blocks: [{ hash: h(1), size: 100 }, { hash: h(2), size: 7 }, { hash: h(3), size: 1 }], size: 108 }]));
+  assert.is(refused.code, 'not_found');
+  assert.equal(refused.details!.missing, [h(2), h(3)]);
+  assert.is(log.sm.stat(ns, 'a.txt'), null);
+  assert.is(error(log.commit([{ blocks: [{ hash: h(1), size: 100 }], size: 99 }])).code, 'bad_message');
+  assert.is(error(log.commit([{ blocks: [{ hash: h(1), size: 50 }], size: 50 }])).code, 'bad_message');
+  log.register([2, 7], [3, 1]);
+  log.ok([{ blocks: [{ hash: h(1), size: 100 }, { hash: h(2), size: 7 }, { hash: h(3), size: 1 }], size: 108 }]);
+  assert.equal(log.sm.missingBlocks([h(1), h(4), h(4), h(2)]), [h(4)]);
+});
+
+test('the registry merges owners and counts under-replicated blocks', () => {
+  const log = new Log();
+  log.apply({ kind: 'register', client: 'c', seq: 1, blocks: [{ hash: h(1), size: 3, owners: ['n1'] }, { hash: h(2), size: 3, owners: ['n1', 'n2', 'n3'] }] });
+  log.apply({ kind: 'register', client: 'c', seq: 2, blocks: [{ hash: h(1), size: 3, owners: ['n2', 'n1'] }] });
+  assert.equal(log.sm.block(h(1)), { size: 3, owners: ['n1', 'n2'] });
+  assert.equal(log.sm.registryCounts(3, 3), { blocks: 2, underReplicated: 1 });
+  assert.equal(log.sm.registryCounts(3, 2), { blocks: 2, underReplicated: 0 });
+  const conflicting = error(log.apply({ kind: 'register', client: 'c', seq: 3, blocks: [{ hash: h(1), size: 4, owners: ['n3'] }] }));
+  assert.is(conflicting.code, 'bad_message');
+  assert.equal(log.sm.block(h(1))!.owners, ['n1', 'n2'], 'a refused register changes nothing');
+});
+
+test('hostile paths and malformed commands are refused without touching the state', () => {
+  const log = new Log();
+  for (const path of ['/etc/passwd', '../x', 'a//b', 'a/./b', 'a\u0000b', 'a\\b', '', 'C:/x', 'cafe\u0301']) {
+    const refused = error(log.commit([{ path }]));
+    assert.is(refused.code, 'bad_path', `${JSON.stringify(path)}: ${refused.message}`);
+  }
+  assert.is(error(log.commit([{ path: 'x' }, { path: 'x' }])).code, 'bad_message');
+  assert.is(error(log.commit([])).code, 'bad_message');
+  assert.is(error(log.applyRaw(new Uint8Array([0xc1]))).code, 'bad_message');
+  assert.is(error(log.applyRaw(encode({ kind: 'drop-table', client: 'c', seq: 1 }))).code, 'bad_message');
+  assert.is(error(log.applyRaw(encode({ kind: 'commit', namespace: ns, client: 'c', seq: 99, device: 'd', changes: [{ path: 'a', deleted: false, blocks: [{ hash: 'zz', size: 1 }], size: 1, mtime: 0, mode: 0 }] }))).code, 'bad_message');
+  assert.is(error(log.applyRaw(encode({ kind: 'commit', namespace: ns, client: 'c', seq: 100, device: 'd', changes: [{ path: 'a', deleted: false, blocks: [], size: 0, mtime: 0, mode: 0, clock: { d: -1 } }] }))).code, 'bad_message');
+  assert.equal(log.sm.list(ns, '', true), []);
+  assert.is(log.sm.appliedIndex, log.index, 'refused entries still advance the applied index');
+  assert.throws(() => log.sm.stat(ns, '../x'), (e: unknown) => isRaftboxError(e, 'bad_path'));
+  assert.throws(() => log.sm.list(ns, '/'), (e: unknown) => isRaftboxError(e, 'bad_path'));
+});
+
+test('history keeps the newest historyVersionsMax versions', () => {
+  const log = new Log({ historyVersionsMax: 3 });
+  for (let i = 0; i < 5; i++) log.ok([{ mtime: i }]);
+  assert.equal(log.sm.history(ns, 'a.txt').map((f) => f.version), [5, 4, 3]);
+  assert.is(log.sm.stat(ns, 'a.txt', 3)!.mtime, 2);
+  assert.throws(() => log.sm.stat(ns, 'a.txt', 2), (e: unknown) => isRaftboxError(e, 'unknown_version') && /versions 3 to 5/.test((e as Error).message));
+  assert.throws(() => log.sm.stat(ns, 'a.txt', 9), (e: unknown) => isRaftboxError(e, 'unknown_version'));
+});
+
+test('list filters by prefix and sorts by path', () => {
+  const log = new Log();
+  log.ok([{ path: 'docs/b' }, { path: 'docs/a' }, { path: 'docsx' }, { path: 'z' }]);
+  assert.equal(log.sm.list(ns, 'docs/').map((f) => f.path), ['docs/a', 'docs/b']);
+  assert.equal(log.sm.list(ns, 'docs').map((f) => f.path), ['docs/a', 'docs/b', 'docsx']);
+  assert.equal(log.sm.list(ns, '').map((f) => f.path), ['docs/a', 'docs/b', 'docsx', 'z']);
+  assert.equal(log.sm.list('other', ''), []);
+});
+
+test('namespaces are separate', () => {
+  const log = new Log();
+  log.commit([{ path: 'same' }], 'd1', 'alice');
+  log.commit([{ path: 'same', ifVersion: 0 }], 'd1', 'bob');
+  assert.is(log.sm.stat('alice', 'same')!.version, 1);
+  assert.is(log.sm.stat('bob', 'same')!.version, 1);
+  assert.equal(log.sm.changes('bob', 0).changes.map((f) => f.path), ['same']);
+});
+
+test('the change feed lists versions after a cursor, per namespace, in order', () => {
+  const log = new Log();
+  log.ok([{ path: 'a' }, { path: 'b' }]); // index 1
+  log.commit([{ path: 'other' }], 'd1', 'elsewhere'); // index 2
+  log.ok([{ path: 'a' }]); // index 3
+  const all = log.sm.changes(ns, 0);
+  assert.equal(all.changes.map((f) => [f.path, f.version, f.index]), [['a', 1, 1], ['b', 1, 1], ['a', 2, 3]]);
+  assert.is(all.cursor, 3);
+  assert.is(all.reset, false);
+  assert.equal(log.sm.changes(ns, 1).changes.map((f) => f.index), [3]);
+  const none = log.sm.changes(ns, 3);
+  assert.equal(none, { changes: [], cursor: 3, reset: false });
+  const paged = log.sm.changes(ns, 0, 1);
+  assert.equal(paged.changes.map((f) => f.path), ['a', 'b'], 'a commit is not split across pages');
+  assert.is(paged.cursor, 1);
+  assert.equal(log.sm.changes(ns, paged.cursor, 1).changes.map((f) => f.index), [3]);
+});
+
+test('the feed is bounded; a cursor older than what was dropped gets reset', () => {
+  const log = new Log({ feedEntriesMax: 3 });
+  for (let i = 0; i < 6; i++) log.ok([{ path: `f${i}` }]); // indexes 1..6, records 4..6 retained
+  const old = log.sm.changes(ns, 1);
+  assert.equal(old, { changes: [], cursor: 6, reset: true });
+  const edge = log.sm.changes(ns, 3);
+  assert.is(edge.reset, false, 'a cursor at the last dropped record missed nothing');
+  assert.equal(edge.changes.map((f) => f.path), ['f3', 'f4', 'f5']);
+  assert.is(log.sm.changes(ns, 6).reset, false);
+  assert.is(log.sm.changes(ns, 60).reset, true, 'a cursor from the future starts over');
+});
+
+test('the feed skips versions dropped from history; the newer ones follow', () => {
+  const log = new Log({ historyVersionsMax: 2 });
+  for (let i = 0; i < 4; i++) log.ok([{}]);
+  assert.equal(log.sm.changes(ns, 0).changes.map((f) => f.version), [3, 4]);
+});
+
+test('onCommit hears each applied commit with its files', () => {
+  const log = new Log();
+  log.ok([{ path: 'a' }, { path: 'b' }]);
+  error(log.commit([{ path: 'a', ifVersion: 0 }]));
+  assert.equal(log.commits.map((c) => [c.namespace, c.index, c.files.map((f) => f.path)]), [[ns, 1, ['a', 'b']]]);
+});
+
+test('sessions: a duplicate gets the recorded result without applying again; stale is refused', () => {
+  const log = new Log();
+  const command: MetadataCommand = { kind: 'commit', namespace: ns, client: 'phone', seq: 5, device: 'd', changes: [change({})] };
+  const first = log.apply(command);
+  const again = log.apply(command);
+  assert.equal(again, first);
+  assert.is(log.sm.stat(ns, 'a.txt')!.version, 1, 'applied once');
+  assert.is(log.commits.length, 1);
+  const refusedCommand: MetadataCommand = { ...command, seq: 6, changes: [change({ ifVersion: 7 })] };
+  const refused = log.apply(refusedCommand);
+  assert.equal(log.apply(refusedCommand), refused, 'error results are recorded too');
+  const stale = error(log.apply({ ...command, seq: 4 }));
+  assert.is(stale.code, 'bad_message');
+  assert.match(stale.message, 'already applied');
+  assert.is(log.sm.stat(ns, 'a.txt')!.version, 1);
+});
+
+test('snapshot and restore carry files, history, registry, feed, sessions and the applied index', () => {
+  const log = new Log({ feedEntriesMax: 4 });
+  log.register([1, 4]);
+  for (let i = 0; i < 3; i++) log.ok([{ path: `f${i}`, blocks: [{ hash: h(1), size: 4 }], size: 4, clock: { z: i } }, { path: 'shared' }]);
+  log.ok([{ path: 'shared', deleted: true }]);
+  const lastCommand: MetadataCommand = { kind: 'commit', namespace: ns, client: 'tablet', seq: 1, device: 'd', changes: [change({ path: 'g' })] };
+  const lastResult = log.apply(lastCommand);
+  const copy = new MetadataStateMachine({ feedEntriesMax: 4 });
+  copy.restore(log.sm.snapshot());
+  assert.equal(copy.snapshot(), log.sm.snapshot());
+  assert.is(copy.appliedIndex, log.sm.appliedIndex);
+  assert.equal(copy.list(ns, '', true), log.sm.list(ns, '', true));
+  assert.equal(copy.history(ns, 'shared'), log.sm.history(ns, 'shared'));
+  assert.equal(copy.changes(ns, 0), log.sm.changes(ns, 0));
+  assert.equal(copy.changes(ns, 4), log.sm.changes(ns, 4));
+  assert.equal(copy.registryCounts(3, 3), log.sm.registryCounts(3, 3));
+  assert.equal(copy.apply({ term: 2, index: log.index + 1, type: 'normal', data: encodeCommand(lastCommand) }), lastResult, 'the session survived');
+  const next = copy.apply({ term: 2, index: log.index + 2, type: 'normal', data: encodeCommand({ ...lastCommand, seq: 2, changes: [change({ path: 'shared', ifVersion: 4 })] }) });
+  assert.ok(next.ok, 'the restored copy continues from the same versions');
+});
+
+test('two replicas fed the same entries end byte-identical', () => {
+  const a = new Log({ historyVersionsMax: 3, feedEntriesMax: 5 });
+  const b = new MetadataStateMachine({ historyVersionsMax: 3, feedEntriesMax: 5 });
+  const entries: Uint8Array[] = [];
+  const original = a.applyRaw.bind(a);
+  a.applyRaw = (data) => (entries.push(data), original(data));
+  a.register([1, 1]);
+  for (let i = 0; i < 20; i++) a.commit([{ path: `p${i % 4}`, ifVersion: i % 3 === 0 ? 0 : undefined, deleted: i % 5 === 4 }], `d${i % 2}`);
+  entries.forEach((data, i) => b.apply({ term: 1, index: i + 1, type: 'normal', data }));
+  assert.equal(b.snapshot(), a.sm.snapshot());
+});
+
+test.run();

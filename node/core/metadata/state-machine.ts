@@ -1,0 +1,288 @@
+// The metadata state machine: namespaces of files with their version histories, the
+// block registry, the change feed and the client sessions, all replicated by applying
+// the same committed Raft entries in the same order. It is deterministic: apply reads
+// only the entry (its data and index), never the clock, so every replica ends equal.
+
+import { decode, encode } from '@msgpack/msgpack';
+import { isRaftboxError, raftboxError, type RaftboxError } from '../../../protocol/errors.ts';
+import { normalizePath, normalizePrefix } from '../../../protocol/paths.ts';
+import type { Entry } from '../../../protocol/raft-messages.ts';
+import { incrementClock, mergeClocks } from '../../../protocol/vector-clock.ts';
+import type { BlockHash, FileChange, FileInfo } from '../../../protocol/wire.ts';
+import type { StateMachine } from '../raft/raft-actor.ts';
+import { SessionTable } from '../raft/sessions.ts';
+import { BlockRegistry } from './block-registry.ts';
+import { ChangeFeed } from './change-feed.ts';
+import { decodeCommand, toWireError, type ApplyResult, type CommitCommand, type RegisterCommand } from './commands.ts';
+
+export interface MetadataStateMachineOptions {
+  /** Versions kept per path, the current one included; older ones are dropped. */
+  historyVersionsMax: number;
+  /** Records kept in the change feed; a cursor older than the oldest dropped one must re-list. */
+  feedEntriesMax: number;
+  /** Client sessions remembered for exactly-once; the idlest is forgotten first. */
+  sessionsMax: number;
+  namespacesMax: number;
+  /** Paths per namespace, tombstones included. */
+  filesPerNamespaceMax: number;
+  registryBlocksMax: number;
+}
+
+export const defaultMetadataStateMachineOptions: MetadataStateMachineOptions = {
+  historyVersionsMax: 100,
+  feedEntriesMax: 100_000,
+  sessionsMax: 10_000,
+  namespacesMax: 10_000,
+  filesPerNamespaceMax: 1_000_000,
+  registryBlocksMax: 50_000_000,
+};
+
+/** Called after a commit applied, with the versions it wrote; the service pushes them to watchers. */
+export type CommitListener = (namespace: string, index: number, files: FileInfo[]) => void;
+
+/** The answer to "what changed since cursor": see `MetadataStateMachine.changes`. */
+export interface ChangesResult {
+  changes: FileInfo[];
+  cursor: number;
+  reset: boolean;
+}
+
+/** The default and largest number of changes one `changes` call returns. */
+export const changesLimitDefault = 1000;
+export const changesLimitMax = 10_000;
+
+const snapshotFormat = 1;
+
+/** path → versions, oldest first; the last one is current. */
+type Namespace = Map<string, FileInfo[]>;
+
+interface SnapshotState {
+  format: number;
+  appliedIndex: number;
+  namespaces: [string, [string, FileInfo[]][]][];
+  registry: ReturnType<BlockRegistry['toJSON']>;
+  feed: ReturnType<ChangeFeed['toJSON']>;
+  sessions: [string, number, ApplyResult, number][];
+}
+
+/** See the file comment. Queries read the local replica; the service makes them linearizable with ReadIndex. */
+export class MetadataStateMachine implements StateMachine {
+  readonly options: MetadataStateMachineOptions;
+  private namespaces = new Map<string, Namespace>();
+  private registry = new BlockRegistry();
+  private feed: ChangeFeed;
+  private sessions: SessionTable<ApplyResult>;
+  appliedIndex = 0;
+  onCommit: CommitListener | null = null;
+
+  constructor(options: Partial<MetadataStateMachineOptions> = {}) {
+    this.options = { ...defaultMetadataStateMachineOptions, ...options };
+    this.feed = new ChangeFeed(this.options.feedEntriesMax);
+    this.sessions = new SessionTable(this.options.sessionsMax);
+  }
+
+  // ---------------------------------------------------------------- apply
+
+  /** Applies one committed entry and returns its `ApplyResult`. Never throws for a bad command: it is refused with an error result. */
+  apply(entry: Entry): ApplyResult {
+    if (entry.index <= this.appliedIndex) throw new Error(`entry ${entry.index} applied after ${this.appliedIndex}: entries must be applied once, in order`);
+    this.appliedIndex = entry.index;
+    let command;
+    try {
+      command = decodeCommand(entry.data);
+    } catch (error) {
+      if (isRaftboxError(error)) return { ok: false, error: toWireError(error) };
+      throw error;
+    }
+    const session = this.sessions.check(command.client, command.seq);
+    if (session.kind === 'duplicate') return session.result;
+    if (session.kind === 'stale') {
+      const message = `command ${command.seq} of client ${JSON.stringify(command.client)} is stale: its command ${session.lastSeq} was already applied; send new commands with higher numbers`;
+      return { ok: false, error: { code: 'bad_message', message, details: { lastSeq: session.lastSeq } } };
+    }
+    const result = command.kind === 'commit' ? this.commit(command, entry.index) : this.register(command);
+    this.sessions.record(command.client, command.seq, result, entry.index);
+    if (result.ok && command.kind === 'commit') this.onCommit?.(command.namespace, entry.index, (result.result as { files: FileInfo[] }).files);
+    return result;
+  }
+
+  private commit(command: CommitCommand, index: number): ApplyResult {
+    const refusal = this.refuseCommit(command);
+    if (refusal) return { ok: false, error: toWireError(refusal) };
+    let namespace = this.namespaces.get(command.namespace);
+    if (!namespace) this.namespaces.set(command.namespace, (namespace = new Map()));
+    const files = command.changes.map((change) => {
+      const versions = namespace.get(change.path) ?? [];
+      const file = nextVersion(versions[versions.length - 1] ?? null, change, command.device, index);
+      versions.push(file);
+      if (versions.length > this.options.historyVersionsMax) versions.splice(0, versions.length - this.options.historyVersionsMax);
+      namespace.set(change.path, versions);
+      this.feed.append({ index, namespace: command.namespace, path: file.path, version: file.version });
+      return file;
+    });
+    return { ok: true, result: { files } };
+  }
+
+  /** Every check a commit must pass against the current state; the first failure refuses the whole commit. */
+  private refuseCommit(command: CommitCommand): RaftboxError | null {
+    const namespace = this.namespaces.get(command.namespace);
+    if (!namespace && this.namespaces.size >= this.options.namespacesMax) {
+      return raftboxError('overloaded', `the cluster holds the most namespaces allowed (${this.options.namespacesMax}); namespace ${JSON.stringify(command.namespace)} cannot be created`);
+    }
+    let newPaths = 0;
+    for (const change of command.changes) {
+      const current = last(namespace?.get(change.path));
+      if (!current) newPaths++;
+      const refusal = refuseChange(change, current);
+      if (refusal) return refusal;
+      for (const block of change.blocks) {
+        const known = this.registry.get(block.hash);
+        if (known && known.size !== block.size) return raftboxError('bad_message', `block ${block.hash} of ${JSON.stringify(change.path)} is ${known.size} bytes, not ${block.size}`);
+      }
+    }
+    const missing = this.registry.missing(command.changes.flatMap((change) => change.blocks.map((block) => block.hash)));
+    if (missing.length > 0) return raftboxError('not_found', `${missing.length} block(s) of this commit are not stored in the cluster (first ${missing[0]}); upload and register them, then commit again`, { missing });
+    const files = namespace?.size ?? 0;
+    if (files + newPaths > this.options.filesPerNamespaceMax) {
+      return raftboxError('overloaded', `namespace ${JSON.stringify(command.namespace)} would hold ${files + newPaths} paths, more than the ${this.options.filesPerNamespaceMax} allowed`);
+    }
+    return null;
+  }
+
+  private register(command: RegisterCommand): ApplyResult {
+    let added = 0;
+    for (const block of command.blocks) {
+      const known = this.registry.get(block.hash);
+      if (known && known.size !== block.size) {
+        return { ok: false, error: { code: 'bad_message', message: `block ${block.hash} is registered as ${known.size} bytes, not ${block.size}; a hash names one content`, details: { hash: block.hash } } };
+      }
+      if (!known) added++;
+    }
+    if (this.registry.size + added > this.options.registryBlocksMax) {
+      return { ok: false, error: { code: 'overloaded', message: `the block registry holds the most blocks allowed (${this.options.registryBlocksMax})` } };
+    }
+    this.registry.register(command.blocks);
+    return { ok: true, result: { registered: command.blocks.length } };
+  }
+
+  // ---------------------------------------------------------------- queries
+
+  /**
+   * The current version of `path` (a tombstone if it was deleted), or the given retained
+   * `version`; null when the path never existed. Throws `unknown_version` for a version
+   * that is not retained, `bad_path` for a bad path.
+   */
+  stat(namespace: string, path: string, version?: number): FileInfo | null {
+    const normal = normalizePath(path);
+    const versions = this.namespaces.get(namespace)?.get(normal);
+    if (!versions) return null;
+    if (version === undefined) return versions[versions.length - 1]!;
+    const found = versions.find((file) => file.version === version);
+    if (found) return found;
+    const range = `${versions[0]!.version} to ${versions[versions.length - 1]!.version}`;
+    throw raftboxError('unknown_version', `${JSON.stringify(path)} has versions ${range} retained; version ${version} is not among them`, { path, retained: [versions[0]!.version, versions[versions.length - 1]!.version] });
+  }
+
+  /** The current versions of the paths starting with `prefix`, sorted by path; tombstones only when asked. */
+  list(namespace: string, prefix: string, includeDeleted = false): FileInfo[] {
+    const start = normalizePrefix(prefix);
+    const files: FileInfo[] = [];
+    for (const [path, versions] of this.namespaces.get(namespace) ?? []) {
+      if (!path.startsWith(start)) continue;
+      const current = versions[versions.length - 1]!;
+      if (includeDeleted || !current.deleted) files.push(current);
+    }
+    return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+
+  /** The retained versions of `path`, newest first; empty when it never existed. */
+  history(namespace: string, path: string): FileInfo[] {
+    const normal = normalizePath(path);
+    return [...(this.namespaces.get(namespace)?.get(normal) ?? [])].reverse();
+  }
+
+  /**
+   * The versions written to `namespace` after `cursor`, oldest first, at most about
+   * `limit` (a commit's changes are never split), and the cursor to ask from next. When
+   * the feed no longer covers `cursor` (or the cursor is ahead of this replica), the
+   * answer is `reset`: list everything, then continue from the returned cursor.
+   */
+  changes(namespace: string, cursor: number, limit = changesLimitDefault): ChangesResult {
+    const applied = this.appliedIndex;
+    if (cursor > applied || (this.feed.missed(cursor) && cursor < applied)) return { changes: [], cursor: applied, reset: true };
+    const changes: FileInfo[] = [];
+    let lastIndex = cursor;
+    for (const record of this.feed.after(cursor)) {
+      if (changes.length >= limit && record.index !== lastIndex) return { changes, cursor: lastIndex, reset: false };
+      if (record.namespace !== namespace) continue;
+      // A version dropped from history has newer versions of its path later in the feed.
+      const file = this.namespaces.get(namespace)?.get(record.path)?.find((f) => f.version === record.version);
+      if (!file) continue;
+      changes.push(file);
+      lastIndex = record.index;
+    }
+    return { changes, cursor: applied, reset: false };
+  }
+
+  /** The hashes among `hashes` that are not registered, once each, in order. */
+  missingBlocks(hashes: readonly BlockHash[]): BlockHash[] {
+    return this.registry.missing(hashes);
+  }
+
+  /** Registered blocks, and those with fewer owners than `min(replication, clusterSize)`. */
+  registryCounts(replication: number, clusterSize: number): { blocks: number; underReplicated: number } {
+    return this.registry.counts(replication, clusterSize);
+  }
+
+  /** The owners and size of a registered block, for the block actor's placement and repair. */
+  block(hash: BlockHash): { size: number; owners: string[] } | null {
+    const known = this.registry.get(hash);
+    return known ? { size: known.size, owners: [...known.owners] } : null;
+  }
+
+  // ---------------------------------------------------------------- snapshots
+
+  snapshot(): Uint8Array {
+    const state: SnapshotState = {
+      format: snapshotFormat,
+      appliedIndex: this.appliedIndex,
+      namespaces: [...this.namespaces].map(([name, files]) => [name, [...files]]),
+      registry: this.registry.toJSON(),
+      feed: this.feed.toJSON(),
+      sessions: this.sessions.toJSON(),
+    };
+    return encode(state);
+  }
+
+  restore(data: Uint8Array): void {
+    const state = decode(data) as SnapshotState;
+    if (state.format !== snapshotFormat) throw new Error(`metadata snapshot format ${state.format} is not ${snapshotFormat}; this build cannot read it`);
+    this.appliedIndex = state.appliedIndex;
+    this.namespaces = new Map(state.namespaces.map(([name, files]) => [name, new Map(files)]));
+    this.registry = BlockRegistry.fromJSON(state.registry);
+    this.feed = ChangeFeed.fromJSON(state.feed, this.options.feedEntriesMax);
+    this.sessions = SessionTable.fromJSON(state.sessions, this.options.sessionsMax);
+  }
+}
+
+function last<T>(items: T[] | undefined): T | null {
+  return items && items.length > 0 ? items[items.length - 1]! : null;
+}
+
+// Compare-and-set, then "a delete needs something to delete".
+function refuseChange(change: FileChange, current: FileInfo | null): RaftboxError | null {
+  const path = JSON.stringify(change.path);
+  const have = current === null ? 'does not exist' : current.deleted ? `is deleted at version ${current.version}` : `is at version ${current.version}`;
+  const conflict = (expected: string): RaftboxError => raftboxError('conflict', `${path} ${have}, but the commit expected ${expected}; merge with the current version and retry`, { path: change.path, current });
+  if (change.ifVersion === 0 && current !== null && !current.deleted) return conflict('it not to exist');
+  if (change.ifVersion !== undefined && change.ifVersion > 0 && current?.version !== change.ifVersion) return conflict(`version ${change.ifVersion}`);
+  if (change.deleted && (current === null || current.deleted)) return raftboxError('not_found', `cannot delete ${path}: it ${have}`, { path: change.path, current });
+  return null;
+}
+
+function nextVersion(current: FileInfo | null, change: FileChange, device: string, index: number): FileInfo {
+  const clock = incrementClock(mergeClocks(current?.clock ?? {}, change.clock ?? {}), device);
+  const version = (current?.version ?? 0) + 1;
+  const common = { path: change.path, version, mtime: change.mtime, mode: change.mode, device, clock, index };
+  return change.deleted ? { ...common, size: 0, deleted: true, blocks: [] } : { ...common, size: change.size, deleted: false, blocks: change.blocks };
+}

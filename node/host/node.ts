@@ -1,0 +1,167 @@
+import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
+import type { NodeId } from '../../protocol/raft-messages.ts';
+import type { Address, ClusterMap, NodeAddress, RequestMessage } from '../../protocol/wire.ts';
+import { BlockActor } from '../core/blocks/block-actor.ts';
+import { MetadataService } from '../core/metadata/service.ts';
+import { MetadataStateMachine } from '../core/metadata/state-machine.ts';
+import { defaultRaftActorOptions, RaftActor, type RaftActorOptions } from '../core/raft/raft-actor.ts';
+import { ActorHost } from './actor-host.ts';
+import { openDataDir, type DataDir } from './data-dir.ts';
+import { FsStorage } from './fs-storage.ts';
+import { NodeServer } from './node-server.ts';
+import { PeerLink } from './peer-link.ts';
+
+export interface NodeOptions {
+  id: NodeId;
+  host: string;
+  port: number;
+  /** Every other node: id → ws:// URL. */
+  peers: Map<NodeId, string>;
+  dataDir: string;
+  /** Copies of each block; the cluster size when smaller. */
+  replication: number;
+  /** Required to listen anywhere but loopback; clients and peers present it as their token. */
+  secret?: string;
+  /** Defaults to an id derived from the membership, so nodes started with the same --peers agree. */
+  clusterId?: string;
+  raft?: Partial<RaftActorOptions>;
+  virtualNodes?: number;
+  log?: (level: string, event: string, fields: Record<string, unknown>) => void;
+  /** Called when an actor failed (an assertion, a failed disk): the process should exit. */
+  onFatal?: (error: unknown) => void;
+}
+
+export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', event: string, fields?: Record<string, unknown>) => void;
+
+/**
+ * Raft timing for real networks of a few milliseconds: heartbeats every 30 ms and an
+ * election after 120–240 ms of silence, so a dead leader is replaced in about 200 ms.
+ */
+export const hostRaftOptions: Partial<RaftActorOptions> = { tickMs: 10, electionTicks: 12, heartbeatTicks: 3, snapshotEntries: 50_000 };
+
+/** A running node: its actors, its server and its links to the peers. */
+export interface RunningNode {
+  id: NodeId;
+  url: string;
+  clusterId: string;
+  raft: RaftActor;
+  server: NodeServer;
+  stop(): Promise<void>;
+}
+
+const mailboxLengthMax = 100_000;
+
+/** Refuses options that would expose an unprotected node, with the sentence to show the user. */
+export function checkListenPolicy(host: string, secret: string | undefined): void {
+  if (secret !== undefined && secret.length > 0) return;
+  if (isLoopback(host)) return;
+  throw new Error(`refusing to listen on ${host} without a secret: anyone who can reach it could read and write every file; set RAFTBOX_SECRET (or --secret), or listen on 127.0.0.1`);
+}
+
+/** The cluster id nodes derive from their shared membership when none is given. */
+export function deriveClusterId(ids: NodeId[]): string {
+  const digest = createHash('sha256').update([...ids].sort().join(',')).digest('hex');
+  return `rbx-${digest.slice(0, 16)}`;
+}
+
+/**
+ * Starts one node: locks its data folder, recovers the Raft log and the block store from
+ * it, starts the metadata and block actors on real hosts, listens, and dials its peers.
+ * Every message between actors goes by address, whether the actor is here or on a peer.
+ */
+export async function startNode(options: NodeOptions): Promise<RunningNode> {
+  checkListenPolicy(options.host, options.secret);
+  const ids = [options.id, ...options.peers.keys()].sort();
+  const log: LogFn = (level, event, fields = {}) => options.log?.(level, event, { node: options.id, ...fields });
+  const dataDir: DataDir = openDataDir(options.dataDir, { nodeId: options.id, clusterId: options.clusterId ?? deriveClusterId(ids) });
+  const url = `ws://${formatHost(options.host)}:${options.port}`;
+  const nodes: NodeAddress[] = ids.map((id) => ({ id, url: id === options.id ? url : options.peers.get(id)! }));
+  const replication = Math.min(options.replication, ids.length);
+  const virtualNodes = options.virtualNodes ?? 64;
+  const links = new Map<NodeId, PeerLink>();
+  let server: NodeServer | null = null;
+  let fatal = false;
+  const onCrash = (error: unknown): void => {
+    if (fatal) return;
+    fatal = true;
+    log('error', 'node.fatal', { error: error instanceof Error ? error.message : String(error) });
+    options.onFatal?.(error);
+  };
+
+  const route = (to: Address, message: unknown): void => {
+    const slash = to.indexOf('/');
+    const node = slash === -1 ? to : to.slice(0, slash);
+    if (node === options.id) return server?.deliver(to, message as never);
+    const link = links.get(node);
+    if (link?.up) return link.send({ to, message: message as never });
+    // A request for an unreachable node (a forward to a leader that just died) is answered
+    // at once, so the client retries elsewhere instead of waiting out its timeout.
+    const request = message as Partial<RequestMessage>;
+    if (request.type === 'request' && typeof request.from === 'string' && typeof request.id === 'number') {
+      const error = { code: 'unavailable', message: `node ${node} is unreachable from ${options.id}; retry shortly`, details: { node } };
+      return route(request.from, { type: 'response', id: request.id, ok: false, error });
+    }
+    if (link) link.send({ to, message: message as never });
+    else log('debug', 'route.unknown', { to });
+  };
+  const raftHost = new ActorHost({ address: options.id, mailboxLengthMax, storage: (deliver) => new FsStorage(dataDir.dir, deliver), route, log, onCrash });
+  const blocksHost = new ActorHost({ address: `${options.id}/blocks`, mailboxLengthMax, storage: (deliver) => new FsStorage(dataDir.dir, deliver), route, log, onCrash });
+  const deliverLocal = (to: Address, message: unknown): boolean => {
+    if (to === options.id) return raftHost.deliver(message);
+    if (to === `${options.id}/blocks`) return blocksHost.deliver(message);
+    route(to, message);
+    return true;
+  };
+
+  let raft: RaftActor | null = null;
+  const stateMachine = new MetadataStateMachine();
+  raftHost.start((env) => {
+    const service = new MetadataService(env, { node: options.id, clusterId: dataDir.clusterId, nodes, replication, virtualNodes }, stateMachine);
+    raft = new RaftActor(env, { ...defaultRaftActorOptions, ...hostRaftOptions, ...options.raft, id: options.id, initialVoters: ids }, stateMachine, (message, actor) => service.handle(message, actor));
+    return raft;
+  });
+  blocksHost.start((env) => new BlockActor(env, { node: options.id, nodes: ids, replication, virtualNodes, sha256: (bytes) => createHash('sha256').update(bytes).digest('hex') }));
+
+  const clusterMap = (): ClusterMap => ({ clusterId: dataDir.clusterId, nodes, leader: raft?.leader ?? null, replication, virtualNodes });
+  server = new NodeServer({ self: options.id, host: options.host, port: options.port, clusterId: dataDir.clusterId, peers: ids.filter((id) => id !== options.id), secret: options.secret, clusterMap, deliverLocal, log });
+  try {
+    await server.listen();
+  } catch (error) {
+    raftHost.stop();
+    blocksHost.stop();
+    dataDir.release();
+    throw error;
+  }
+  for (const [peer, peerUrl] of options.peers) {
+    links.set(peer, new PeerLink({ self: options.id, peer, url: peerUrl, clusterId: dataDir.clusterId, token: options.secret, log }));
+  }
+  log('info', 'node.started', { url, clusterId: dataDir.clusterId, data: dataDir.dir });
+
+  let stopped = false;
+  return {
+    id: options.id,
+    url,
+    clusterId: dataDir.clusterId,
+    raft: raft!,
+    server,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      for (const link of links.values()) link.close();
+      raftHost.stop();
+      blocksHost.stop();
+      await server!.close();
+      await Promise.all([(raftHost.storage as FsStorage).close(), (blocksHost.storage as FsStorage).close()]);
+      dataDir.release();
+    },
+  };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+}
+
+function formatHost(host: string): string {
+  return isIP(host) === 6 ? `[${host}]` : host;
+}

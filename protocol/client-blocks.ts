@@ -1,0 +1,113 @@
+// File contents as blocks: cutting bytes into blocks, naming them by SHA-256, asking the
+// cluster which it lacks (so unchanged content is never sent twice), uploading those to
+// their ring owners and reading blocks back with their hashes checked.
+
+import type { ClusterRouter } from './client-router.ts';
+import type { ClientRuntime } from './client-runtime.ts';
+import { raftboxError } from './errors.ts';
+import { hashesPerHasMax } from './wire-schema.ts';
+import type { BlockHash, BlockRef } from './wire.ts';
+
+const mebibyte = 1024 * 1024;
+
+/** Size of every block but a file's last, until content-defined chunking replaces `splitBlocks`. */
+export const blockBytes = 1 * mebibyte;
+/** Most block uploads one file write has in flight at once. */
+export const putsInFlightMax = 4;
+/** Most block downloads one file read has in flight at once. */
+export const getsInFlightMax = 4;
+
+/** A block of a file being written: its bytes and their name. */
+export interface PreparedBlock extends BlockRef {
+  data: Uint8Array;
+}
+
+/**
+ * Cuts `data` into blocks of `blockBytes` (the last one shorter; none for empty data).
+ * The blocks are views of `data`, not copies. This is the one place that decides where
+ * blocks end, so content-defined chunking can replace it without touching anything else.
+ */
+export function splitBlocks(data: Uint8Array): Uint8Array[] {
+  const blocks: Uint8Array[] = [];
+  for (let start = 0; start < data.length; start += blockBytes) blocks.push(data.subarray(start, start + blockBytes));
+  return blocks;
+}
+
+/** Splits `data` and names every block by its SHA-256, in file order. */
+export async function prepareBlocks(data: Uint8Array, runtime: ClientRuntime): Promise<PreparedBlock[]> {
+  const pieces = splitBlocks(data);
+  const hashes = await Promise.all(pieces.map((piece) => runtime.sha256(piece)));
+  return pieces.map((piece, index) => ({ hash: hashes[index]!, size: piece.length, data: piece }));
+}
+
+/** Asks the cluster (any node) which of `hashes` it does not hold, in batches of `hashesPerHasMax`. */
+export async function missingBlocks(router: ClusterRouter, hashes: BlockHash[]): Promise<Set<BlockHash>> {
+  const missing = new Set<BlockHash>();
+  const wanted = [...new Set(hashes)];
+  for (let start = 0; start < wanted.length; start += hashesPerHasMax) {
+    const { result } = await router.metadata({ op: 'blocks.has', hashes: wanted.slice(start, start + hashesPerHasMax) });
+    for (const hash of result.missing) missing.add(hash);
+  }
+  return missing;
+}
+
+/**
+ * Uploads `blocks` (each hash once) to the first node of its ring preference order that
+ * takes it, `putsInFlightMax` at a time, each with the router's retries. Returns the
+ * number of blocks and bytes sent.
+ */
+export async function uploadBlocks(router: ClusterRouter, blocks: PreparedBlock[]): Promise<{ blocks: number; bytes: number }> {
+  const byHash = new Map(blocks.map((block) => [block.hash, block]));
+  const unique = [...byHash.values()];
+  await forEachLimited(unique, putsInFlightMax, async (block) => {
+    await router.block({ op: 'blocks.put', hash: block.hash, data: block.data }, block.hash);
+  });
+  return { blocks: unique.length, bytes: unique.reduce((total, block) => total + block.size, 0) };
+}
+
+/**
+ * Fetches the blocks of a file in order, `getsInFlightMax` at a time, from their nodes in
+ * ring preference order (any node proxies a get it cannot serve), and returns the whole
+ * file. Throws `hash_mismatch` when a block's bytes do not hash to its name.
+ */
+export async function downloadBlocks(router: ClusterRouter, refs: BlockRef[]): Promise<Uint8Array> {
+  const offsets: number[] = [];
+  let total = 0;
+  for (const ref of refs) {
+    offsets.push(total);
+    total += ref.size;
+  }
+  const file = new Uint8Array(total);
+  await forEachLimited(refs, getsInFlightMax, async (ref, index) => {
+    file.set(await fetchBlock(router, ref), offsets[index]);
+  });
+  return file;
+}
+
+async function fetchBlock(router: ClusterRouter, ref: BlockRef): Promise<Uint8Array> {
+  const { result, url } = await router.block({ op: 'blocks.get', hash: ref.hash }, ref.hash);
+  const data = result.data;
+  const actual = await router.runtime.sha256(data);
+  if (actual !== ref.hash || data.length !== ref.size) {
+    throw raftboxError('hash_mismatch', `block ${ref.hash} from ${url} has ${data.length} bytes hashing to ${actual}, not ${ref.size} bytes hashing to its name`, { hash: ref.hash, actual, url });
+  }
+  return data;
+}
+
+// Runs `work` over `items` with at most `limit` at once; the first failure stops new work and is thrown.
+async function forEachLimited<T>(items: T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    while (!failed && next < items.length) {
+      const index = next++;
+      try {
+        await work(items[index]!, index);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

@@ -1,0 +1,244 @@
+// The isomorphic Raftbox client: files in and out of a cluster over WebSockets, in any
+// JavaScript host that supplies a `ClientRuntime`. Routing, retries and failover live in
+// client-router.ts, block transfer in client-blocks.ts, live changes in client-watch.ts;
+// this file is the API that puts them together.
+
+import { downloadBlocks, missingBlocks, prepareBlocks, uploadBlocks, type PreparedBlock } from './client-blocks.ts';
+import { ClusterRouter } from './client-router.ts';
+import type { ClientRuntime } from './client-runtime.ts';
+import { ChangeWatcher } from './client-watch.ts';
+import { isRaftboxError, raftboxError } from './errors.ts';
+import { normalizePath, normalizePrefix } from './paths.ts';
+import type { BlockHash, ClusterMap, ClusterStatus, FileChange, FileInfo } from './wire.ts';
+
+export { ConflictError } from './client-errors.ts';
+export type { ClientRuntime, WebSocketLike } from './client-runtime.ts';
+export type { ClusterMap, ClusterStatus, FileInfo } from './wire.ts';
+
+/** How long one request may wait for its answer before it is retried elsewhere. */
+export const requestTimeoutMsDefault = 10_000;
+/** Most commits waiting for this client's commit in flight (commits of one session go one at a time). */
+export const commitsWaitingMax = 1024;
+/** The device a client names as the author of its writes when it is given none. */
+export const deviceDefault = 'unknown-device';
+/** Permission bits of files written through `writeFile`. */
+export const fileModeDefault = 0o644;
+
+export interface ClientOptions {
+  /** ws:// URLs of one or more nodes; the client learns the rest from the cluster map. */
+  servers: string[];
+  token?: string;
+  /** Recorded as the author of this client's writes. */
+  device?: string;
+  runtime: ClientRuntime;
+  requestTimeoutMs?: number;
+}
+
+/** Creates a client; no connection is opened until the first request. */
+export function createClient(options: ClientOptions): RaftboxClient {
+  return new RaftboxClient(options);
+}
+
+/**
+ * A connection to one Raftbox cluster. Metadata requests go to any node (followers
+ * forward to the leader), blocks to their ring owners; failures are retried with backoff
+ * on other nodes, and commits carry a session id and sequence number so a retried commit
+ * is applied once. Non-retryable errors are thrown as `RaftboxError`; a refused
+ * compare-and-set as a `ConflictError` whose `current` is the current record.
+ */
+export class RaftboxClient {
+  /** This client's session id: random, so two clients never share one. */
+  readonly sessionId: string;
+  readonly device: string;
+  private readonly runtime: ClientRuntime;
+  private readonly router: ClusterRouter;
+  private readonly watcher: ChangeWatcher;
+  private seq = 0;
+  private commitChain: Promise<void> = Promise.resolve();
+  private commitsWaiting = 0;
+
+  constructor(options: ClientOptions) {
+    this.runtime = options.runtime;
+    this.device = options.device ?? deviceDefault;
+    this.sessionId = randomSessionId(options.runtime);
+    this.router = new ClusterRouter({
+      servers: options.servers,
+      runtime: options.runtime,
+      device: this.device,
+      requestTimeoutMs: options.requestTimeoutMs ?? requestTimeoutMsDefault,
+      ...(options.token === undefined ? {} : { token: options.token }),
+    });
+    this.watcher = new ChangeWatcher(this.router);
+  }
+
+  /** Reaches a node (retrying over the servers given) and returns the cluster map it knows. */
+  cluster(): Promise<ClusterMap> {
+    return this.router.refreshMap();
+  }
+
+  /**
+   * Stores `data` at `path` as a new version and returns its number. Only blocks the
+   * cluster lacks are uploaded. With `ifVersion`, the write happens only if the current
+   * version is that one (0: only if the path does not exist or is deleted); otherwise it
+   * throws a `ConflictError`. Throws `bad_path` before sending anything for a bad path.
+   */
+  async writeFile(path: string, data: Uint8Array, options: { ifVersion?: number } = {}): Promise<{ version: number }> {
+    const normal = normalizePath(path);
+    if (!(data instanceof Uint8Array)) throw raftboxError('bad_message', `writeFile needs the contents of ${normal} as a Uint8Array, got ${typeof data}`);
+    checkVersion('ifVersion', options.ifVersion, 0);
+    const blocks = await prepareBlocks(data, this.runtime);
+    const missing = await missingBlocks(this.router, blocks.map((block) => block.hash));
+    await uploadBlocks(this.router, blocks.filter((block) => missing.has(block.hash)));
+    const change: FileChange = {
+      path: normal,
+      ...(options.ifVersion === undefined ? {} : { ifVersion: options.ifVersion }),
+      deleted: false,
+      blocks: blocks.map(({ hash, size }) => ({ hash, size })),
+      size: data.length,
+      mtime: this.runtime.now(),
+      mode: fileModeDefault,
+    };
+    const written = await this.commitRepairing([change], blocks);
+    return { version: versionOf(written, normal) };
+  }
+
+  /**
+   * Reads the current version of `path`, or the given `version`, with every block's hash
+   * checked; null when the path does not exist or that version is a delete.
+   */
+  async readFile(path: string, options: { version?: number } = {}): Promise<{ version: number; data: Uint8Array } | null> {
+    const info = await this.stat(path, options);
+    if (info === null || info.deleted) return null;
+    const data = await downloadBlocks(this.router, info.blocks);
+    if (data.length !== info.size) {
+      throw raftboxError('hash_mismatch', `${info.path} version ${info.version} should be ${info.size} bytes, but its blocks add up to ${data.length}`, { path: info.path, version: info.version });
+    }
+    return { version: info.version, data };
+  }
+
+  /** The record of `path` (of `version`, if given), or null when it does not exist. Linearizable: served through the leader. */
+  async stat(path: string, options: { version?: number } = {}): Promise<FileInfo | null> {
+    const normal = normalizePath(path);
+    checkVersion('version', options.version, 1);
+    const { result } = await this.router.metadata({ op: 'stat', path: normal, version: options.version });
+    return result;
+  }
+
+  /** Files whose path starts with `prefix`, live ones only unless `includeDeleted`. */
+  async list(prefix = '', options: { includeDeleted?: boolean } = {}): Promise<FileInfo[]> {
+    const includeDeleted = options.includeDeleted ?? false;
+    const { result } = await this.router.metadata({ op: 'list', prefix: normalizePrefix(prefix), includeDeleted });
+    return includeDeleted ? result.files : result.files.filter((file) => !file.deleted);
+  }
+
+  /** Deletes `path` (a tombstone version), with the same `ifVersion` rule as `writeFile`. */
+  async remove(path: string, options: { ifVersion?: number } = {}): Promise<{ version: number }> {
+    const normal = normalizePath(path);
+    checkVersion('ifVersion', options.ifVersion, 0);
+    const change: FileChange = {
+      path: normal,
+      ...(options.ifVersion === undefined ? {} : { ifVersion: options.ifVersion }),
+      deleted: true,
+      blocks: [],
+      size: 0,
+      mtime: this.runtime.now(),
+      mode: fileModeDefault,
+    };
+    return { version: versionOf(await this.commit([change]), normal) };
+  }
+
+  /** Every retained version of `path`, newest first. */
+  async history(path: string): Promise<FileInfo[]> {
+    const { result } = await this.router.metadata({ op: 'history', path: normalizePath(path) });
+    return [...result.versions].sort((a, b) => b.version - a.version);
+  }
+
+  /**
+   * Changes after `cursor` (0: from the start of the feed) and the cursor to ask from
+   * next. `reset` means the feed no longer reaches back to `cursor`: list everything, then
+   * continue from the returned cursor.
+   */
+  async changes(cursor = 0, options: { limit?: number } = {}): Promise<{ changes: FileInfo[]; cursor: number; reset: boolean }> {
+    checkVersion('cursor', cursor, 0);
+    const { result } = await this.router.metadata({ op: 'changes', cursor, limit: options.limit });
+    this.watcher.noteCursor(result.cursor);
+    return result;
+  }
+
+  /**
+   * Calls `onChange` with every file version committed from now on (or after the last
+   * cursor this client saw), surviving node failures without missing any. Returns the
+   * function that stops it.
+   */
+  watch(onChange: (info: FileInfo) => void): () => void {
+    if (this.router.isClosed) throw raftboxError('unavailable', 'the client is closed; create a new one to watch');
+    return this.watcher.subscribe(onChange);
+  }
+
+  /** The cluster's state, as `raftbox status --json` prints it. */
+  async status(): Promise<ClusterStatus> {
+    return (await this.router.metadata({ op: 'status' })).result;
+  }
+
+  /**
+   * Commits `changes` atomically as one command of this client's session and returns the
+   * versions written. Commits go one at a time, each with the next sequence number, so
+   * the cluster applies each exactly once however often it is retried.
+   */
+  async commit(changes: FileChange[]): Promise<FileInfo[]> {
+    const normal = changes.map((change) => ({ ...change, path: normalizePath(change.path) }));
+    if (this.commitsWaiting >= commitsWaitingMax) {
+      throw raftboxError('overloaded', `${commitsWaitingMax} commits already wait on this client; wait for some to finish`);
+    }
+    this.commitsWaiting++;
+    const previous = this.commitChain;
+    let release = (): void => undefined;
+    this.commitChain = new Promise<void>((resolve) => (release = resolve));
+    try {
+      await previous;
+      const seq = ++this.seq;
+      const { result } = await this.router.metadata({ op: 'commit', client: this.sessionId, seq, device: this.device, changes: normal });
+      return result.files;
+    } finally {
+      this.commitsWaiting--;
+      release();
+    }
+  }
+
+  /** Closes every connection and stops every timer and watch; pending requests fail with `unavailable`. */
+  async close(): Promise<void> {
+    this.router.close();
+  }
+
+  // A block can vanish between `blocks.has` and the commit (collected, or its nodes lost);
+  // the node then refuses with the missing hashes, which are uploaded again once.
+  private async commitRepairing(changes: FileChange[], blocks: PreparedBlock[]): Promise<FileInfo[]> {
+    try {
+      return await this.commit(changes);
+    } catch (error) {
+      const missing = isRaftboxError(error, 'not_found') ? error.details?.missing : undefined;
+      if (!Array.isArray(missing)) throw error;
+      const lost = new Set<BlockHash>(missing.filter((hash): hash is string => typeof hash === 'string'));
+      await uploadBlocks(this.router, blocks.filter((block) => lost.has(block.hash)));
+      return this.commit(changes);
+    }
+  }
+}
+
+function versionOf(files: FileInfo[], path: string): number {
+  const file = files.find((candidate) => candidate.path === path) ?? files[0];
+  if (file === undefined) throw raftboxError('internal', `the commit of ${path} was acknowledged without the version it wrote`);
+  return file.version;
+}
+
+function checkVersion(name: string, value: number | undefined, min: number): void {
+  if (value === undefined || (Number.isSafeInteger(value) && value >= min)) return;
+  throw raftboxError('bad_message', `${name} must be an integer of at least ${min}, got ${String(value)}`);
+}
+
+// 128 random bits as hex; the runtime's random() may be seeded (tests, simulator), which is fine for an id.
+function randomSessionId(runtime: ClientRuntime): string {
+  let id = '';
+  for (let i = 0; i < 8; i++) id += Math.floor(runtime.random() * 0x10000).toString(16).padStart(4, '0');
+  return id;
+}

@@ -1,0 +1,60 @@
+// Vector clocks decide, for two versions of a file, whether one saw the other: a client
+// takes a remote version that dominates its own, and keeps both (a conflict copy) when
+// they are concurrent. A device missing from a clock counts as 0. Every function is pure
+// and returns a new clock; clocks read off the wire are never mutated.
+
+import type { VectorClock } from './wire.ts';
+
+export type ClockOrder = 'equal' | 'before' | 'after' | 'concurrent';
+
+/**
+ * Orders two clocks: `before` when `a` happened before `b` (every counter of `a` is ≤ the
+ * one in `b`, and one is smaller), `after` for the reverse, `equal` when no counter
+ * differs, and `concurrent` when each has a counter the other lacks.
+ */
+export function compareClocks(a: VectorClock, b: VectorClock): ClockOrder {
+  let less = false;
+  let greater = false;
+  for (const device of devicesOf(a, b)) {
+    const x = counter(a, device);
+    const y = counter(b, device);
+    if (x < y) less = true;
+    else if (x > y) greater = true;
+    if (less && greater) return 'concurrent';
+  }
+  if (less) return 'before';
+  if (greater) return 'after';
+  return 'equal';
+}
+
+/** The least clock that dominates both: the larger counter of each device. */
+export function mergeClocks(a: VectorClock, b: VectorClock): VectorClock {
+  const entries: [string, number][] = [];
+  for (const device of devicesOf(a, b)) entries.push([device, Math.max(counter(a, device), counter(b, device))]);
+  return fromEntries(entries);
+}
+
+/** `clock` with `device`'s counter raised by one: the clock of a new version written by `device`. */
+export function incrementClock(clock: VectorClock, device: string): VectorClock {
+  const entries = Object.entries(clock);
+  const at = entries.findIndex(([name]) => name === device);
+  if (at === -1) entries.push([device, 1]);
+  else entries[at] = [device, entries[at]![1] + 1];
+  return fromEntries(entries);
+}
+
+/** A device's counter in `clock`, 0 when absent. Own properties only, so `__proto__` or `constructor` are plain names. */
+export function counter(clock: VectorClock, device: string): number {
+  return Object.hasOwn(clock, device) ? clock[device]! : 0;
+}
+
+// Sorted, so merged clocks list their devices in one order on every replica.
+function devicesOf(a: VectorClock, b: VectorClock): string[] {
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+}
+
+// Object.fromEntries defines properties instead of assigning them, so a device named
+// `__proto__` becomes a key rather than changing the object's prototype.
+function fromEntries(entries: [string, number][]): VectorClock {
+  return Object.fromEntries(entries);
+}
