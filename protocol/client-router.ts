@@ -61,6 +61,7 @@ export class ClusterRouter {
   private readonly sleepers = new Set<Sleeper>();
   private preferredUrl: string | null = null;
   private mapStale = false;
+  private leaderAskedAt = -Infinity;
   private ring: { key: string; ring: PlacementRing } | null = null;
   private closed = false;
 
@@ -72,6 +73,11 @@ export class ClusterRouter {
 
   /** Sends a metadata request to the preferred node (any node will do: followers forward to the leader). */
   async metadata<Op extends RequestOp>(request: RequestOf<Op>): Promise<Answered<Op>> {
+    // Without a known leader every request takes a forwarding hop; ask again now and then.
+    if (this.map !== null && this.map.leader === null && request.op !== 'cluster' && this.runtime.now() - this.leaderAskedAt > leaderAskIntervalMs) {
+      this.leaderAskedAt = this.runtime.now();
+      await this.refreshMap().catch(() => undefined);
+    }
     const answered = await this.send(request, () => this.metadataUrls());
     this.preferredUrl = answered.url;
     return answered;
@@ -185,6 +191,8 @@ export class ClusterRouter {
     if (hintUrl !== null) {
       tried.delete(hintUrl);
       this.preferredUrl = hintUrl;
+      // The hint is fresher than the map: it becomes the leader metadata requests try first.
+      if (this.map !== null && typeof hint === 'string') this.map = { ...this.map, leader: hint };
     }
   }
 
@@ -230,11 +238,15 @@ export class ClusterRouter {
     if (!this.closed) this.onConnectionClosed?.(connection.url);
   }
 
-  /** Every URL that can take metadata requests, best first: the last node that answered, the leader, the map, the given servers. */
+  /**
+   * Every URL that can take metadata requests, best first: the leader as last known (it
+   * answers without a forwarding hop), the last node that answered, the map, the given
+   * servers. The map is refreshed after any failure, so a new leader is found quickly.
+   */
   metadataUrls(): string[] {
     const leader = this.map?.leader ? this.urlOf(this.map.leader) : null;
     const mapUrls = this.map?.nodes.map((node) => node.url) ?? [];
-    return unique([this.preferredUrl, leader, ...mapUrls, ...this.options.servers]);
+    return unique([leader, this.preferredUrl, ...mapUrls, ...this.options.servers]);
   }
 
   /** The URLs of every node in the block's ring preference order; the metadata URLs when no map is known. */
@@ -254,6 +266,9 @@ export class ClusterRouter {
     return this.map?.nodes.find((node) => node.id === id)?.url ?? null;
   }
 }
+
+/** How often a client that knows no leader asks for the cluster map again. */
+const leaderAskIntervalMs = 250;
 
 function pickUntried(candidates: string[], tried: Set<string>): string {
   if (candidates.length === 0) throw raftboxError('unavailable', 'the client knows no node to send to');

@@ -120,8 +120,12 @@ test('writing content the cluster already has uploads no blocks', async () => {
   const { version } = await writer.writeFile('copy-of-a.bin', data);
   assert.is(version, 1);
   assert.is(cluster.requestsOf('blocks.put').length, putsBefore, 'no block was sent twice');
-  assert.is(cluster.requestsOf('blocks.has').length, 2);
+  assert.is(cluster.requestsOf('blocks.has').length, 1, 'the writer remembers the blocks it stored and asks nothing');
   assert.equal(cluster.current('copy-of-a.bin')!.blocks, cluster.current('a.bin')!.blocks);
+  // A client that never saw these blocks asks, learns the cluster has them, and uploads nothing.
+  await client().writeFile('third-copy.bin', data);
+  assert.is(cluster.requestsOf('blocks.has').length, 2);
+  assert.is(cluster.requestsOf('blocks.put').length, putsBefore, 'still no block sent twice');
 });
 
 test('a refused compare-and-set rejects with code conflict and the current record', async () => {

@@ -34,6 +34,23 @@ export interface ClientOptions {
   requestTimeoutMs?: number;
 }
 
+/** Hashes of blocks this client remembers as stored in the cluster. */
+const knownBlocksMax = 4096;
+
+/** A set that forgets its oldest members past `sizeMax`. */
+class BoundedSet<T> {
+  private readonly items = new Set<T>();
+  constructor(private readonly sizeMax: number) {}
+  has(item: T): boolean {
+    return this.items.has(item);
+  }
+  add(item: T): void {
+    this.items.delete(item);
+    this.items.add(item);
+    if (this.items.size > this.sizeMax) this.items.delete(this.items.values().next().value as T);
+  }
+}
+
 /** Creates a client; no connection is opened until the first request. */
 export function createClient(options: ClientOptions): RaftboxClient {
   return new RaftboxClient(options);
@@ -54,6 +71,7 @@ export class RaftboxClient {
   private readonly router: ClusterRouter;
   private readonly watcher: ChangeWatcher;
   private seq = 0;
+  private readonly knownBlocks = new BoundedSet<BlockHash>(knownBlocksMax);
   private commitChain: Promise<void> = Promise.resolve();
   private commitsWaiting = 0;
 
@@ -87,8 +105,12 @@ export class RaftboxClient {
     if (!(data instanceof Uint8Array)) throw raftboxError('bad_message', `writeFile needs the contents of ${normal} as a Uint8Array, got ${typeof data}`);
     checkVersion('ifVersion', options.ifVersion, 0);
     const blocks = await prepareBlocks(data, this.runtime);
-    const missing = await missingBlocks(this.router, blocks.map((block) => block.hash));
+    // Blocks this client saw stored need no `blocks.has` round trip; should one have
+    // vanished since, the commit names it and commitRepairing uploads it again.
+    const unknown = blocks.filter((block) => !this.knownBlocks.has(block.hash));
+    const missing = unknown.length === 0 ? new Set<BlockHash>() : await missingBlocks(this.router, unknown.map((block) => block.hash));
     await uploadBlocks(this.router, blocks.filter((block) => missing.has(block.hash)));
+    for (const block of blocks) this.knownBlocks.add(block.hash);
     const change: FileChange = {
       path: normal,
       ...(options.ifVersion === undefined ? {} : { ifVersion: options.ifVersion }),

@@ -364,15 +364,17 @@ const encoder = new Encoder({ ignoreUndefined: true });
 /**
  * Encodes any wire frame (a client frame, a node frame or a peer envelope) as one msgpack
  * frame. Fields set to undefined are left out, exactly as if absent, so an optional field
- * never travels as nil. Throws `frame_too_large` if the result exceeds `frameBytesMax`,
- * so the sender learns at once that the receiver would refuse it.
+ * never travels as nil. Throws `frame_too_large` if the result exceeds `bytesMax`
+ * (`frameBytesMax` unless the transport will fragment it), so the sender learns at once
+ * that the receiver would refuse it.
  */
-export function encodeWire(value: ClientToNode | NodeToClient | PeerEnvelope): Uint8Array {
-  const bytes = encoder.encode(value);
-  if (bytes.length > frameBytesMax) {
+export function encodeWire(value: ClientToNode | NodeToClient | PeerEnvelope, bytesMax = frameBytesMax): Uint8Array {
+  // A larger limit gets its own encoder, so the shared one's buffer never grows to a snapshot's size and stays that way.
+  const bytes = (bytesMax === frameBytesMax ? encoder : new Encoder({ ignoreUndefined: true })).encode(value);
+  if (bytes.length > bytesMax) {
     throw raftboxError(
       'frame_too_large',
-      `An encoded frame of ${bytes.length} bytes exceeds the limit of ${frameBytesMax} bytes; send less per message.`,
+      `An encoded frame of ${bytes.length} bytes exceeds the limit of ${bytesMax} bytes; send less per message.`,
     );
   }
   return bytes;
@@ -399,10 +401,11 @@ export function decodeNodeFrame(bytes: Uint8Array): NodeToClient {
 /**
  * Decodes one frame between nodes: a message for the actor at address `to`. Raft
  * messages are checked as strictly as `decodeRaftMessage` does. Throws like
- * `decodeClientFrame`.
+ * `decodeClientFrame`. `bytesMax` is raised only for an envelope the transport
+ * reassembled from fragments (node/host/peer-fragments.ts).
  */
-export function decodePeerEnvelope(bytes: Uint8Array): PeerEnvelope {
-  return decodeWith(peerEnvelopeSchema, bytes, 'Peer frame');
+export function decodePeerEnvelope(bytes: Uint8Array, bytesMax = frameBytesMax): PeerEnvelope {
+  return decodeWith(peerEnvelopeSchema, bytes, 'Peer frame', bytesMax);
 }
 
 /**

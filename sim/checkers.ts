@@ -48,8 +48,12 @@ export class SafetyMonitor {
 
   /** A node just restarted from its disk. */
   onRestart(node: string, raft: Raft): void {
+    // What must survive is the log: every entry a node applied was in its synced log (or a
+    // snapshot) first. The commit index itself may come back lower, as it is not synced
+    // on its own; the node relearns it from the leader.
     const before = this.highestApplied.get(node) ?? 0;
-    if (raft.log.committed < before) this.fail('persistence', `${node} restarted with commit index ${raft.log.committed}, below the ${before} it had applied before the crash`);
+    const held = Math.max(raft.log.lastIndex(), raft.log.snapshot.index);
+    if (held < before) this.fail('persistence', `${node} restarted with its log ending at ${held}, below the ${before} it had applied before the crash`);
   }
 
   private checkCompleteness(node: string, raft: Raft): void {

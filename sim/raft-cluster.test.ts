@@ -165,7 +165,7 @@ test('message budgets: ≤ 30 messages to elect 3 nodes, ≤ 60 per idle second,
   for (const [key, count] of carried) assert.equal(count, 1, `entry ${key} crossed its link ${count} times`);
 });
 
-test('persistence: crash and restart all nodes, then only the leader, then partial majorities; commit never goes back', () => {
+test('persistence: crash and restart all nodes, then only the leader, then partial majorities; no node loses an entry it applied', () => {
   const c = cluster(3, 9);
   c.run(1_500);
   for (let i = 0; i < 10; i++) propose(c, `a${i}`);

@@ -44,7 +44,12 @@ test('raftbox cluster, then status, put, get, ls, history, restore, rm; Ctrl-C s
     assert.ok(output.includes('web client:'), `the cluster started:\n${output}`);
 
     let status = raftbox('status', '--json');
-    for (let i = 0; i < 50 && (status.status !== 0 || JSON.parse(status.stdout).leader === null); i++) {
+    const settled = (): boolean => {
+      if (status.status !== 0) return false;
+      const parsed = JSON.parse(status.stdout) as { leader: string | null; nodes: { role: string }[] };
+      return parsed.leader !== null && parsed.nodes.every((n) => n.role !== 'down');
+    };
+    for (let i = 0; i < 50 && !settled(); i++) {
       await sleep(200);
       status = raftbox('status', '--json');
     }

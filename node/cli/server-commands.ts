@@ -28,6 +28,7 @@ export async function nodeCommand(argv: string[]): Promise<number> {
   const minLevel = levels.indexOf(levelText as (typeof levels)[number]);
   if (minLevel === -1) throw new UsageError(`--log-level must be one of ${levels.join(', ')}.`);
   const secret = args.values.get('--secret') ?? process.env.RAFTBOX_SECRET;
+  const snapshotEntries = snapshotEntriesFromEnv(process.env.RAFTBOX_SNAPSHOT_ENTRIES);
 
   let exiting = false;
   const node = await startNode({
@@ -39,6 +40,7 @@ export async function nodeCommand(argv: string[]): Promise<number> {
     replication,
     secret,
     clusterId: args.values.get('--cluster-id'),
+    ...(snapshotEntries === undefined ? {} : { raft: { snapshotEntries } }),
     log: (level, event, fields) => {
       if (levels.indexOf(level as (typeof levels)[number]) < minLevel) return;
       process.stderr.write(`${JSON.stringify({ t: new Date().toISOString(), level, event, ...fields })}\n`);
@@ -61,6 +63,14 @@ export async function nodeCommand(argv: string[]): Promise<number> {
     process.once('SIGTERM', stop);
   });
   return 0;
+}
+
+// Tests set it to force snapshots (and InstallSnapshot to a node that fell behind) after a few writes.
+function snapshotEntriesFromEnv(text: string | undefined): number | undefined {
+  if (text === undefined || text === '') return undefined;
+  const entries = Number(text);
+  if (!Number.isSafeInteger(entries) || entries < 1) throw new UsageError(`RAFTBOX_SNAPSHOT_ENTRIES must be a whole number of log entries of at least 1, got "${text}".`);
+  return entries;
 }
 
 const shim = fileURLToPath(new URL('./raftbox.js', import.meta.url));

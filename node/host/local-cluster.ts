@@ -19,6 +19,8 @@ export interface LocalClusterOptions {
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** Extra environment for every node process. */
   env?: Record<string, string>;
+  /** Extra arguments for `node` itself, such as `--cpu-prof`. */
+  nodeArgs?: string[];
 }
 
 interface Member {
@@ -111,7 +113,7 @@ export class LocalCluster {
 
   private startMember(member: Member): Promise<void> {
     const peers = this.members.filter((m) => m !== member).map((m) => `${m.id}=127.0.0.1:${m.port}`).join(',');
-    const args = [shim, 'node', '--id', member.id, '--listen', `127.0.0.1:${member.port}`, ...(peers ? ['--peers', peers] : []), '--data', member.dataDir, '--replication', String(this.options.replication ?? 3), '--log-level', this.options.logLevel ?? 'warn'];
+    const args = [...(this.options.nodeArgs ?? []), shim, 'node', '--id', member.id, '--listen', `127.0.0.1:${member.port}`, ...(peers ? ['--peers', peers] : []), '--data', member.dataDir, '--replication', String(this.options.replication ?? 3), '--log-level', this.options.logLevel ?? 'warn'];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.options.env } });
     member.child = child;
     member.output = '';

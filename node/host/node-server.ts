@@ -5,7 +5,7 @@ import { raftboxError, RaftboxError, type ErrorCode } from '../../protocol/error
 import { decodeFrame } from '../../protocol/frame.ts';
 import { frameBytesMax } from '../../protocol/limits.ts';
 import type { NodeId } from '../../protocol/raft-messages.ts';
-import { decodeClientFrame, decodePeerEnvelope, encodeWire } from '../../protocol/wire-schema.ts';
+import { decodeClientFrame, encodeWire } from '../../protocol/wire-schema.ts';
 import {
   protocolVersion,
   type Address,
@@ -18,6 +18,7 @@ import {
   type RequestMessage,
   type WireError,
 } from '../../protocol/wire.ts';
+import { PeerFrameReader } from './peer-fragments.ts';
 
 export interface NodeServerOptions {
   self: NodeId;
@@ -63,6 +64,7 @@ export class NodeServer {
   private readonly http: Server;
   private readonly wss: WebSocketServer;
   private readonly sessions = new Map<number, ClientSession>();
+  private readonly peerReaders = new WeakMap<WebSocket, PeerFrameReader>();
   private nextSessionId = 1;
   private readonly sessionsMax: number;
   private readonly requestsInFlightMax: number;
@@ -108,7 +110,18 @@ export class NodeServer {
       session.socket.close(1008, 'client is not reading its answers');
       return;
     }
-    session.socket.send(encodeWire(message as NodeToClient));
+    session.socket.send(this.encodeForSession(message));
+  }
+
+  /** An answer too large for one frame becomes an error the client can act on, never a thrown exception in an actor. */
+  private encodeForSession(message: { type: string; id?: number }): Uint8Array {
+    try {
+      return encodeWire(message as NodeToClient);
+    } catch (error) {
+      if (!(error instanceof RaftboxError) || message.type !== 'response' || message.id === undefined) throw error;
+      const sentence = `the answer to request ${message.id} is larger than one frame (${frameBytesMax} bytes); ask for less, such as a narrower prefix or a page of changes`;
+      return encodeWire({ type: 'response', id: message.id, ok: false, error: { code: 'frame_too_large', message: sentence } });
+    }
   }
 
   get sessionCount(): number {
@@ -207,7 +220,11 @@ export class NodeServer {
   private onPeerFrame(socket: WebSocket, bytes: Uint8Array): void {
     let envelope;
     try {
-      envelope = decodePeerEnvelope(bytes);
+      // One reader per connection: a message too large for one frame arrives as fragments (peer-fragments.ts).
+      let reader = this.peerReaders.get(socket);
+      if (!reader) this.peerReaders.set(socket, (reader = new PeerFrameReader((reason) => this.options.log('warn', 'peer.fragmentsDiscarded', { reason }))));
+      envelope = reader.read(bytes);
+      if (envelope === null) return;
     } catch (error) {
       // A peer passed the handshake, so a bad frame is a bug or version skew: drop the link, it redials.
       this.options.log('error', 'peer.badFrame', { error: messageOf(error) });

@@ -222,4 +222,31 @@ test('a node refuses to listen off loopback without a secret, and a data folder 
   }
 });
 
+test('with a secret, a client without the token is refused and one with it is served', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'raftbox-secret-'));
+  const node = await startNode({ id: 's1', host: '127.0.0.1', port: 0, peers: new Map(), dataDir: join(dir, 's1'), replication: 1, secret: 'correct horse' });
+  try {
+    const url = `ws://127.0.0.1:${node.server.port}`;
+    const stranger = await RawSession.open(url);
+    stranger.send({ type: 'hello', protocol: protocolVersion, role: 'client' });
+    const refusal = await stranger.next();
+    assert.ok(refusal.type === 'error' && refusal.error.code === 'unauthorized', JSON.stringify(refusal));
+    assert.ok((await stranger.closed()) > 0, 'the connection is closed after the refusal');
+    const wrong = await RawSession.open(url);
+    wrong.send({ type: 'hello', protocol: protocolVersion, role: 'client', token: 'wrong' });
+    const wrongRefusal = await wrong.next();
+    assert.ok(wrongRefusal.type === 'error' && wrongRefusal.error.code === 'unauthorized');
+    const client = await connect({ servers: [url], token: 'correct horse' });
+    try {
+      const { version } = await client.writeFile('secret.txt', new Uint8Array([1, 2, 3]));
+      assert.is(version, 1);
+    } finally {
+      await client.close();
+    }
+  } finally {
+    await node.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test.run();

@@ -75,7 +75,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const ids = [options.id, ...options.peers.keys()].sort();
   const log: LogFn = (level, event, fields = {}) => options.log?.(level, event, { node: options.id, ...fields });
   const dataDir: DataDir = openDataDir(options.dataDir, { nodeId: options.id, clusterId: options.clusterId ?? deriveClusterId(ids) });
-  const url = `ws://${formatHost(options.host)}:${options.port}`;
+  let url = `ws://${formatHost(options.host)}:${options.port}`;
   const nodes: NodeAddress[] = ids.map((id) => ({ id, url: id === options.id ? url : options.peers.get(id)! }));
   const replication = Math.min(options.replication, ids.length);
   const virtualNodes = options.virtualNodes ?? 64;
@@ -89,7 +89,16 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     options.onFatal?.(error);
   };
 
+  // Sending is fire and forget for the actors: a message that cannot be encoded or
+  // delivered is logged and dropped here, never thrown back into an actor.
   const route = (to: Address, message: unknown): void => {
+    try {
+      routeUnsafe(to, message);
+    } catch (error) {
+      log('error', 'route.failed', { to, type: (message as { type?: unknown }).type, error: error instanceof Error ? error.message : String(error) });
+    }
+  };
+  const routeUnsafe = (to: Address, message: unknown): void => {
     const slash = to.indexOf('/');
     const node = slash === -1 ? to : to.slice(0, slash);
     if (node === options.id) return server?.deliver(to, message as never);
@@ -135,6 +144,11 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   }
   for (const [peer, peerUrl] of options.peers) {
     links.set(peer, new PeerLink({ self: options.id, peer, url: peerUrl, clusterId: dataDir.clusterId, token: options.secret, log }));
+  }
+  if (options.port === 0) {
+    // Asked for any free port: the map must carry the one the OS chose.
+    url = `ws://${formatHost(options.host)}:${server.port}`;
+    nodes.find((node) => node.id === options.id)!.url = url;
   }
   log('info', 'node.started', { url, clusterId: dataDir.clusterId, data: dataDir.dir });
 

@@ -1,7 +1,9 @@
 import { WebSocket } from 'ws';
+import { frameBytesMax } from '../../protocol/limits.ts';
 import type { NodeId } from '../../protocol/raft-messages.ts';
 import { decodeNodeFrame, encodeWire } from '../../protocol/wire-schema.ts';
 import { protocolVersion, type HelloFrame, type PeerEnvelope } from '../../protocol/wire.ts';
+import { encodePeerMessage, OutgoingFragments } from './peer-fragments.ts';
 
 export interface PeerLinkOptions {
   self: NodeId;
@@ -27,12 +29,22 @@ export interface PeerLinkOptions {
  * meant (same cluster id, same node id), and bounds what waits to be sent: a dead peer
  * costs a fixed amount of memory, and messages beyond it are dropped as a lossy network
  * would drop them.
+ *
+ * A message larger than one frame (an InstallSnapshot) goes out as fragment frames
+ * (peer-fragments.ts) from a slot of its own that holds one such message: its fragments
+ * are sent whenever the small-frame queue is empty, so heartbeats and appends keep
+ * flowing between them, and it leaves whole or not at all (a link that drops mid-way
+ * drops the rest; the receiver never delivers a partial message). Worst-case memory per
+ * link is thus `queuedBytesMax` plus one message of `peerMessageBytesMax`.
  */
 export class PeerLink {
   private socket: WebSocket | null = null;
   private ready = false;
   private queue: Uint8Array[] = [];
   private queuedBytes = 0;
+  /** The one large message being fragmented onto the socket, if any. */
+  private large: OutgoingFragments | null = null;
+  private nextMessageId = 1;
   private attempt = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
@@ -54,9 +66,38 @@ export class PeerLink {
     return this.ready;
   }
 
+  /**
+   * Sends one message to the peer, fragmenting it when it exceeds a frame. Never throws:
+   * a message that cannot be encoded or has no room is logged and dropped, as a lossy
+   * network would drop it, since the caller is an actor that must keep running.
+   */
   send(envelope: PeerEnvelope): void {
     if (this.closed) return;
-    const frame = encodeWire(envelope);
+    let bytes: Uint8Array;
+    try {
+      bytes = encodePeerMessage(envelope);
+    } catch (error) {
+      this.dropped++;
+      this.options.log('error', 'peer.unsendable', { peer: this.options.peer, to: envelope.to, type: envelope.message.type, error: error instanceof Error ? error.message : String(error) });
+      return;
+    }
+    if (bytes.length > frameBytesMax) this.sendLarge(bytes);
+    else this.sendFrame(bytes);
+  }
+
+  private sendLarge(bytes: Uint8Array): void {
+    // Cutting a message off mid-way would waste what was sent and, under Raft's periodic
+    // resends, might never let one finish; a newer one replaces one not yet started.
+    if (this.large?.started) {
+      this.dropped++;
+      this.options.log('warn', 'peer.largeBusy', { peer: this.options.peer, bytes: bytes.length, dropped: this.dropped });
+      return;
+    }
+    this.large = new OutgoingFragments(this.nextMessageId++, bytes);
+    this.flush();
+  }
+
+  private sendFrame(frame: Uint8Array): void {
     if (this.ready && this.queue.length === 0 && this.socket!.bufferedAmount < this.socketBufferedBytesMax) {
       this.socket!.send(frame);
       return;
@@ -80,6 +121,7 @@ export class PeerLink {
     this.ready = false;
     this.queue = [];
     this.queuedBytes = 0;
+    this.large = null;
   }
 
   private connect(): void {
@@ -129,13 +171,19 @@ export class PeerLink {
   private flush(): void {
     const socket = this.socket;
     if (!this.ready || !socket) return;
-    while (this.queue.length > 0 && socket.bufferedAmount < this.socketBufferedBytesMax) {
-      const frame = this.queue.shift()!;
-      this.queuedBytes -= frame.length;
-      socket.send(frame);
+    // Small frames first, then one fragment, and again: a large message never holds up heartbeats.
+    while (socket.bufferedAmount < this.socketBufferedBytesMax) {
+      const frame = this.queue.shift();
+      if (frame) {
+        this.queuedBytes -= frame.length;
+        socket.send(frame);
+      } else if (this.large) {
+        socket.send(this.large.next());
+        if (this.large.done) this.large = null;
+      } else break;
     }
     // ws has no 'drain' event of its own; poll while frames wait behind a full socket buffer.
-    if (this.queue.length > 0 && !this.flushTimer) {
+    if ((this.queue.length > 0 || this.large) && !this.flushTimer) {
       this.flushTimer = setTimeout(() => {
         this.flushTimer = null;
         this.flush();
@@ -150,8 +198,10 @@ export class PeerLink {
     this.socket = null;
     if (this.closed) return;
     // Messages queued for a dead peer are stale by the time it returns; Raft resends what matters.
+    // A half-sent large message cannot continue either: the receiver reassembles per connection.
     this.queue = [];
     this.queuedBytes = 0;
+    this.large = null;
     const minMs = this.options.backoffMinMs ?? 50;
     const maxMs = this.options.backoffMaxMs ?? 1000;
     const ceilingMs = Math.min(maxMs, minMs * 2 ** this.attempt);

@@ -64,6 +64,10 @@ type Internal = { type: 'raft.tick' } | { type: 'raft.persisted'; step: 'snapsho
 
 const RAFT_TYPES = new Set(['vote', 'voteResponse', 'append', 'appendResponse', 'heartbeat', 'heartbeatResponse', 'snapshot', 'timeoutNow']);
 
+function sentEarly(message: RaftMessage): boolean {
+  return message.type === 'append' || message.type === 'heartbeat';
+}
+
 export function isRaftMessage(message: unknown): message is RaftMessage {
   return typeof message === 'object' && message !== null && RAFT_TYPES.has((message as { type?: unknown }).type as string);
 }
@@ -85,6 +89,8 @@ export class RaftActor implements Actor {
   private nextReadContext = 1;
   private softState: SoftState;
   private stopped = false;
+  /** Term and vote as last written with a sync: a change to either must be durable before anything depends on it. */
+  private syncedVote: { term: number; vote: string | null };
 
   constructor(
     private readonly env: Env,
@@ -95,6 +101,7 @@ export class RaftActor implements Actor {
     this.wal = new Wal(env.storage, options.segmentBytesMax);
     const bootstrap: Snapshot = { index: 0, term: 0, config: { voters: [...options.initialVoters].sort(), learners: [] }, data: new Uint8Array(0) };
     const state = this.wal.recover(bootstrap);
+    this.syncedVote = { term: state.hardState.term, vote: state.hardState.vote };
     if (state.snapshot.index > 0) stateMachine.restore(state.snapshot.data);
     const raftOptions: RaftOptions = { ...options, random: () => env.random() };
     this.raft = new Raft(raftOptions, state);
@@ -184,13 +191,22 @@ export class RaftActor implements Actor {
     const ready = this.raft.ready();
     this.inFlight = { ready, compaction: null };
     if (this.options.bug === 'ackBeforePersist') this.sendAll(ready);
+    else this.sendLeaderTraffic(ready);
     if (ready.snapshot) return this.wal.saveSnapshot(ready.snapshot, { type: 'raft.persisted', step: 'snapshot' } satisfies Internal);
     this.persistLog(ready);
   }
 
   private persistLog(ready: Ready): void {
     if (ready.snapshot === null && ready.entries.length === 0 && ready.hardState === null) return this.onPersisted('log');
+    const vote = ready.hardState ?? this.syncedVote;
+    if (ready.snapshot === null && ready.entries.length === 0 && vote.term === this.syncedVote.term && vote.vote === this.syncedVote.vote) {
+      // Only the commit index moved. It need not be durable (a restarted node relearns it
+      // from the leader, as etcd's MustSync also reasons), so nothing is written: the next
+      // batch with entries or a new term carries it, and applying does not wait for a sync.
+      return this.onPersisted('log');
+    }
     this.wal.append(ready.snapshot, ready.entries, ready.hardState);
+    this.syncedVote = { term: vote.term, vote: vote.vote };
     this.wal.sync({ type: 'raft.persisted', step: 'log' } satisfies Internal);
   }
 
@@ -198,7 +214,7 @@ export class RaftActor implements Actor {
     const ready = this.inFlight?.ready;
     if (!ready) return;
     if (step === 'snapshot') return this.persistLog(ready);
-    if (this.options.bug !== 'ackBeforePersist') this.sendAll(ready);
+    if (this.options.bug !== 'ackBeforePersist') this.sendRest(ready);
     if (ready.snapshot) this.restoreSnapshot(ready.snapshot);
     for (const entry of ready.committedEntries) this.applyEntry(entry);
     for (const state of ready.readStates) {
@@ -215,6 +231,21 @@ export class RaftActor implements Actor {
 
   private sendAll(ready: Ready): void {
     for (const message of ready.messages) this.env.send(message.to, message);
+  }
+
+  /**
+   * A leader's appends and heartbeats leave before its own write of the same entries
+   * (Raft dissertation §10.2.1): they promise nothing about this node's disk, and the
+   * leader counts itself toward a quorum only once the write is durable (at advance). So
+   * the leader's sync overlaps the followers' round trip instead of preceding it.
+   * Everything that does depend on our disk (votes, append responses) waits.
+   */
+  private sendLeaderTraffic(ready: Ready): void {
+    for (const message of ready.messages) if (sentEarly(message)) this.env.send(message.to, message);
+  }
+
+  private sendRest(ready: Ready): void {
+    for (const message of ready.messages) if (!sentEarly(message)) this.env.send(message.to, message);
   }
 
   private restoreSnapshot(snapshot: Snapshot): void {
