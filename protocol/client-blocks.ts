@@ -13,9 +13,9 @@ const mebibyte = 1024 * 1024;
 /** Size of every block but a file's last, until content-defined chunking replaces `splitBlocks`. */
 export const blockBytes = 1 * mebibyte;
 /** Most block uploads one file write has in flight at once. */
-export const putsInFlightMax = 4;
+export const putsInFlightMax = 16;
 /** Most block downloads one file read has in flight at once. */
-export const getsInFlightMax = 4;
+export const getsInFlightMax = 16;
 
 /** A block of a file being written: its bytes and their name. */
 export interface PreparedBlock extends BlockRef {

@@ -14,11 +14,16 @@ import { PlacementRing } from './ring.ts';
 import type { BlockHash, ClusterMap, PushFrame, RequestOp, Results } from './wire.ts';
 
 /** Most times one request is sent before the router gives up. */
-export const retryAttemptsMax = 16;
+export const retryAttemptsMax = 24;
 /** Longest a request keeps being retried, from its first send; checked between attempts, so one request timeout may run past it. */
 export const retryDeadlineMs = 30_000;
-/** The first backoff; each retry doubles it up to `backoffMaxMs`. */
-export const backoffBaseMs = 25;
+/**
+ * The first backoff; each retry grows it by half up to `backoffMaxMs`. Small and slowly
+ * growing, because the usual cause is an election of about 200 ms: a client should be
+ * back within a few tens of milliseconds of the new leader, not a doubling step later.
+ */
+export const backoffBaseMs = 10;
+const backoffGrowth = 1.5;
 export const backoffMaxMs = 2_000;
 // How long a map refresh may take; it is best effort, so it must not eat the retry budget.
 const mapRefreshTimeoutMs = 2_000;
@@ -128,9 +133,9 @@ export class ClusterRouter {
     });
   }
 
-  /** The backoff before retry number `attempt` (0-based): doubling from `backoffBaseMs`, half of it random. */
+  /** The backoff before retry number `attempt` (0-based): growing from `backoffBaseMs`, half of it random. */
   backoffMs(attempt: number): number {
-    const ceiling = Math.min(backoffMaxMs, backoffBaseMs * 2 ** Math.min(attempt, 20));
+    const ceiling = Math.min(backoffMaxMs, backoffBaseMs * backoffGrowth ** Math.min(attempt, 30));
     return Math.round(ceiling / 2 + (ceiling / 2) * this.runtime.random());
   }
 

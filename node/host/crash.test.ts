@@ -8,24 +8,9 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { connect, type Client } from '../sdk.ts';
-import { LocalCluster } from './local-cluster.ts';
+import { LocalCluster, waitForLeader } from './local-cluster.ts';
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
-
-/** Waits until a leader serves status, and returns it. */
-async function waitForLeader(client: Client, timeoutMs = 15_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      const status = await client.status();
-      if (status.leader) return status.leader;
-    } catch {
-      // Elections in progress or the node asked is down; ask again.
-    }
-    await sleep(100);
-  }
-  throw new Error('no leader within the timeout');
-}
 
 /** Writers that each write fresh files until stopped, recording what was acknowledged. */
 function startWriters(clients: Client[], acknowledged: Map<string, Uint8Array>, prefix: string) {

@@ -32,6 +32,21 @@ interface Member {
   output: string;
 }
 
+/** Waits until some node reports a leader through `client.status()`, and returns its id. */
+export async function waitForLeader(client: { status(): Promise<{ leader: string | null }> }, timeoutMs = 15_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const status = await client.status();
+      if (status.leader) return status.leader;
+    } catch {
+      // An election is in progress, or the node asked is down; ask again.
+    }
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  throw new Error(`no leader within ${timeoutMs} ms`);
+}
+
 /** Ports the OS says are free right now; good enough on a quiet loopback. */
 export async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(

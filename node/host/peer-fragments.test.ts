@@ -13,7 +13,7 @@ import type { RaftMessage } from '../../protocol/raft-messages.ts';
 import { encodeWire } from '../../protocol/wire-schema.ts';
 import type { PeerEnvelope, PeerMessage } from '../../protocol/wire.ts';
 import { connect, type Client } from '../sdk.ts';
-import { LocalCluster } from './local-cluster.ts';
+import { LocalCluster, waitForLeader } from './local-cluster.ts';
 import { NodeServer } from './node-server.ts';
 import { PeerLink } from './peer-link.ts';
 import {
@@ -284,20 +284,6 @@ test('PeerLink.send never throws: an unencodable message is logged and dropped',
 });
 
 // ------------------------------------------------------------------ a real cluster
-
-async function waitForLeader(client: Client, timeoutMs = 15_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      const status = await client.status();
-      if (status.leader) return status.leader;
-    } catch {
-      // An election is in progress; ask again.
-    }
-    await sleep(100);
-  }
-  throw new Error('no leader within the timeout');
-}
 
 test('a follower that was down catches up through an InstallSnapshot larger than a frame', async () => {
   const cluster = await LocalCluster.start({ nodes: 3, env: { RAFTBOX_SNAPSHOT_ENTRIES: '200' } });
