@@ -26,9 +26,9 @@ export const nodeIdBytesMax = 64;
 export const clusterNodesMax = 64;
 
 /**
- * Largest snapshot of the metadata state machine. For now a snapshot travels in one
- * InstallSnapshot frame, so in practice it must also fit `frameBytesMax`; chunked
- * transfer (offset + done, as in the Raft paper) will lift that when snapshots grow.
+ * Largest snapshot of the metadata state machine. An InstallSnapshot message larger than
+ * `frameBytesMax` crosses the wire as 1 MiB fragments that the receiving node reassembles
+ * and checks (node/host/peer-fragments.ts), so this, not the frame size, bounds it.
  */
 export const snapshotBytesMax = 256 * mebibyte;
 
