@@ -7,35 +7,17 @@
 
 import * as v from 'valibot';
 import { decodeWith, encodeFrame } from './frame.ts';
+import { binary, count, flag, text } from './schema-helpers.ts';
 import { clusterNodesMax, entriesPerAppendMax, entryBytesMax, nodeIdBytesMax, snapshotBytesMax } from './limits.ts';
 import type { RaftMessage } from './raft-messages.ts';
 
 export { decodeFrame, decodeWith, encodeFrame } from './frame.ts';
 
-const count = v.pipe(
-  v.number('must be a number'),
-  v.safeInteger('must be a non-negative safe integer'),
-  v.minValue(0, 'must be a non-negative safe integer'),
-);
-const flag = v.boolean('must be a boolean');
-const nodeId = v.pipe(
-  v.string('must be a string'),
-  v.minLength(1, 'must not be empty'),
-  v.maxBytes(nodeIdBytesMax, `must be at most ${nodeIdBytesMax} bytes of UTF-8`),
-);
+const nodeId = text(nodeIdBytesMax);
 const nodeIds = v.pipe(
   v.array(nodeId, 'must be an array of node ids'),
   v.maxLength(clusterNodesMax, `must list at most ${clusterNodesMax} nodes`),
 );
-
-// The copy detaches the bytes from the frame buffer, which the transport may reuse.
-function binary(bytesMax: number) {
-  return v.pipe(
-    v.instance(Uint8Array, 'must be binary (msgpack bin)'),
-    v.maxLength(bytesMax, `must be at most ${bytesMax} bytes`),
-    v.transform((bytes): Uint8Array => bytes.slice()),
-  );
-}
 
 const entry = v.object({
   term: count,

@@ -9,18 +9,21 @@ import { raftboxError } from './errors.ts';
 import { frameBytesMax } from './limits.ts';
 
 const decoder = boundedDecoder(frameBytesMax);
-const encoder = new Encoder();
+const encoder = new Encoder({ ignoreUndefined: true });
 
 /**
- * Encodes `value` as one msgpack frame. Throws `frame_too_large` if the result exceeds
- * `frameBytesMax`, so the sender learns at once that the receiver would refuse it.
+ * Encodes `value` as one msgpack frame. Fields set to undefined are left out, exactly as
+ * if absent, so an optional field never travels as nil. Throws `frame_too_large` if the
+ * result exceeds `bytesMax` (`frameBytesMax` unless the transport will fragment it), so
+ * the sender learns at once that the receiver would refuse it.
  */
-export function encodeFrame(value: unknown): Uint8Array {
-  const bytes = encoder.encode(value);
-  if (bytes.length > frameBytesMax) {
+export function encodeFrame(value: unknown, bytesMax = frameBytesMax): Uint8Array {
+  // A larger limit gets its own encoder, so the shared one's buffer never grows to a snapshot's size and stays that way.
+  const bytes = (bytesMax === frameBytesMax ? encoder : new Encoder({ ignoreUndefined: true })).encode(value);
+  if (bytes.length > bytesMax) {
     throw raftboxError(
       'frame_too_large',
-      `An encoded frame of ${bytes.length} bytes exceeds the limit of ${frameBytesMax} bytes; send less per message.`,
+      `An encoded frame of ${bytes.length} bytes exceeds the limit of ${bytesMax} bytes; send less per message.`,
     );
   }
   return bytes;

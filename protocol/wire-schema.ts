@@ -9,11 +9,11 @@
 // optional field may also arrive as msgpack nil (other encoders write an absent value
 // that way); it decodes as undefined, the same as a missing field.
 
-import { Encoder } from '@msgpack/msgpack';
 import * as v from 'valibot';
 import { raftMessageSchema } from './codec.ts';
 import { isErrorCode, raftboxError, type ErrorCode } from './errors.ts';
-import { decodeWith } from './frame.ts';
+import { decodeWith, encodeFrame } from './frame.ts';
+import { binary, count, flag, text } from './schema-helpers.ts';
 import { clusterNodesMax, frameBytesMax, nodeIdBytesMax } from './limits.ts';
 import { pathBytesMax } from './paths.ts';
 import { virtualNodesMax } from './ring.ts';
@@ -66,35 +66,11 @@ export const errorMessageBytesMax = 16 * 1024;
 
 // ------------------------------------------------------------------ building blocks
 
-const count = v.pipe(
-  v.number('must be a number'),
-  v.safeInteger('must be a non-negative safe integer'),
-  v.minValue(0, 'must be a non-negative safe integer'),
-);
-const flag = v.boolean('must be a boolean');
 // Milliseconds since the epoch may be negative (a file dated before 1970) but are whole.
 const epochMs = v.pipe(v.number('must be a number'), v.safeInteger('must be a safe integer (milliseconds since the epoch)'));
 
-function text(bytesMax: number, minBytes = 1) {
-  const checks = minBytes > 0 ? [v.minLength<string, number, string>(minBytes, 'must not be empty')] : [];
-  return v.pipe(
-    v.string('must be a string'),
-    ...checks,
-    v.maxBytes(bytesMax, `must be at most ${bytesMax} bytes of UTF-8`),
-  );
-}
-
 function list<const TItem extends v.GenericSchema>(item: TItem, itemsMax: number, what: string) {
   return v.pipe(v.array(item, `must be an array of ${what}`), v.maxLength(itemsMax, `must hold at most ${itemsMax} ${what}`));
-}
-
-// The copy detaches the bytes from the frame buffer, which the transport may reuse.
-function binary(bytesMax: number) {
-  return v.pipe(
-    v.instance(Uint8Array, 'must be binary (msgpack bin)'),
-    v.maxLength(bytesMax, `must be at most ${bytesMax} bytes`),
-    v.transform((bytes): Uint8Array => bytes.slice()),
-  );
 }
 
 // Absent, or nil from an encoder that writes absent values that way: both decode as undefined.
@@ -359,25 +335,12 @@ export const resultSchemas = {
 
 // ------------------------------------------------------------------ functions
 
-const encoder = new Encoder({ ignoreUndefined: true });
-
 /**
  * Encodes any wire frame (a client frame, a node frame or a peer envelope) as one msgpack
- * frame. Fields set to undefined are left out, exactly as if absent, so an optional field
- * never travels as nil. Throws `frame_too_large` if the result exceeds `bytesMax`
- * (`frameBytesMax` unless the transport will fragment it), so the sender learns at once
- * that the receiver would refuse it.
+ * frame: `encodeFrame`, typed to the frames this file checks.
  */
 export function encodeWire(value: ClientToNode | NodeToClient | PeerEnvelope, bytesMax = frameBytesMax): Uint8Array {
-  // A larger limit gets its own encoder, so the shared one's buffer never grows to a snapshot's size and stays that way.
-  const bytes = (bytesMax === frameBytesMax ? encoder : new Encoder({ ignoreUndefined: true })).encode(value);
-  if (bytes.length > bytesMax) {
-    throw raftboxError(
-      'frame_too_large',
-      `An encoded frame of ${bytes.length} bytes exceeds the limit of ${bytesMax} bytes; send less per message.`,
-    );
-  }
-  return bytes;
+  return encodeFrame(value, bytesMax);
 }
 
 /**

@@ -88,6 +88,10 @@ export class SimDisk implements Storage {
     return concat(view.durable);
   }
 
+  size(file: string): number | null {
+    return this.read(file)?.byteLength ?? null;
+  }
+
   list(prefix: string): string[] {
     return [...this.files].filter(([name, f]) => f.exists && name.startsWith(prefix)).map(([name]) => name).sort();
   }

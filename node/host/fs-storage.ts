@@ -185,6 +185,15 @@ export class FsStorage implements Storage {
     });
   }
 
+  size(file: string): number | null {
+    try {
+      return fs.statSync(this.pathOf(file)).size;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  }
+
   read(file: string): Uint8Array | null {
     const path = this.pathOf(file);
     try {

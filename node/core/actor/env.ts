@@ -24,6 +24,8 @@ export interface Storage {
   put(file: string, bytes: Uint8Array, done: unknown): void;
   /** The whole file as the disk holds it now, or null when it does not exist. */
   read(file: string): Uint8Array | null;
+  /** The file's length in bytes as the disk holds it now, or null when it does not exist; reads no content. */
+  size(file: string): number | null;
   /** Remove a file; durability follows the next sync or put. */
   remove(file: string): void;
   /** Names of the files whose name starts with `prefix`, sorted. */

@@ -44,6 +44,9 @@ class MemoryStorage implements Storage {
   read(file: string): Uint8Array | null {
     return this.files.get(file)?.slice() ?? null;
   }
+  size(file: string): number | null {
+    return this.files.get(file)?.byteLength ?? null;
+  }
   remove(file: string): void {
     this.files.delete(file);
   }

@@ -62,11 +62,10 @@ export class BlockStore {
     for (const name of this.storage.list('blocks/')) {
       const hash = name.slice(name.lastIndexOf('/') + 1);
       if (!isBlockHash(hash) || blockFile(hash) !== name) continue;
-      // Storage has no stat, so the size comes from reading the file once at start-up.
-      const bytes = this.storage.read(name);
+      const bytes = this.storage.size(name);
       if (bytes === null) continue;
       this.blocks++;
-      this.bytes += bytes.byteLength;
+      this.bytes += bytes;
     }
   }
 

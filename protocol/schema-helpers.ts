@@ -1,0 +1,35 @@
+// Valibot building blocks shared by the Raft codec (codec.ts) and the client and peer
+// frame schemas (wire-schema.ts), so both speak of a bad field in the same words.
+
+import * as v from 'valibot';
+
+/** A non-negative safe integer: indexes, terms, ids, sizes. */
+export const count = v.pipe(
+  v.number('must be a number'),
+  v.safeInteger('must be a non-negative safe integer'),
+  v.minValue(0, 'must be a non-negative safe integer'),
+);
+
+export const flag = v.boolean('must be a boolean');
+
+/** A string of at most `bytesMax` UTF-8 bytes and, unless `minBytes` is 0, not empty. */
+export function text(bytesMax: number, minBytes = 1) {
+  const checks = minBytes > 0 ? [v.minLength<string, number, string>(minBytes, 'must not be empty')] : [];
+  return v.pipe(
+    v.string('must be a string'),
+    ...checks,
+    v.maxBytes(bytesMax, `must be at most ${bytesMax} bytes of UTF-8`),
+  );
+}
+
+/**
+ * Binary of at most `bytesMax` bytes, copied out of the frame: the copy detaches the
+ * bytes from the frame buffer, which the transport may reuse.
+ */
+export function binary(bytesMax: number) {
+  return v.pipe(
+    v.instance(Uint8Array, 'must be binary (msgpack bin)'),
+    v.maxLength(bytesMax, `must be at most ${bytesMax} bytes`),
+    v.transform((bytes): Uint8Array => bytes.slice()),
+  );
+}
