@@ -84,7 +84,8 @@ export async function downloadBlocks(router: ClusterRouter, refs: BlockRef[]): P
   return file;
 }
 
-async function fetchBlock(router: ClusterRouter, ref: BlockRef): Promise<Uint8Array> {
+/** Fetches one block from its owners (any node proxies), with its hash and size checked. */
+export async function fetchBlock(router: ClusterRouter, ref: BlockRef): Promise<Uint8Array> {
   const { result, url } = await router.block({ op: 'blocks.get', hash: ref.hash }, ref.hash);
   const data = result.data;
   const actual = await router.runtime.sha256(data);
@@ -94,8 +95,8 @@ async function fetchBlock(router: ClusterRouter, ref: BlockRef): Promise<Uint8Ar
   return data;
 }
 
-// Runs `work` over `items` with at most `limit` at once; the first failure stops new work and is thrown.
-async function forEachLimited<T>(items: T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
+/** Runs `work` over `items` with at most `limit` at once; the first failure stops new work and is thrown. */
+export async function forEachLimited<T>(items: T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
   let next = 0;
   let failed = false;
   const worker = async (): Promise<void> => {

@@ -3,13 +3,13 @@
 // client-router.ts, block transfer in client-blocks.ts, live changes in client-watch.ts;
 // this file is the API that puts them together.
 
-import { downloadBlocks, missingBlocks, prepareBlocks, uploadBlocks, type PreparedBlock } from './client-blocks.ts';
+import { downloadBlocks, fetchBlock, missingBlocks, prepareBlocks, uploadBlocks, type PreparedBlock } from './client-blocks.ts';
 import { ClusterRouter } from './client-router.ts';
 import type { ClientRuntime } from './client-runtime.ts';
 import { ChangeWatcher } from './client-watch.ts';
 import { isRaftboxError, raftboxError } from './errors.ts';
 import { normalizePath, normalizePrefix } from './paths.ts';
-import type { BlockHash, ClusterMap, ClusterStatus, FileChange, FileInfo } from './wire.ts';
+import type { BlockHash, BlockRef, ClusterMap, ClusterStatus, FileChange, FileInfo } from './wire.ts';
 
 export { ConflictError } from './client-errors.ts';
 export type { ClientRuntime, WebSocketLike } from './client-runtime.ts';
@@ -225,6 +225,26 @@ export class RaftboxClient {
       this.commitsWaiting--;
       release();
     }
+  }
+
+  /** Which of `hashes` the cluster does not hold (asked in batches; hashes this client saw stored are not asked again). */
+  async missingBlocks(hashes: BlockHash[]): Promise<Set<BlockHash>> {
+    const unknown = hashes.filter((hash) => !this.knownBlocks.has(hash));
+    return unknown.length === 0 ? new Set() : missingBlocks(this.router, unknown);
+  }
+
+  /**
+   * Stores one block on its ring owners. The caller names it: a block whose bytes do not
+   * hash to `hash` is refused by the node with `hash_mismatch`.
+   */
+  async putBlock(hash: BlockHash, data: Uint8Array): Promise<void> {
+    await this.router.block({ op: 'blocks.put', hash, data }, hash);
+    this.knownBlocks.add(hash);
+  }
+
+  /** Reads one block, with its hash and size checked. */
+  async getBlock(ref: BlockRef): Promise<Uint8Array> {
+    return fetchBlock(this.router, ref);
   }
 
   /** Closes every connection and stops every timer and watch; pending requests fail with `unavailable`. */

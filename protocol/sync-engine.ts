@@ -1,0 +1,494 @@
+// The sync engine: one pass of "scan, list, plan, apply, record" between a local replica
+// and the cluster, repeated until a plan comes out empty. It is host-neutral: a folder on
+// disk, an IndexedDB store and the convergence test's in-memory device each implement
+// `SyncReplica`, and the cluster is anything shaped like `SyncRemote` (RaftboxClient is).
+//
+// Safety rests on three rules. Every local replace, rename or delete names the entry it
+// expects, and the replica refuses it when the file changed since the scan, so a local
+// edit is never overwritten. Every commit is compare-and-set on the version the plan saw,
+// so a remote edit is never overwritten either. And the base is recorded only after a
+// change is on both sides; a run that stops anywhere is finished by the next, whose
+// planner sees equal content on both sides and only records it.
+
+import { forEachLimited } from './client-blocks.ts';
+import { isRaftboxError, raftboxError } from './errors.ts';
+import { planSync, type SyncAction, type SyncPlan } from './sync-planner.ts';
+import {
+  baseEntryOf,
+  changeOf,
+  deletionOf,
+  remoteTreeOf,
+  type BaseEntry,
+  type BaseTree,
+  type LocalEntry,
+  type LocalTree,
+  type RemoteEntry,
+} from './sync-tree.ts';
+import type { BlockHash, BlockRef, FileChange, FileInfo } from './wire.ts';
+
+/** The cluster as the engine uses it; RaftboxClient satisfies it. */
+export interface SyncRemote {
+  list(prefix: string, options: { includeDeleted: boolean }): Promise<FileInfo[]>;
+  missingBlocks(hashes: BlockHash[]): Promise<Set<BlockHash>>;
+  putBlock(hash: BlockHash, data: Uint8Array): Promise<void>;
+  getBlock(ref: BlockRef): Promise<Uint8Array>;
+  commit(changes: FileChange[]): Promise<FileInfo[]>;
+}
+
+/**
+ * A local replica: a folder, a browser store, a test's in-memory tree. Every method that
+ * changes local data takes the entry the plan expects there and returns false, changing
+ * nothing, when the replica holds something else now.
+ */
+export interface SyncReplica {
+  /** The current local tree; entries may carry a per-path vector clock. */
+  scan(): Promise<LocalTree>;
+  /** Bytes [offset, offset + size) of the local file at `path`, or null when it is gone or shorter. */
+  readBlock(path: string, offset: number, size: number): Promise<Uint8Array | null>;
+  /** Replaces `path` with the bytes of `remote`, streamed in order, if the local entry still equals `expect`. */
+  writeFile(path: string, remote: RemoteEntry, data: AsyncIterable<Uint8Array>, expect: LocalEntry | null): Promise<boolean>;
+  makeFolder(path: string, expect: LocalEntry | null): Promise<boolean>;
+  remove(path: string, expect: LocalEntry): Promise<boolean>;
+  /** Renames `from` to `to`, refusing when `to` exists or `from` is no longer `expect`. */
+  rename(from: string, to: string, expect: LocalEntry): Promise<boolean>;
+  loadBase(): Promise<BaseTree>;
+  /** Applies the updates (null: forget the path) to the stored base, atomically. */
+  saveBase(updates: Map<string, BaseEntry | null>): Promise<void>;
+}
+
+export interface SyncProgress {
+  phase: 'scan' | 'plan' | 'upload' | 'download' | 'apply' | 'done';
+  bytesDone: number;
+  bytesTotal: number;
+  filesDone: number;
+  filesTotal: number;
+}
+
+export interface SyncOptions {
+  device: string;
+  /** `YYYY-MM-DD HHMMSS` in the user's time zone, for conflict-copy names. */
+  conflictStamp: string;
+  sha256(bytes: Uint8Array): Promise<string>;
+  now(): number;
+  sleep(ms: number): Promise<void>;
+  /** Block transfers in flight at once. */
+  transfersMax?: number;
+  /** Upload and download bytes per second, together; unlimited when absent. */
+  limitBytesPerSecond?: number;
+  /** Plan-and-apply passes before giving up on a tree that keeps changing underneath. */
+  passesMax?: number;
+  /** Files per commit; a large first sync commits in batches of this many. */
+  changesPerCommitMax?: number;
+  onProgress?(progress: SyncProgress): void;
+  isCancelled?(): boolean;
+}
+
+/** What `raftbox sync --json` prints (CONTRACT.md), plus moves and passes. */
+export interface SyncSummary {
+  uploadedBytes: number;
+  downloadedBytes: number;
+  uploadedBlocks: number;
+  filesUp: number;
+  filesDown: number;
+  deleted: number;
+  moves: number;
+  conflicts: string[];
+  durationMs: number;
+  passes: number;
+}
+
+export const syncDefaults = {
+  transfersMax: 16,
+  passesMax: 5,
+  changesPerCommitMax: 1000,
+};
+
+/** Downloads of whole files in flight at once (each streams its blocks in order). */
+const filesInFlightMax = 8;
+/** Blocks fetched ahead of the one being written, per file. */
+const blocksAheadMax = 4;
+
+/**
+ * Syncs `replica` with `remote` until they agree: each pass scans, lists the cluster
+ * (tombstones included), plans and applies. A pass that could not apply everything (a
+ * file changed under it, a commit lost a race) is followed by another, up to
+ * `passesMax`. Throws the first unexpected error (the cluster unreachable, a full disk);
+ * whatever was applied before it is recorded, so nothing is redone or lost.
+ */
+export async function syncOnce(replica: SyncReplica, remote: SyncRemote, options: SyncOptions): Promise<SyncSummary> {
+  const started = options.now();
+  const run = new SyncRun(replica, remote, options);
+  const passesMax = options.passesMax ?? syncDefaults.passesMax;
+  let passes = 0;
+  while (passes < passesMax) {
+    passes++;
+    const settled = await run.pass();
+    if (settled) break;
+  }
+  run.progress('done');
+  return { ...run.summary, conflicts: [...new Set(run.summary.conflicts)], durationMs: options.now() - started, passes };
+}
+
+/** The state of one `syncOnce` across its passes. */
+class SyncRun {
+  readonly summary: Omit<SyncSummary, 'durationMs' | 'passes'> = {
+    uploadedBytes: 0,
+    downloadedBytes: 0,
+    uploadedBlocks: 0,
+    filesUp: 0,
+    filesDown: 0,
+    deleted: 0,
+    moves: 0,
+    conflicts: [],
+  };
+  private readonly throttle: Throttle;
+  private readonly transfersMax: number;
+  private counts = { bytesDone: 0, bytesTotal: 0, filesDone: 0, filesTotal: 0 };
+  /** Base updates not yet saved. */
+  private pending = new Map<string, BaseEntry | null>();
+  /** Set when an action was skipped, so the trees may still differ. */
+  private unsettled = false;
+
+  constructor(
+    private readonly replica: SyncReplica,
+    private readonly remote: SyncRemote,
+    private readonly options: SyncOptions,
+  ) {
+    this.throttle = new Throttle(options);
+    this.transfersMax = options.transfersMax ?? syncDefaults.transfersMax;
+  }
+
+  /** One scan-plan-apply pass; true when nothing was left undone (no action skipped or refused). */
+  async pass(): Promise<boolean> {
+    this.unsettled = false;
+    this.progress('scan');
+    const [local, files, base] = await Promise.all([this.replica.scan(), this.remote.list('', { includeDeleted: true }), this.replica.loadBase()]);
+    this.progress('plan');
+    const plan = planSync(local, remoteTreeOf(files), base, { device: this.options.device, conflictStamp: this.options.conflictStamp });
+    if (plan.actions.every((action) => action.type === 'record')) {
+      for (const action of plan.actions) if (action.type === 'record') this.pending.set(action.path, action.base);
+      await this.flush();
+      return true;
+    }
+    for (const conflict of plan.conflicts) this.summary.conflicts.push(conflict.copyPath ?? conflict.path);
+    try {
+      await this.apply(plan, local);
+    } finally {
+      await this.flush();
+    }
+    return this.settled;
+  }
+
+  private async apply(plan: SyncPlan, local: LocalTree): Promise<void> {
+    const byType = groupActions(plan.actions);
+    this.counts = { bytesDone: 0, bytesTotal: plannedBytes(plan.actions), filesDone: 0, filesTotal: plan.actions.length };
+    for (const action of byType['conflict-copy']) await this.applyLocal(action, () => this.replica.rename(action.path, action.copyPath, action.expect));
+    for (const action of byType['move-local']) await this.moveLocal(action);
+    await this.download(byType.download, local);
+    await this.commitLocalChanges([...byType.upload, ...byType['move-remote'], ...byType['delete-remote']]);
+    for (const action of byType['delete-local']) await this.deleteLocal(action);
+    for (const action of byType.record) this.pending.set(action.path, action.base);
+  }
+
+  // ---------------------------------------------------------------- local side
+
+  private async applyLocal(action: SyncAction, change: () => Promise<boolean>): Promise<boolean> {
+    this.checkCancelled();
+    const done = await change();
+    if (!done) this.unsettled = true;
+    this.fileDone();
+    return done;
+  }
+
+  private async moveLocal(action: Extract<SyncAction, { type: 'move-local' }>): Promise<void> {
+    if (!(await this.applyLocal(action, () => this.replica.rename(action.from, action.to, action.expect)))) return;
+    this.summary.moves++;
+    this.pending.set(action.from, null);
+    this.pending.set(action.to, stripRemote(action.remote));
+  }
+
+  private async deleteLocal(action: Extract<SyncAction, { type: 'delete-local' }>): Promise<void> {
+    if (!(await this.applyLocal(action, () => this.replica.remove(action.path, action.expect)))) return;
+    this.summary.deleted++;
+    this.pending.set(action.path, null);
+  }
+
+  /**
+   * Writes remote content locally, several files at once. A block the local side already
+   * holds (the old version of the same file, or any other file) is read from disk rather
+   * than fetched: an edit in the middle of a large file downloads only the blocks around it.
+   */
+  private async download(actions: Extract<SyncAction, { type: 'download' }>[], local: LocalTree): Promise<void> {
+    if (actions.length === 0) return;
+    this.progress('download');
+    const localBlocks = indexLocalBlocks(local);
+    await forEachLimited(actions, filesInFlightMax, async (action) => {
+      this.checkCancelled();
+      const { remote, path, expect } = action;
+      const done =
+        remote.kind === 'dir'
+          ? await this.replica.makeFolder(path, expect)
+          : await this.replica.writeFile(path, remote, this.blockStream(remote.blocks, localBlocks), expect);
+      this.fileDone();
+      if (!done) {
+        this.unsettled = true;
+        return;
+      }
+      this.summary.filesDown++;
+      this.pending.set(path, stripRemote(remote));
+      if (this.pending.size >= (this.options.changesPerCommitMax ?? syncDefaults.changesPerCommitMax)) await this.flush();
+    });
+  }
+
+  /** The blocks of a file in order, fetching up to `blocksAheadMax` ahead. */
+  private async *blockStream(refs: BlockRef[], localBlocks: Map<BlockHash, LocalBlock>): AsyncGenerator<Uint8Array> {
+    const ahead: Promise<Uint8Array>[] = [];
+    let next = 0;
+    const fill = (): void => {
+      while (next < refs.length && ahead.length < blocksAheadMax) ahead.push(this.fetch(refs[next++]!, localBlocks));
+    };
+    fill();
+    while (ahead.length > 0) {
+      const data = await ahead.shift()!;
+      fill();
+      yield data;
+    }
+  }
+
+  private async fetch(ref: BlockRef, localBlocks: Map<BlockHash, LocalBlock>): Promise<Uint8Array> {
+    const near = localBlocks.get(ref.hash);
+    if (near !== undefined) {
+      const data = await this.replica.readBlock(near.path, near.offset, ref.size);
+      if (data !== null && (await this.options.sha256(data)) === ref.hash) return data;
+    }
+    await this.throttle.take(ref.size);
+    const data = await this.remote.getBlock(ref);
+    this.summary.downloadedBytes += data.length;
+    this.bytesDone(data.length);
+    return data;
+  }
+
+  // ---------------------------------------------------------------- remote side
+
+  /**
+   * Uploads the blocks the cluster lacks for every local change, then commits the changes
+   * in batches, each compare-and-set. A batch refused because one path changed remotely
+   * is retried path by path, so one race does not hold back the rest; the refused path
+   * is left to the next pass, which plans it against the new remote version.
+   */
+  private async commitLocalChanges(actions: CommitAction[]): Promise<void> {
+    if (actions.length === 0) return;
+    this.progress('upload');
+    const ready = await this.uploadBlocks(actions);
+    const batchMax = this.options.changesPerCommitMax ?? syncDefaults.changesPerCommitMax;
+    for (let start = 0; start < ready.length; start += batchMax) {
+      this.checkCancelled();
+      const batch = ready.slice(start, start + batchMax);
+      try {
+        this.recordCommitted(batch, await this.remote.commit(batch.flatMap(changesOf)));
+      } catch (error) {
+        if (!isRaftboxError(error, 'conflict') && !isRaftboxError(error, 'not_found')) throw error;
+        for (const action of batch) await this.commitAlone(action);
+      }
+      await this.flush();
+    }
+  }
+
+  private async commitAlone(action: CommitAction): Promise<void> {
+    try {
+      this.recordCommitted([action], await this.remote.commit(changesOf(action)));
+    } catch (error) {
+      if (!isRaftboxError(error, 'conflict') && !isRaftboxError(error, 'not_found')) throw error;
+      this.unsettled = true;
+    }
+  }
+
+  private recordCommitted(actions: CommitAction[], files: FileInfo[]): void {
+    const written = new Map(files.map((file) => [file.path, file]));
+    for (const action of actions) {
+      if (action.type === 'delete-remote') {
+        this.summary.deleted++;
+        this.pending.set(action.path, null);
+        continue;
+      }
+      const path = action.type === 'upload' ? action.path : action.to;
+      const file = written.get(path);
+      if (file === undefined) throw raftboxError('internal', `the cluster acknowledged a commit without a record for ${path}`);
+      this.pending.set(path, baseEntryOf(file));
+      if (action.type === 'move-remote') {
+        this.summary.moves++;
+        this.pending.set(action.from, null);
+      } else {
+        this.summary.filesUp++;
+      }
+      this.fileDone();
+    }
+  }
+
+  /**
+   * Reads, checks and uploads every block the cluster lacks. A change whose local bytes no
+   * longer hash as scanned (edited meanwhile) is dropped from this pass; the next scan
+   * sees the edit. Returns the changes that are ready to commit.
+   */
+  private async uploadBlocks(actions: CommitAction[]): Promise<CommitAction[]> {
+    const wanted = new Map<BlockHash, { path: string; offset: number; size: number }>();
+    for (const action of actions) {
+      if (action.type === 'delete-remote') continue;
+      const path = action.type === 'upload' ? action.path : action.to;
+      let offset = 0;
+      for (const block of action.local.blocks) {
+        if (!wanted.has(block.hash)) wanted.set(block.hash, { path, offset, size: block.size });
+        offset += block.size;
+      }
+    }
+    const missing = wanted.size === 0 ? new Set<BlockHash>() : await this.remote.missingBlocks([...wanted.keys()]);
+    const spoiled = new Set<string>();
+    await forEachLimited([...missing], this.transfersMax, async (hash) => {
+      this.checkCancelled();
+      const source = wanted.get(hash)!;
+      if (spoiled.has(source.path)) return;
+      const data = await this.replica.readBlock(source.path, source.offset, source.size);
+      if (data === null || (await this.options.sha256(data)) !== hash) {
+        spoiled.add(source.path);
+        return;
+      }
+      await this.throttle.take(data.length);
+      await this.remote.putBlock(hash, data);
+      this.summary.uploadedBlocks++;
+      this.summary.uploadedBytes += data.length;
+      this.bytesDone(data.length);
+    });
+    if (spoiled.size > 0) this.unsettled = true;
+    return actions.filter((action) => !usesSpoiled(action, spoiled, wanted, missing));
+  }
+
+  // ---------------------------------------------------------------- bookkeeping
+
+  private async flush(): Promise<void> {
+    if (this.pending.size === 0) return;
+    const updates = this.pending;
+    this.pending = new Map();
+    await this.replica.saveBase(updates);
+  }
+
+  private checkCancelled(): void {
+    if (this.options.isCancelled?.()) throw raftboxError('unavailable', 'the sync was cancelled; run it again to finish');
+  }
+
+  private bytesDone(bytes: number): void {
+    this.counts.bytesDone += bytes;
+    this.progress('apply');
+  }
+
+  private fileDone(): void {
+    this.counts.filesDone++;
+    this.progress('apply');
+  }
+
+  progress(phase: SyncProgress['phase']): void {
+    this.options.onProgress?.({ phase, ...this.counts });
+  }
+
+  get settled(): boolean {
+    return !this.unsettled;
+  }
+}
+
+type CommitAction = Extract<SyncAction, { type: 'upload' | 'move-remote' | 'delete-remote' }>;
+
+interface LocalBlock {
+  path: string;
+  offset: number;
+}
+
+function groupActions(actions: SyncAction[]): { [K in SyncAction['type']]: Extract<SyncAction, { type: K }>[] } {
+  const groups = {
+    'conflict-copy': [],
+    'move-local': [],
+    download: [],
+    upload: [],
+    'move-remote': [],
+    'delete-remote': [],
+    'delete-local': [],
+    record: [],
+  } as { [K in SyncAction['type']]: Extract<SyncAction, { type: K }>[] };
+  for (const action of actions) (groups[action.type] as SyncAction[]).push(action);
+  return groups;
+}
+
+/** Changes one commit action makes: a move is a delete and a create in the same commit. */
+function changesOf(action: CommitAction): FileChange[] {
+  if (action.type === 'upload') return [changeOf(action.path, action.local, action.ifVersion, action.clock)];
+  if (action.type === 'delete-remote') return [deletionOf(action.path, action.base, action.ifVersion, action.clock)];
+  return [deletionOf(action.from, action.local, action.fromVersion, action.clock), changeOf(action.to, action.local, action.toVersion, action.clock)];
+}
+
+function usesSpoiled(
+  action: CommitAction,
+  spoiled: Set<string>,
+  wanted: Map<BlockHash, { path: string }>,
+  missing: Set<BlockHash>,
+): boolean {
+  if (action.type === 'delete-remote' || spoiled.size === 0) return false;
+  const path = action.type === 'upload' ? action.path : action.to;
+  if (spoiled.has(path)) return true;
+  // A block this change shares with a spoiled file was never uploaded.
+  return action.local.blocks.some((block) => missing.has(block.hash) && spoiled.has(wanted.get(block.hash)!.path));
+}
+
+/** Where each block of the local tree sits, for downloads that can reuse it. */
+function indexLocalBlocks(local: LocalTree): Map<BlockHash, LocalBlock> {
+  const index = new Map<BlockHash, LocalBlock>();
+  for (const [path, entry] of local) {
+    let offset = 0;
+    for (const block of entry.blocks) {
+      if (!index.has(block.hash)) index.set(block.hash, { path, offset });
+      offset += block.size;
+    }
+  }
+  return index;
+}
+
+function stripRemote(remote: RemoteEntry): BaseEntry {
+  const { deleted: _deleted, device: _device, ...entry } = remote;
+  return entry;
+}
+
+function plannedBytes(actions: SyncAction[]): number {
+  let total = 0;
+  for (const action of actions) {
+    if (action.type === 'download') total += action.remote.size;
+    if (action.type === 'upload') total += action.local.size;
+  }
+  return total;
+}
+
+/**
+ * A token bucket over bytes, shared by uploads and downloads: at most one second of
+ * burst, then `limitBytesPerSecond` on average.
+ */
+class Throttle {
+  private available: number;
+  private updated: number;
+
+  constructor(private readonly options: Pick<SyncOptions, 'limitBytesPerSecond' | 'now' | 'sleep'>) {
+    this.available = options.limitBytesPerSecond ?? 0;
+    this.updated = options.now();
+  }
+
+  async take(bytes: number): Promise<void> {
+    const rate = this.options.limitBytesPerSecond;
+    if (rate === undefined || rate <= 0) return;
+    for (;;) {
+      const now = this.options.now();
+      this.available = Math.min(rate, this.available + ((now - this.updated) * rate) / 1000);
+      this.updated = now;
+      // A block larger than the bucket goes once the bucket is full.
+      if (this.available >= Math.min(bytes, rate)) {
+        this.available -= bytes;
+        return;
+      }
+      await this.options.sleep(Math.ceil(((Math.min(bytes, rate) - this.available) * 1000) / rate));
+    }
+  }
+}
