@@ -5,13 +5,10 @@
 import type { ClusterRouter } from './client-router.ts';
 import type { ClientRuntime } from './client-runtime.ts';
 import { raftboxError } from './errors.ts';
+import { cutPoints } from './fastcdc.ts';
 import { hashesPerHasMax } from './wire-schema.ts';
 import type { BlockHash, BlockRef } from './wire.ts';
 
-const mebibyte = 1024 * 1024;
-
-/** Size of every block but a file's last, until content-defined chunking replaces `splitBlocks`. */
-export const blockBytes = 1 * mebibyte;
 /** Most block uploads one file write has in flight at once. */
 export const putsInFlightMax = 16;
 /** Most block downloads one file read has in flight at once. */
@@ -23,13 +20,17 @@ export interface PreparedBlock extends BlockRef {
 }
 
 /**
- * Cuts `data` into blocks of `blockBytes` (the last one shorter; none for empty data).
- * The blocks are views of `data`, not copies. This is the one place that decides where
- * blocks end, so content-defined chunking can replace it without touching anything else.
+ * Cuts `data` into content-defined blocks (FastCDC: 256 KiB to 4 MiB, about 1 MiB on
+ * average), so an edit moves only the blocks around it and the same bytes in any file
+ * make the same blocks. The blocks are views of `data`, not copies.
  */
 export function splitBlocks(data: Uint8Array): Uint8Array[] {
   const blocks: Uint8Array[] = [];
-  for (let start = 0; start < data.length; start += blockBytes) blocks.push(data.subarray(start, start + blockBytes));
+  let start = 0;
+  for (const end of cutPoints(data)) {
+    blocks.push(data.subarray(start, end));
+    start = end;
+  }
   return blocks;
 }
 

@@ -23,6 +23,7 @@ import {
   type LocalEntry,
   type LocalTree,
   type RemoteEntry,
+  type SyncEntry,
 } from './sync-tree.ts';
 import type { BlockHash, BlockRef, FileChange, FileInfo } from './wire.ts';
 
@@ -79,6 +80,8 @@ export interface SyncOptions {
   passesMax?: number;
   /** Files per commit; a large first sync commits in batches of this many. */
   changesPerCommitMax?: number;
+  /** Paths this replica leaves alone on both sides (a folder's ignore rules); the replica's scan already skips them. */
+  isIgnored?(path: string, kind: 'file' | 'dir'): boolean;
   onProgress?(progress: SyncProgress): void;
   isCancelled?(): boolean;
 }
@@ -164,7 +167,8 @@ class SyncRun {
     this.progress('scan');
     const [local, files, base] = await Promise.all([this.replica.scan(), this.remote.list('', { includeDeleted: true }), this.replica.loadBase()]);
     this.progress('plan');
-    const plan = planSync(local, remoteTreeOf(files), base, { device: this.options.device, conflictStamp: this.options.conflictStamp });
+    const remote = withoutIgnored(remoteTreeOf(files), this.options);
+    const plan = planSync(local, remote, withoutIgnored(base, this.options), { device: this.options.device, conflictStamp: this.options.conflictStamp });
     if (plan.actions.every((action) => action.type === 'record')) {
       for (const action of plan.actions) if (action.type === 'record') this.pending.set(action.path, action.base);
       await this.flush();
@@ -447,6 +451,19 @@ function indexLocalBlocks(local: LocalTree): Map<BlockHash, LocalBlock> {
     }
   }
   return index;
+}
+
+/** `tree` without the paths the host ignores: to this replica they do not exist on any side. */
+function withoutIgnored<T extends SyncEntry>(tree: Map<string, T>, options: SyncOptions): Map<string, T> {
+  const isIgnored = options.isIgnored;
+  if (isIgnored === undefined) return tree;
+  return new Map([...tree].filter(([path, entry]) => !isIgnored(path, entry.kind) && !ancestorsOf(path).some((folder) => isIgnored(folder, 'dir'))));
+}
+
+function ancestorsOf(path: string): string[] {
+  const folders: string[] = [];
+  for (let slash = path.indexOf('/'); slash !== -1; slash = path.indexOf('/', slash + 1)) folders.push(path.slice(0, slash));
+  return folders;
 }
 
 function stripRemote(remote: RemoteEntry): BaseEntry {

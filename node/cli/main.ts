@@ -6,6 +6,7 @@ import { isRaftboxError } from '../../protocol/errors.ts';
 import { UsageError } from './args.ts';
 import { clientCommands } from './client-commands.ts';
 import { clusterCommand, nodeCommand } from './server-commands.ts';
+import { syncCommand } from './sync-command.ts';
 
 const usage = `usage: raftbox COMMAND [options]
 
@@ -15,6 +16,7 @@ const usage = `usage: raftbox COMMAND [options]
   put LOCAL REMOTE [--if-version N]      get REMOTE LOCAL [--version N]
   ls [PREFIX] [--deleted] [--json]        rm REMOTE [--if-version N]
   history REMOTE [--json]                 restore REMOTE VERSION
+  sync DIR [--watch] [--json] [--limit-rate 2M] [--device NAME]
   sim …                                   bench …
 
 common options: --server URL[,URL…] (or RAFTBOX_SERVER), --token T (or RAFTBOX_TOKEN), --json`;
@@ -25,6 +27,7 @@ const commands: Record<string, Command> = {
   node: nodeCommand,
   cluster: clusterCommand,
   ...clientCommands,
+  sync: syncCommand,
   sim: async (argv) => (await import('../../sim/cli/main.ts')).main(argv),
   bench: async (argv) => (await import('../../bench/main.ts')).main(argv),
 };

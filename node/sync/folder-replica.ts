@@ -1,0 +1,282 @@
+// A folder on disk as a sync replica. Scanning walks the folder, skipping ignored paths
+// and symlinks (with a warning), and hashes only files whose size, mtime, inode or mode
+// changed since the last scan. Every change the engine asks for first re-checks the path
+// against the entry the plan expected, so a file edited after the scan is left alone and
+// picked up by the next pass. Downloads go to a temporary file, synced, then renamed over
+// the target, so a reader never sees half a file.
+
+import { createHash, randomBytes } from 'node:crypto';
+import { chmod, lstat, mkdir, open, readdir, rename, rmdir, unlink, utimes } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { join } from 'node:path';
+import { Chunker } from '../../protocol/fastcdc.ts';
+import { forEachLimited } from '../../protocol/client-blocks.ts';
+import { isNormalPath } from '../../protocol/paths.ts';
+import type { SyncReplica } from '../../protocol/sync-engine.ts';
+import { sameContent, type BaseEntry, type BaseTree, type LocalEntry, type LocalTree, type RemoteEntry } from '../../protocol/sync-tree.ts';
+import type { BlockRef } from '../../protocol/wire.ts';
+import { FolderState, type FileStamp } from './folder-state.ts';
+import type { IgnoreTest } from './ignore-rules.ts';
+
+/** Bytes read from a file at a time while hashing it. */
+const readSliceBytes = 4 * 1024 * 1024;
+/** Files hashed at once during a scan. */
+const hashesInFlightMax = 4;
+
+export interface FolderReplicaOptions {
+  ignore: IgnoreTest;
+  /** Told about paths skipped for a reason the user should know (symlinks, odd names). */
+  warn: (message: string) => void;
+}
+
+export class FolderReplica implements SyncReplica {
+  /** Every path skipped in the last scan, so each warning is given once. */
+  private readonly warned = new Set<string>();
+
+  constructor(
+    readonly root: string,
+    readonly state: FolderState,
+    private readonly options: FolderReplicaOptions,
+  ) {}
+
+  // ---------------------------------------------------------------- scan
+
+  async scan(): Promise<LocalTree> {
+    const found: [string, Stats][] = [];
+    await this.walk('', found);
+    const tree: LocalTree = new Map();
+    const cache = this.state.scanCache;
+    const seen = new Set<string>();
+    await forEachLimited(found, hashesInFlightMax, async ([path, stats]) => {
+      seen.add(path);
+      tree.set(path, await this.entryFor(path, stats));
+    });
+    for (const path of cache.keys()) if (!seen.has(path)) cache.delete(path);
+    await this.state.saveScanCache();
+    // Map order follows completion; the planner sorts, but a stable order reads better in traces.
+    return new Map([...tree].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  }
+
+  private async walk(folder: string, found: [string, Stats][]): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(join(this.root, folder));
+    } catch (error) {
+      if (isGone(error)) return;
+      throw error;
+    }
+    for (const name of names) {
+      const path = folder === '' ? name.normalize('NFC') : `${folder}/${name.normalize('NFC')}`;
+      let stats: Stats;
+      try {
+        stats = await lstat(join(this.root, folder, name));
+      } catch (error) {
+        if (isGone(error)) continue;
+        throw error;
+      }
+      const kind = stats.isDirectory() ? 'dir' : 'file';
+      if (this.options.ignore(path, kind)) continue;
+      if (!stats.isDirectory() && !stats.isFile()) {
+        this.warnOnce(path, `${path} is ${stats.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}; it is not synced`);
+        continue;
+      }
+      if (!isNormalPath(path) || name !== name.normalize('NFC')) {
+        this.warnOnce(path, `${path} has a name Raftbox cannot store as is; rename it to sync it`);
+        continue;
+      }
+      found.push([path, stats]);
+      if (stats.isDirectory()) await this.walk(path, found);
+    }
+  }
+
+  /** The entry of a file or folder, from the scan cache while its stamp holds. */
+  private async entryFor(path: string, stats: Stats): Promise<LocalEntry> {
+    if (stats.isDirectory()) return { kind: 'dir', blocks: [], size: 0, mtime: Math.floor(stats.mtimeMs), executable: false };
+    const stamp = stampOf(stats);
+    const cached = this.state.scanCache.get(path);
+    if (cached !== undefined && sameStamp(cached.stamp, stamp)) return cached.entry;
+    const blocks = await hashFile(join(this.root, path));
+    const entry: LocalEntry = {
+      kind: 'file',
+      blocks: blocks.refs,
+      size: blocks.size,
+      mtime: Math.floor(stats.mtimeMs),
+      executable: (stats.mode & 0o111) !== 0,
+    };
+    // A file that changed while it was read is hashed again at the next scan.
+    const after = await lstat(join(this.root, path)).catch(() => null);
+    if (after !== null && sameStamp(stampOf(after), stamp)) this.state.scanCache.set(path, { stamp, entry });
+    return entry;
+  }
+
+  /** What `path` holds now: null for nothing, undefined for something the planner cannot describe (a symlink). */
+  private async current(path: string): Promise<LocalEntry | null | undefined> {
+    let stats: Stats;
+    try {
+      stats = await lstat(join(this.root, path));
+    } catch (error) {
+      if (isGone(error)) return null;
+      throw error;
+    }
+    if (!stats.isDirectory() && !stats.isFile()) return undefined;
+    return this.entryFor(path, stats);
+  }
+
+  private async holds(path: string, expect: LocalEntry | null): Promise<boolean> {
+    const now = await this.current(path);
+    if (now === undefined) return false;
+    if (now === null || expect === null) return now === expect;
+    return sameContent(now, expect);
+  }
+
+  // ---------------------------------------------------------------- SyncReplica
+
+  async readBlock(path: string, offset: number, size: number): Promise<Uint8Array | null> {
+    let handle;
+    try {
+      handle = await open(join(this.root, path), 'r');
+    } catch (error) {
+      if (isGone(error)) return null;
+      throw error;
+    }
+    try {
+      const data = Buffer.allocUnsafe(size);
+      const { bytesRead } = await handle.read(data, 0, size, offset);
+      return bytesRead === size ? data : null;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async writeFile(path: string, remote: RemoteEntry, data: AsyncIterable<Uint8Array>, expect: LocalEntry | null): Promise<boolean> {
+    const temporary = join(this.state.tempFolder, `${randomBytes(6).toString('hex')}.part`);
+    const handle = await open(temporary, 'w', remote.executable ? 0o755 : 0o644);
+    try {
+      for await (const part of data) await handle.write(part);
+      await handle.sync();
+    } catch (error) {
+      await handle.close();
+      await unlink(temporary).catch(() => undefined);
+      throw error;
+    }
+    await handle.close();
+    // Re-checked after the download, just before the rename: the window in which an
+    // edit could still be overwritten is one rename wide.
+    if (!(await this.holds(path, expect)) || !(await this.makeParents(path))) {
+      await unlink(temporary).catch(() => undefined);
+      return false;
+    }
+    await chmod(temporary, remote.executable ? 0o755 : 0o644);
+    const mtime = new Date(remote.mtime);
+    await utimes(temporary, mtime, mtime);
+    await rename(temporary, join(this.root, path));
+    await this.remember(path, { kind: 'file', blocks: remote.blocks, size: remote.size, mtime: remote.mtime, executable: remote.executable });
+    return true;
+  }
+
+  async makeFolder(path: string, expect: LocalEntry | null): Promise<boolean> {
+    const now = await this.current(path);
+    if (now?.kind === 'dir') return true;
+    if (!(await this.holds(path, expect)) || !(await this.makeParents(path))) return false;
+    await mkdir(join(this.root, path));
+    return true;
+  }
+
+  async remove(path: string, expect: LocalEntry): Promise<boolean> {
+    if (!(await this.holds(path, expect))) return false;
+    try {
+      if (expect.kind === 'dir') await rmdir(join(this.root, path));
+      else await unlink(join(this.root, path));
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOTEMPTY' || code === 'EEXIST') return false;
+      if (isGone(error)) return true;
+      throw error;
+    }
+    this.state.scanCache.delete(path);
+    return true;
+  }
+
+  async rename(from: string, to: string, expect: LocalEntry): Promise<boolean> {
+    if (!(await this.holds(from, expect)) || (await this.current(to)) !== null || !(await this.makeParents(to))) return false;
+    await rename(join(this.root, from), join(this.root, to));
+    const cached = this.state.scanCache.get(from);
+    this.state.scanCache.delete(from);
+    if (cached !== undefined) this.state.scanCache.set(to, cached);
+    return true;
+  }
+
+  async loadBase(): Promise<BaseTree> {
+    return new Map(this.state.base);
+  }
+
+  async saveBase(updates: Map<string, BaseEntry | null>): Promise<void> {
+    await this.state.saveBase(updates);
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  /** Creates the folders above `path`; false when one of them is a file. */
+  private async makeParents(path: string): Promise<boolean> {
+    const slash = path.lastIndexOf('/');
+    if (slash === -1) return true;
+    try {
+      await mkdir(join(this.root, path.slice(0, slash)), { recursive: true });
+      return true;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' || code === 'ENOTDIR') return false;
+      throw error;
+    }
+  }
+
+  /** Records a file just written, so the next scan trusts it without hashing. */
+  private async remember(path: string, entry: LocalEntry): Promise<void> {
+    const stats = await lstat(join(this.root, path)).catch(() => null);
+    if (stats !== null) this.state.scanCache.set(path, { stamp: stampOf(stats), entry });
+  }
+
+  private warnOnce(path: string, message: string): void {
+    if (this.warned.has(path)) return;
+    this.warned.add(path);
+    this.options.warn(message);
+  }
+}
+
+/** Cuts a file into FastCDC blocks and names each by its SHA-256, reading it in slices. */
+export async function hashFile(path: string): Promise<{ refs: BlockRef[]; size: number }> {
+  const handle = await open(path, 'r');
+  const chunker = new Chunker();
+  const refs: BlockRef[] = [];
+  const name = (chunk: Uint8Array): void => {
+    refs.push({ hash: createHash('sha256').update(chunk).digest('hex'), size: chunk.length });
+  };
+  let size = 0;
+  try {
+    const slice = Buffer.allocUnsafe(readSliceBytes);
+    for (;;) {
+      const { bytesRead } = await handle.read(slice, 0, readSliceBytes, null);
+      if (bytesRead === 0) break;
+      size += bytesRead;
+      // Chunks may be views of `slice`; each is hashed before the next read reuses it.
+      for (const chunk of chunker.push(slice.subarray(0, bytesRead))) name(chunk);
+    }
+    for (const chunk of chunker.finish()) name(chunk);
+  } finally {
+    await handle.close();
+  }
+  return { refs, size };
+}
+
+function stampOf(stats: Stats): FileStamp {
+  return { size: stats.size, mtimeMs: stats.mtimeMs, ino: stats.ino, mode: stats.mode };
+}
+
+function sameStamp(a: FileStamp, b: FileStamp): boolean {
+  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino && a.mode === b.mode;
+}
+
+function isGone(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}

@@ -1,0 +1,250 @@
+// `raftbox sync` as users run it: real node processes on loopback, real folders, the real
+// command in child processes. Propagation both ways, moves that upload nothing, conflict
+// copies, an outage, a sync killed mid-upload, and --watch through a node failure.
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { LocalCluster, waitForLeader } from '../host/local-cluster.ts';
+import { connect } from '../sdk.ts';
+
+const shim = fileURLToPath(new URL('../cli/raftbox.js', import.meta.url));
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+interface Setup {
+  cluster: LocalCluster;
+  root: string;
+  folder(name: string): string;
+  sync(dir: string, ...flags: string[]): Promise<{ status: number | null; summary: Record<string, unknown> | null; stderr: string }>;
+  done(): Promise<void>;
+}
+
+async function setup(): Promise<Setup> {
+  const cluster = await LocalCluster.start({ nodes: 3 });
+  const client = await connect({ servers: cluster.urls });
+  await waitForLeader(client);
+  await client.close();
+  const root = mkdtempSync(join(tmpdir(), 'raftbox-sync-'));
+  const env = { ...process.env, RAFTBOX_SERVER: cluster.urls.join(',') };
+  return {
+    cluster,
+    root,
+    folder: (name) => {
+      const dir = join(root, name);
+      mkdirSync(dir, { recursive: true });
+      return dir;
+    },
+    sync: async (dir, ...flags) => {
+      const result = spawnSync(process.execPath, [shim, 'sync', dir, '--json', ...flags], { encoding: 'utf8', env, timeout: 120_000 });
+      const last = result.stdout.trim().split('\n').pop() ?? '';
+      return { status: result.status, summary: last.startsWith('{') ? JSON.parse(last) : null, stderr: result.stderr };
+    },
+    done: async () => {
+      await cluster.destroy();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Every file and folder under `dir` (state folder excluded): path → content, `<dir>`, with `+x` for executables. */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (folder: string): void => {
+    for (const name of readdirSync(folder).sort()) {
+      const path = join(folder, name);
+      const key = relative(dir, path);
+      if (key === '.raftbox') continue;
+      const stats = statSync(path);
+      if (stats.isDirectory()) {
+        out[key] = '<dir>';
+        walk(path);
+      } else {
+        out[key] = `${readFileSync(path).toString('base64').slice(0, 80)}:${stats.size}${stats.mode & 0o100 ? '+x' : ''}`;
+      }
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+test('creates, edits, deletes, moves and renames propagate both ways; a large rename uploads nothing', async () => {
+  const s = await setup();
+  try {
+    const a = s.folder('a');
+    const b = s.folder('b');
+    mkdirSync(join(a, 'docs/deep'), { recursive: true });
+    mkdirSync(join(a, 'empty'));
+    writeFileSync(join(a, 'docs/deep/notes.txt'), 'first notes');
+    writeFileSync(join(a, 'large.bin'), randomBytes(6 * 1024 * 1024));
+    writeFileSync(join(a, 'tool.sh'), '#!/bin/sh\necho hi\n');
+    chmodSync(join(a, 'tool.sh'), 0o755);
+    writeFileSync(join(a, 'zero'), '');
+    writeFileSync(join(a, '.DS_Store'), 'finder litter');
+    writeFileSync(join(a, '.raftboxignore'), 'build/\n*.log\n');
+    mkdirSync(join(a, 'build'));
+    writeFileSync(join(a, 'build/out.o'), 'object');
+    writeFileSync(join(a, 'debug.log'), 'log');
+    const first = await s.sync(a);
+    assert.is(first.status, 0, first.stderr);
+    assert.is(first.summary!.filesUp, 8, 'folders, files, the 0-byte file and .raftboxignore; not the ignored ones');
+    assert.is((await s.sync(b)).status, 0);
+    const expected = snapshot(a);
+    delete expected['.DS_Store'];
+    delete expected['build'];
+    delete expected['build/out.o'];
+    delete expected['debug.log'];
+    assert.equal(snapshot(b), expected);
+
+    // b edits, renames the large file and deletes; a moves a folder.
+    writeFileSync(join(b, 'docs/deep/notes.txt'), 'notes edited on b');
+    renameSync(join(b, 'large.bin'), join(b, 'large renamed.bin'));
+    rmSync(join(b, 'zero'));
+    const fromB = await s.sync(b);
+    assert.is(fromB.status, 0, fromB.stderr);
+    assert.is(fromB.summary!.moves, 1);
+    assert.ok((fromB.summary!.uploadedBytes as number) < 100, `only the edited note is uploaded, not the renamed 6 MiB (${fromB.summary!.uploadedBytes} bytes)`);
+    const intoA = await s.sync(a);
+    assert.is(intoA.summary!.moves, 1);
+    assert.is(intoA.summary!.downloadedBytes, 'notes edited on b'.length, 'the rename is applied locally, not downloaded');
+    renameSync(join(a, 'docs'), join(a, 'papers'));
+    assert.is((await s.sync(a)).status, 0);
+    assert.is((await s.sync(b)).status, 0);
+    const finalA = snapshot(a);
+    for (const litter of ['.DS_Store', 'build', 'build/out.o', 'debug.log']) delete finalA[litter];
+    assert.equal(snapshot(b), finalA);
+    assert.is(readFileSync(join(b, 'papers/deep/notes.txt'), 'utf8'), 'notes edited on b');
+    assert.not.ok(existsSync(join(b, 'zero')));
+    assert.ok(statSync(join(b, 'tool.sh')).mode & 0o100, 'the executable bit survives');
+  } finally {
+    await s.done();
+  }
+});
+
+test('concurrent edits keep both contents: the later sync gets a conflict copy', async () => {
+  const s = await setup();
+  try {
+    const a = s.folder('a');
+    const b = s.folder('b');
+    writeFileSync(join(a, 'report.txt'), 'v1');
+    await s.sync(a);
+    await s.sync(b);
+    writeFileSync(join(a, 'report.txt'), 'edited on a');
+    writeFileSync(join(b, 'report.txt'), 'edited on b');
+    await s.sync(a);
+    const result = await s.sync(b, '--device', 'ignored-after-first-run');
+    assert.is(result.status, 0, result.stderr);
+    const conflicts = result.summary!.conflicts as string[];
+    assert.is(conflicts.length, 1);
+    assert.match(conflicts[0]!, /^report \(conflicted copy from .+ \d{4}-\d\d-\d\d \d{6}\)\.txt$/);
+    assert.is(readFileSync(join(b, 'report.txt'), 'utf8'), 'edited on a');
+    assert.is(readFileSync(join(b, conflicts[0]!), 'utf8'), 'edited on b');
+    await s.sync(a);
+    assert.is(readFileSync(join(a, conflicts[0]!), 'utf8'), 'edited on b');
+  } finally {
+    await s.done();
+  }
+});
+
+test('both folders edit while the cluster is unreachable, then reconnect', async () => {
+  const s = await setup();
+  try {
+    const a = s.folder('a');
+    const b = s.folder('b');
+    writeFileSync(join(a, 'shared.txt'), 'v1');
+    await s.sync(a);
+    await s.sync(b);
+    for (const member of s.cluster.members) await s.cluster.stop(member.id);
+    writeFileSync(join(a, 'from-a.txt'), 'written offline on a');
+    writeFileSync(join(b, 'shared.txt'), 'edited offline on b');
+    rmSync(join(a, 'shared.txt'));
+    const offline = await s.sync(a);
+    assert.is(offline.status, 1);
+    assert.match(offline.stderr, /unavailable|reach|connect/i);
+    for (const member of s.cluster.members) await s.cluster.startNode(member.id);
+    await s.sync(a);
+    const back = await s.sync(b);
+    assert.is(back.status, 0, back.stderr);
+    assert.equal(back.summary!.conflicts, ['shared.txt'], 'the edit on b wins over the delete on a, reported as a conflict');
+    await s.sync(a);
+    assert.equal(snapshot(a), snapshot(b));
+    assert.is(readFileSync(join(a, 'shared.txt'), 'utf8'), 'edited offline on b');
+    assert.is(readFileSync(join(b, 'from-a.txt'), 'utf8'), 'written offline on a');
+  } finally {
+    await s.done();
+  }
+});
+
+test('a sync killed mid-upload completes when run again, with nothing lost or doubled', async () => {
+  const s = await setup();
+  try {
+    const a = s.folder('a');
+    const files = 24;
+    for (let i = 0; i < files; i++) writeFileSync(join(a, `file-${i}.bin`), randomBytes(512 * 1024));
+    const child = spawn(process.execPath, [shim, 'sync', a, '--json', '--limit-rate', '2M'], { env: { ...process.env, RAFTBOX_SERVER: s.cluster.urls.join(',') }, stdio: 'ignore' });
+    await sleep(2500);
+    child.kill('SIGKILL');
+    await new Promise((done) => child.once('exit', done));
+    const rerun = await s.sync(a);
+    assert.is(rerun.status, 0, rerun.stderr);
+    assert.ok((rerun.summary!.uploadedBytes as number) < files * 512 * 1024, 'blocks stored before the kill are not sent again');
+    const client = await connect({ servers: s.cluster.urls });
+    try {
+      const listed = await client.list('', { includeDeleted: true });
+      assert.is(listed.length, files);
+      for (const info of listed) assert.is(info.version, 1, `${info.path} was committed once`);
+      for (let i = 0; i < files; i++) {
+        const file = await client.readFile(`file-${i}.bin`);
+        assert.ok(file !== null && Buffer.from(file.data).equals(readFileSync(join(a, `file-${i}.bin`))));
+      }
+    } finally {
+      await client.close();
+    }
+  } finally {
+    await s.done();
+  }
+});
+
+/** Waits until `check` holds, polling; throws with `what` after `timeoutMs`. */
+async function eventually(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await sleep(100);
+  }
+}
+
+function watchFolder(s: Setup, dir: string): { child: ChildProcess; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [shim, 'sync', dir, '--watch', '--json'], { env: { ...process.env, RAFTBOX_SERVER: s.cluster.urls.join(',') }, stdio: 'ignore' });
+  return { child, exited: new Promise((done) => child.once('exit', (code) => done(code))) };
+}
+
+test('--watch keeps two folders in sync through edits, moves, deletes and a killed node; Ctrl-C exits cleanly', async () => {
+  const s = await setup();
+  const a = s.folder('a');
+  const b = s.folder('b');
+  const watchers = [watchFolder(s, a), watchFolder(s, b)];
+  try {
+    const read = (dir: string, path: string): string | null => (existsSync(join(dir, path)) ? readFileSync(join(dir, path), 'utf8') : null);
+    writeFileSync(join(a, 'live.txt'), 'from a');
+    await eventually('live.txt reaches b', () => read(b, 'live.txt') === 'from a');
+    await s.cluster.kill('n1');
+    writeFileSync(join(b, 'live.txt'), 'edited on b with n1 down');
+    await eventually('the edit reaches a', () => read(a, 'live.txt') === 'edited on b with n1 down');
+    renameSync(join(a, 'live.txt'), join(a, 'moved.txt'));
+    await eventually('the move reaches b', () => read(b, 'moved.txt') !== null && read(b, 'live.txt') === null);
+    rmSync(join(b, 'moved.txt'));
+    await eventually('the delete reaches a', () => read(a, 'moved.txt') === null);
+  } finally {
+    for (const watcher of watchers) watcher.child.kill('SIGINT');
+    const codes = await Promise.all(watchers.map((watcher) => watcher.exited));
+    await s.done();
+    assert.equal(codes, [0, 0], 'both watchers exit 0 on Ctrl-C');
+  }
+});
+
+test.run();

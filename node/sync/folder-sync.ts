@@ -1,0 +1,165 @@
+// `raftbox sync DIR` as a library: one sync of a folder with a cluster, or a watch loop
+// that syncs again whenever the folder changes (file system events, debounced) or the
+// cluster pushes a change. Syncs never overlap; a change during a sync schedules one more.
+// A sync that fails because the cluster is unreachable is retried with backoff, and the
+// folder keeps working offline meanwhile.
+
+import { watch, type FSWatcher } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { isRaftboxError, raftboxError } from '../../protocol/errors.ts';
+import { syncOnce, type SyncOptions, type SyncProgress, type SyncSummary } from '../../protocol/sync-engine.ts';
+import { createHash } from 'node:crypto';
+import { createClient, type RaftboxClient } from '../../protocol/client.ts';
+import { nodeRuntime } from '../sdk.ts';
+import { FolderReplica } from './folder-replica.ts';
+import { FolderState, stateFolderName } from './folder-state.ts';
+import { loadIgnoreRules } from './ignore-rules.ts';
+
+export interface FolderSyncOptions {
+  dir: string;
+  servers: string[];
+  token?: string;
+  /** Device name for a folder synced the first time; later runs keep the stored one. */
+  device?: string;
+  limitBytesPerSecond?: number;
+  onProgress?: (progress: SyncProgress) => void;
+  warn?: (message: string) => void;
+}
+
+/** Quiet time after the last file system event before a sync starts. */
+export const debounceMs = 300;
+const retryMsMin = 500;
+const retryMsMax = 10_000;
+
+/** An open folder: its state, its replica and a connection to the cluster. */
+export class SyncedFolder {
+  private cancelled = false;
+
+  private constructor(
+    readonly root: string,
+    readonly state: FolderState,
+    readonly replica: FolderReplica,
+    readonly client: RaftboxClient,
+    private readonly options: FolderSyncOptions,
+    private readonly isIgnored: SyncOptions['isIgnored'],
+  ) {}
+
+  /** Opens `options.dir` (which must exist), takes its lock and connects. */
+  static async open(options: FolderSyncOptions): Promise<SyncedFolder> {
+    const root = resolve(options.dir);
+    const info = await stat(root).catch(() => null);
+    if (info === null || !info.isDirectory()) throw raftboxError('not_found', `${root} is not a folder; create it first, then sync it`);
+    const state = new FolderState(root);
+    await state.open(options.device);
+    try {
+      const ignore = await loadIgnoreRules(root);
+      const replica = new FolderReplica(root, state, { ignore, warn: options.warn ?? (() => undefined) });
+      // No probe of the cluster here: an unreachable cluster fails the sync, not the open,
+      // so watch mode starts offline and catches up when the cluster answers.
+      const client = createClient({ servers: options.servers, device: state.device, runtime: nodeRuntime(), ...(options.token === undefined ? {} : { token: options.token }) });
+      return new SyncedFolder(root, state, replica, client, options, ignore);
+    } catch (error) {
+      await state.close();
+      throw error;
+    }
+  }
+
+  /** One full sync; resolves with what it did. */
+  async sync(): Promise<SyncSummary> {
+    return syncOnce(this.replica, this.client, {
+      device: this.state.device,
+      conflictStamp: conflictStamp(new Date()),
+      sha256: async (bytes) => createHash('sha256').update(bytes).digest('hex'),
+      now: () => Date.now(),
+      sleep: (ms) => new Promise((done) => setTimeout(done, ms)),
+      ...(this.options.limitBytesPerSecond === undefined ? {} : { limitBytesPerSecond: this.options.limitBytesPerSecond }),
+      ...(this.isIgnored === undefined ? {} : { isIgnored: this.isIgnored }),
+      ...(this.options.onProgress === undefined ? {} : { onProgress: this.options.onProgress }),
+      isCancelled: () => this.cancelled,
+    });
+  }
+
+  /** Makes a running sync stop at its next step (what it finished is recorded). */
+  cancel(): void {
+    this.cancelled = true;
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+    await this.state.close();
+  }
+
+  /**
+   * Syncs now and then after every change, until `stop()` is called. `onSummary` hears of
+   * each sync that did something; `onError` of each that failed (it is retried).
+   */
+  watch(onSummary: (summary: SyncSummary) => void, onError: (error: unknown) => void): { stop(): Promise<void> } {
+    let timer: NodeJS.Timeout | undefined;
+    let running: Promise<void> | null = null;
+    let again = false;
+    let stopped = false;
+    let retryMs = retryMsMin;
+    const schedule = (delayMs: number): void => {
+      if (stopped) return;
+      clearTimeout(timer);
+      timer = setTimeout(() => void run(), delayMs);
+    };
+    const run = async (): Promise<void> => {
+      if (running !== null) {
+        again = true;
+        return;
+      }
+      again = false;
+      running = this.sync().then(
+        (summary) => {
+          retryMs = retryMsMin;
+          if (changedSomething(summary)) onSummary(summary);
+        },
+        (error: unknown) => {
+          if (stopped) return;
+          onError(error);
+          again = true;
+          retryMs = Math.min(retryMsMax, retryMs * 2);
+        },
+      );
+      await running;
+      running = null;
+      if (again) schedule(retryMs === retryMsMin ? debounceMs : retryMs);
+    };
+    const watcher: FSWatcher = watch(this.root, { recursive: true }, (_event, name) => {
+      const path = String(name ?? '');
+      if (path === stateFolderName || path.startsWith(`${stateFolderName}/`)) return;
+      schedule(debounceMs);
+    });
+    watcher.on('error', (error) => onError(error));
+    const unwatch = this.client.watch(() => schedule(debounceMs));
+    schedule(0);
+    return {
+      stop: async () => {
+        stopped = true;
+        clearTimeout(timer);
+        watcher.close();
+        unwatch();
+        this.cancel();
+        await running?.catch(() => undefined);
+      },
+    };
+  }
+}
+
+/** Whether a sync moved anything, for watch mode's output. */
+export function changedSomething(summary: SyncSummary): boolean {
+  return summary.filesUp + summary.filesDown + summary.deleted + summary.moves + summary.conflicts.length > 0;
+}
+
+/** `YYYY-MM-DD HHMMSS` in local time, as conflict-copy names show it. */
+export function conflictStamp(date: Date): string {
+  const two = (value: number): string => String(value).padStart(2, '0');
+  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ${two(date.getHours())}${two(date.getMinutes())}${two(date.getSeconds())}`;
+}
+
+/** Whether an error means "the cluster cannot be reached now" rather than "this went wrong". */
+export function isUnreachable(error: unknown): boolean {
+  return isRaftboxError(error, 'unavailable') || isRaftboxError(error, 'timeout') || isRaftboxError(error, 'not_leader');
+}
