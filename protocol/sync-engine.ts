@@ -101,7 +101,7 @@ export interface SyncSummary {
 }
 
 export const syncDefaults = {
-  transfersMax: 16,
+  transfersMax: 32,
   passesMax: 5,
   changesPerCommitMax: 1000,
 };

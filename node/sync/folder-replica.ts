@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { chmod, lstat, mkdir, open, readdir, rename, rmdir, unlink, utimes } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
-import { Chunker } from '../../protocol/fastcdc.ts';
+import { Chunker, cutPoints } from '../../protocol/fastcdc.ts';
 import { forEachLimited } from '../../protocol/client-blocks.ts';
 import { isNormalPath } from '../../protocol/paths.ts';
 import type { SyncReplica } from '../../protocol/sync-engine.ts';
@@ -243,23 +243,37 @@ export class FolderReplica implements SyncReplica {
   }
 }
 
-/** Cuts a file into FastCDC blocks and names each by its SHA-256, reading it in slices. */
+/**
+ * Cuts a file into FastCDC blocks and names each by its SHA-256. A file up to one read
+ * slice is read whole and cut in place; a larger one streams through a Chunker, slice by
+ * slice, so memory stays bounded whatever the file's size.
+ */
 export async function hashFile(path: string): Promise<{ refs: BlockRef[]; size: number }> {
   const handle = await open(path, 'r');
-  const chunker = new Chunker();
   const refs: BlockRef[] = [];
   const name = (chunk: Uint8Array): void => {
     refs.push({ hash: createHash('sha256').update(chunk).digest('hex'), size: chunk.length });
   };
   let size = 0;
   try {
-    const slice = Buffer.allocUnsafe(readSliceBytes);
-    for (;;) {
-      const { bytesRead } = await handle.read(slice, 0, readSliceBytes, null);
-      if (bytesRead === 0) break;
+    const { size: statSize } = await handle.stat();
+    const slice = Buffer.allocUnsafe(Math.min(readSliceBytes, statSize + 1));
+    let { bytesRead } = await handle.read(slice, 0, slice.length, null);
+    if (bytesRead < slice.length) {
+      // The whole file fit (one byte of room proves the end): no streaming state needed.
+      let start = 0;
+      for (const end of cutPoints(slice.subarray(0, bytesRead))) {
+        name(slice.subarray(start, end));
+        start = end;
+      }
+      return { refs, size: bytesRead };
+    }
+    const chunker = new Chunker();
+    while (bytesRead > 0) {
       size += bytesRead;
       // Chunks may be views of `slice`; each is hashed before the next read reuses it.
       for (const chunk of chunker.push(slice.subarray(0, bytesRead))) name(chunk);
+      ({ bytesRead } = await handle.read(slice, 0, slice.length, null));
     }
     for (const chunk of chunker.finish()) name(chunk);
   } finally {
