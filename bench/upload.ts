@@ -1,11 +1,17 @@
 // `npm run bench -- upload`: a 1 GiB file up and down through a 3-node cluster with R=3,
 // next to the raw sequential write+sync rate of the same disk, measured in the same run.
 // Goal: upload ≥ 70% of (disk rate ÷ R) and download ≥ 300 MB/s. MB is 10^6 bytes.
+// Then a first `raftbox sync` of a folder of 10,000 files of 1–64 KiB into a fresh
+// cluster: files per second, goal ≥ 2,000.
 
-import { randomFillSync } from 'node:crypto';
+import { randomBytes, randomFillSync, randomInt } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { LocalCluster } from '../node/host/local-cluster.ts';
+import { LocalCluster, waitForLeader } from '../node/host/local-cluster.ts';
 import { connect } from '../node/sdk.ts';
+import { SyncedFolder } from '../node/sync/folder-sync.ts';
 import { measureDiskWriteSync } from './disk.ts';
 import { median, printTable, round } from './table.ts';
 
@@ -16,8 +22,16 @@ export interface UploadRun {
   downloadMegabytesPerSecond: number;
 }
 
+export interface FilesRun {
+  files: number;
+  bytes: number;
+  seconds: number;
+  filesPerSecond: number;
+}
+
 export interface UploadBenchmark {
   benchmark: 'upload';
+  files: { runs: FilesRun[]; medianFilesPerSecond: number; goal: { target: number; met: boolean } };
   bytes: number;
   replication: number;
   diskMegabytesPerSecond: number;
@@ -26,7 +40,45 @@ export interface UploadBenchmark {
   goals: { uploadMegabytesPerSecond: { target: number; met: boolean }; downloadMegabytesPerSecond: { target: number; met: boolean } };
 }
 
-export async function benchUpload(options: { runs: number; bytes: number }): Promise<UploadBenchmark> {
+/** Files per second a first folder sync must reach. */
+const filesPerSecondTarget = 2000;
+
+/**
+ * One first sync of `count` random files of 1–64 KiB (in 100 folders) into a fresh
+ * 3-node cluster, timed from the start of the sync (scan and hashing included) to its end.
+ */
+export async function benchFilesSync(count: number): Promise<FilesRun> {
+  const cluster = await LocalCluster.start({ nodes: 3 });
+  const dir = mkdtempSync(join(tmpdir(), 'raftbox-files-'));
+  try {
+    const probe = await connect({ servers: cluster.urls });
+    await waitForLeader(probe);
+    await probe.close();
+    let bytes = 0;
+    for (let i = 0; i < count; i++) {
+      const folder = join(dir, `folder-${i % 100}`);
+      if (i < 100) mkdirSync(folder);
+      const data = randomBytes(1024 + randomInt(63 * 1024 + 1));
+      bytes += data.length;
+      writeFileSync(join(folder, `file-${i}.bin`), data);
+    }
+    const synced = await SyncedFolder.open({ dir, servers: cluster.urls });
+    try {
+      const started = performance.now();
+      const summary = await synced.sync();
+      const seconds = (performance.now() - started) / 1000;
+      if (summary.filesUp !== count + 100) throw new Error(`the sync uploaded ${summary.filesUp} entries, expected ${count} files and 100 folders`);
+      return { files: count, bytes, seconds: round(seconds), filesPerSecond: round(count / seconds, 0) };
+    } finally {
+      await synced.close();
+    }
+  } finally {
+    await cluster.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function benchUpload(options: { runs: number; bytes: number; files: number }): Promise<UploadBenchmark> {
   const replication = 3;
   const cluster = await LocalCluster.start({ nodes: 3, replication });
   const runs: UploadRun[] = [];
@@ -61,8 +113,12 @@ export async function benchUpload(options: { runs: number; bytes: number }): Pro
   const up = median(runs.map((r) => r.uploadMegabytesPerSecond));
   const down = median(runs.map((r) => r.downloadMegabytesPerSecond));
   const uploadTarget = round((0.7 * diskRate) / replication, 1);
+  const filesRuns: FilesRun[] = [];
+  for (let run = 0; run < options.runs; run++) filesRuns.push(await benchFilesSync(options.files));
+  const filesRate = median(filesRuns.map((r) => r.filesPerSecond));
   return {
     benchmark: 'upload',
+    files: { runs: filesRuns, medianFilesPerSecond: filesRate, goal: { target: filesPerSecondTarget, met: filesRate >= filesPerSecondTarget } },
     bytes: options.bytes,
     replication,
     diskMegabytesPerSecond: round(diskRate, 1),
@@ -76,5 +132,7 @@ export function printUpload(result: UploadBenchmark): void {
   printTable(['run', 'upload s', 'upload MB/s', 'download s', 'download MB/s'], result.runs.map((r, i) => [i + 1, r.uploadSeconds, r.uploadMegabytesPerSecond, r.downloadSeconds, r.downloadMegabytesPerSecond]));
   const g = result.goals;
   console.log(`${result.bytes / 2 ** 20} MiB at R=${result.replication}; raw disk write+sync ${result.diskMegabytesPerSecond} MB/s`);
+  printTable(['run', 'files', 'MB', 'first sync s', 'files/s'], result.files.runs.map((r, i) => [i + 1, r.files, round(r.bytes / 1e6, 1), r.seconds, r.filesPerSecond]));
+  console.log(`median first sync of many small files: ${result.files.medianFilesPerSecond} files/s (goal ≥ ${result.files.goal.target}: ${result.files.goal.met ? 'met' : 'missed'})`);
   console.log(`median upload ${result.median.uploadMegabytesPerSecond} MB/s (goal ≥ ${g.uploadMegabytesPerSecond.target}: ${g.uploadMegabytesPerSecond.met ? 'met' : 'missed'}), download ${result.median.downloadMegabytesPerSecond} MB/s (goal ≥ 300: ${g.downloadMegabytesPerSecond.met ? 'met' : 'missed'})`);
 }
