@@ -21,7 +21,9 @@ import type { IgnoreTest } from './ignore-rules.ts';
 /** Bytes read from a file at a time while hashing it. */
 const readSliceBytes = 4 * 1024 * 1024;
 /** Files hashed at once during a scan. */
-const hashesInFlightMax = 4;
+const hashesInFlightMax = 16;
+/** lstat calls in flight at once while walking a folder. */
+const statsInFlightMax = 64;
 
 export interface FolderReplicaOptions {
   ignore: IgnoreTest;
@@ -65,28 +67,34 @@ export class FolderReplica implements SyncReplica {
       if (isGone(error)) return;
       throw error;
     }
-    for (const name of names) {
-      const path = folder === '' ? name.normalize('NFC') : `${folder}/${name.normalize('NFC')}`;
-      let stats: Stats;
-      try {
-        stats = await lstat(join(this.root, folder, name));
-      } catch (error) {
-        if (isGone(error)) continue;
-        throw error;
-      }
-      const kind = stats.isDirectory() ? 'dir' : 'file';
-      if (this.options.ignore(path, kind)) continue;
-      if (!stats.isDirectory() && !stats.isFile()) {
-        this.warnOnce(path, `${path} is ${stats.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}; it is not synced`);
-        continue;
-      }
-      if (!isNormalPath(path) || name !== name.normalize('NFC')) {
-        this.warnOnce(path, `${path} has a name Raftbox cannot store as is; rename it to sync it`);
-        continue;
-      }
-      found.push([path, stats]);
-      if (stats.isDirectory()) await this.walk(path, found);
+    const subfolders: string[] = [];
+    for (let start = 0; start < names.length; start += statsInFlightMax) {
+      const batch = names.slice(start, start + statsInFlightMax);
+      const stats = await Promise.all(batch.map((name) => lstat(join(this.root, folder, name)).catch((error: unknown) => (isGone(error) ? null : Promise.reject(error)))));
+      batch.forEach((name, index) => {
+        const path = this.admit(folder, name, stats[index] ?? null);
+        if (path === null) return;
+        found.push([path, stats[index]!]);
+        if (stats[index]!.isDirectory()) subfolders.push(path);
+      });
     }
+    for (const path of subfolders) await this.walk(path, found);
+  }
+
+  /** The synced path of `name` in `folder`, or null when it is gone, ignored or cannot be synced (with a warning). */
+  private admit(folder: string, name: string, stats: Stats | null): string | null {
+    if (stats === null) return null;
+    const path = folder === '' ? name.normalize('NFC') : `${folder}/${name.normalize('NFC')}`;
+    if (this.options.ignore(path, stats.isDirectory() ? 'dir' : 'file')) return null;
+    if (!stats.isDirectory() && !stats.isFile()) {
+      this.warnOnce(path, `${path} is ${stats.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}; it is not synced`);
+      return null;
+    }
+    if (!isNormalPath(path) || name !== name.normalize('NFC')) {
+      this.warnOnce(path, `${path} has a name Raftbox cannot store as is; rename it to sync it`);
+      return null;
+    }
+    return path;
   }
 
   /** The entry of a file or folder, from the scan cache while its stamp holds. */
