@@ -72,8 +72,16 @@ export function decodeWith<const TSchema extends v.GenericSchema>(
 // Each element, key or byte of a value takes at least one byte of the frame, so nothing
 // inside a legal frame can be longer than the frame; these bounds stop a 10-byte frame
 // from claiming a 4-billion-element array.
+// No message of the protocol uses msgpack extension types (timestamps included). Left to
+// the library, an unknown one decodes as an opaque ExtData that slips through a schema's
+// `unknown` fields and cannot be re-encoded as it came, so any extension is a bad frame.
+function refuseExtension(_data: Uint8Array, type: number): never {
+  throw new Error(`msgpack extension type ${type} is not part of the protocol`);
+}
+
 function boundedDecoder(bytesMax: number): Decoder {
   return new Decoder({
+    extensionCodec: { tryToEncode: () => null, decode: refuseExtension },
     maxStrLength: bytesMax,
     maxBinLength: bytesMax,
     maxArrayLength: bytesMax,

@@ -50,10 +50,12 @@ const requests: Request[] = [
   { op: 'blocks.put', hash: hashA, data: new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 16, 0x4a, 0x46]) },
   { op: 'blocks.get', hash: hashB },
   { op: 'blocks.register', client: 'cli-8d2e', seq: 18, blocks: [{ hash: hashA, size: 1_048_576, owners: ['n1', 'n3', 'n2'] }] },
+  { op: 'admin.scrub', node: 'n2' },
+  { op: 'admin.gc' },
 ];
 const allOps: RequestOp[] = [
   'stat', 'list', 'history', 'changes', 'commit', 'watch', 'unwatch', 'status', 'cluster', 'node.info',
-  'blocks.has', 'blocks.put', 'blocks.get', 'blocks.register',
+  'blocks.has', 'blocks.put', 'blocks.get', 'blocks.register', 'admin.scrub', 'admin.gc',
 ];
 
 const clusterMap = {
@@ -80,6 +82,8 @@ const results: { [K in RequestOp]: Results[K] } = {
   'blocks.put': { replicas: 3 },
   'blocks.get': { data: new Uint8Array([1, 2, 3, 4, 5]) },
   'blocks.register': { registered: 1 },
+  'admin.scrub': { checked: 40, corrupt: 1, repaired: 1, missing: 0 },
+  'admin.gc': { deletedBlocks: 3, freedBytes: 9_437_184 },
 };
 
 const clientFrames: ClientToNode[] = [
@@ -238,7 +242,7 @@ test('limits are exact: the largest legal value passes, one more is refused', ()
 
 test('refusals name the first offending field', () => {
   badClient(encode({ type: 'request', op: 'stat', path: 'a' }), 'id', /^Client frame field 'id' is missing\.$/);
-  badClient(request({ op: 'delete', path: 'a' }), 'op', /^Client frame field 'op' must be one of stat, list, .*blocks\.register, got "delete"\.$/);
+  badClient(request({ op: 'delete', path: 'a' }), 'op', /^Client frame field 'op' must be one of stat, list, .*admin\.gc, got "delete"\.$/);
   badClient(request({ path: 'a' }), 'op', /field 'op' must be one of stat/);
   badClient(request({ op: 'blocks.get', hash: hashA.slice(1) }), 'hash', /field 'hash' must be 64 lowercase hex characters/);
   badClient(request({ op: 'blocks.get', hash: hashA.toUpperCase() }), 'hash', /must be 64 lowercase hex/);
@@ -280,7 +284,7 @@ test('peer envelopes check Raft messages as strictly as the Raft codec', () => {
   bad({ to: 'n2', message: { ...raftMessages[0], term: -1 } }, /field 'message\.term' must be a non-negative safe integer/);
   const append = raftMessages[2] as Extract<RaftMessage, { type: 'append' }>;
   bad({ to: 'n3', message: { ...append, prevIndex: 800 } }, /field 'message\.entries' must have consecutive indexes/);
-  bad({ to: 'n2', message: { type: 'gossip' } }, /field 'message\.type' must be one of vote, .*, block\.fetched, got "gossip"/);
+  bad({ to: 'n2', message: { type: 'gossip' } }, /field 'message\.type' must be one of vote, .*, node\.heartbeat, got "gossip"/);
   bad({ to: 'n2', message: { type: 'request', from: 'n1/client/7', id: 1, hops: 0, request: { op: 'x' } } }, /field 'message\.request\.op' must be one of stat/);
   bad({ to: 'n2', message: { type: 'block.replicate', from: 'n1/blocks', id: 1, hash: hashA, data: new Uint8Array(blockBytesMax + 1) } }, /field 'message\.data' must be at most 4194304 bytes/);
   bad({ to: '', message: raftMessages[0] }, /field 'to' must not be empty/);

@@ -19,7 +19,7 @@ import { pathBytesMax } from './paths.ts';
 import { virtualNodesMax } from './ring.ts';
 import type {
   BlockPeerMessage, BlockRef, ClientToNode, ClusterMap, ClusterStatus, ErrorFrame, FileChange, FileInfo, HelloFrame,
-  NodeStatus, NodeToClient, PeerEnvelope, PeerMessage, PushFrame, PushMessage, Request, RequestFrame, RequestMessage,
+  NodeHeartbeatMessage, NodeStatus, NodeToClient, PeerEnvelope, PeerMessage, PushFrame, PushMessage, Request, RequestFrame, RequestMessage,
   RequestOp, ResponseFrame, ResponseMessage, Results, VectorClock, WelcomeFrame, WireError,
 } from './wire.ts';
 
@@ -152,7 +152,7 @@ export const clusterStatusSchema = struct({
   leader: v.nullable(nodeId),
   term: count,
   nodes: list(nodeStatusSchema, clusterNodesMax, 'nodes'),
-  replication: struct({ factor: count, blocks: count, underReplicated: count }),
+  replication: struct({ factor: count, blocks: count, underReplicated: count, epoch: optional(count) }),
 });
 
 export const wireErrorSchema = struct({
@@ -190,6 +190,8 @@ const requestOps = [
     seq: count,
     blocks: list(struct({ ...blockRefSchema.entries, owners: nodeIds }), blocksPerChangeMax, 'blocks'),
   }),
+  struct({ op: v.literal('admin.scrub'), node: nodeId }),
+  struct({ op: v.literal('admin.gc') }),
 ] as const;
 
 const opNames = requestOps.map((option) => option.entries.op.literal).join(', ');
@@ -303,11 +305,14 @@ const peerTypes = [
   ...raftMessageSchema.options.map((option) => option.entries.type.literal),
   'request', 'response', 'push',
   ...blockPeerOptions.map((option) => option.entries.type.literal),
+  'node.heartbeat',
 ].join(', ');
+
+export const nodeHeartbeatMessageSchema = struct({ type: v.literal('node.heartbeat'), node: nodeId });
 
 export const peerMessageSchema = v.variant(
   'type',
-  [raftMessageSchema, requestMessageSchema, responseMessageSchema, pushMessageSchema, blockPeerMessageSchema],
+  [raftMessageSchema, requestMessageSchema, responseMessageSchema, pushMessageSchema, blockPeerMessageSchema, nodeHeartbeatMessageSchema],
   discriminatorMessage({ type: peerTypes, ok: 'true, false' }),
 );
 
@@ -331,6 +336,8 @@ export const resultSchemas = {
   'blocks.put': struct({ replicas: count }),
   'blocks.get': struct({ data: binary(blockBytesMax) }),
   'blocks.register': struct({ registered: count }),
+  'admin.scrub': struct({ checked: count, corrupt: count, repaired: count, missing: count }),
+  'admin.gc': struct({ deletedBlocks: count, freedBytes: count }),
 } as const;
 
 // ------------------------------------------------------------------ functions
@@ -419,8 +426,9 @@ const typeProofs: [
   Same<Out<typeof responseMessageSchema>, ResponseMessage>,
   Same<Out<typeof pushMessageSchema>, PushMessage>,
   Same<Out<typeof blockPeerMessageSchema>, BlockPeerMessage>,
+  Same<Out<typeof nodeHeartbeatMessageSchema>, NodeHeartbeatMessage>,
   Same<Out<typeof peerMessageSchema>, PeerMessage>,
   Same<Out<typeof peerEnvelopeSchema>, PeerEnvelope>,
   ResultsMatch,
-] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true];
+] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true];
 void typeProofs;

@@ -83,7 +83,8 @@ export interface ClusterStatus {
   leader: NodeId | null;
   term: number;
   nodes: NodeStatus[];
-  replication: { factor: number; blocks: number; underReplicated: number };
+  /** `epoch` counts the ring changes (nodes declared down or up) the log has applied. */
+  replication: { factor: number; blocks: number; underReplicated: number; epoch?: number };
 }
 
 /** The cluster map a client needs to route blocks and fail over. */
@@ -118,7 +119,11 @@ export type Request =
   | { op: 'blocks.has'; hashes: BlockHash[] }
   | { op: 'blocks.put'; hash: BlockHash; data: Uint8Array }
   | { op: 'blocks.get'; hash: BlockHash }
-  | { op: 'blocks.register'; client: string; seq: number; blocks: (BlockRef & { owners: NodeId[] })[] };
+  | { op: 'blocks.register'; client: string; seq: number; blocks: (BlockRef & { owners: NodeId[] })[] }
+  /** Re-hash one node's blocks now and repair what is corrupt or missing; any node forwards it to `node`'s block actor. */
+  | { op: 'admin.scrub'; node: NodeId }
+  /** Run a garbage-collection pass now, at the leader. */
+  | { op: 'admin.gc' };
 
 export type RequestOp = Request['op'];
 
@@ -139,6 +144,22 @@ export interface Results {
   'blocks.put': { replicas: number };
   'blocks.get': { data: Uint8Array };
   'blocks.register': { registered: number };
+  'admin.scrub': ScrubReport;
+  'admin.gc': GcReport;
+}
+
+/** What one scrub pass found: blocks re-hashed, copies found corrupt or missing, and copies repaired from a good owner. */
+export interface ScrubReport {
+  checked: number;
+  corrupt: number;
+  repaired: number;
+  missing: number;
+}
+
+/** What one garbage-collection pass deleted: distinct blocks, and the bytes of all their copies. */
+export interface GcReport {
+  deletedBlocks: number;
+  freedBytes: number;
 }
 
 export interface WireError {
@@ -255,7 +276,16 @@ export interface StorageFailedMessage {
   message: string;
 }
 
-export type PeerMessage = RaftMessage | RequestMessage | ResponseMessage | PushMessage | BlockPeerMessage;
+/**
+ * Sent by every node's metadata actor to the leader's every heartbeat interval. A node the
+ * leader has not heard from for the down timeout is declared down through the Raft log.
+ */
+export interface NodeHeartbeatMessage {
+  type: 'node.heartbeat';
+  node: NodeId;
+}
+
+export type PeerMessage = RaftMessage | RequestMessage | ResponseMessage | PushMessage | BlockPeerMessage | NodeHeartbeatMessage;
 
 /** One frame between nodes: a message for the actor at address `to`. */
 export interface PeerEnvelope {

@@ -8,10 +8,14 @@ import type { Actor } from '../actor/actor.ts';
 import type { Env } from '../actor/env.ts';
 import { raftboxError, type RaftboxError } from '../../../protocol/errors.ts';
 import type { NodeId } from '../../../protocol/raft-messages.ts';
-import { PlacementRing, virtualNodesDefault } from '../../../protocol/ring.ts';
-import type { BlockPeerMessage, BlockStatsMessage, RequestMessage, ResponseMessage, StorageFailedMessage } from '../../../protocol/wire.ts';
+import { virtualNodesDefault } from '../../../protocol/ring.ts';
+import type { BlockHash, BlockPeerMessage, BlockStatsMessage, RequestMessage, ResponseMessage, StorageFailedMessage } from '../../../protocol/wire.ts';
+import type { BlockDirectory } from './block-directory.ts';
 import { respond, wireError, type BlockInternalMessage, type BlockWrittenMessage } from './block-messages.ts';
-import { BlockGets } from './block-gets.ts';
+import { BlockGets, type GetSources } from './block-gets.ts';
+import { Placement } from './placement.ts';
+import { Repairer, type RepairStats } from './repairer.ts';
+import { Scrubber, type ScrubStats } from './scrubber.ts';
 import { BlockPuts } from './block-puts.ts';
 import { BlockStore, blockBytesMax, isBlockHash } from './block-store.ts';
 import { RegisterBatcher } from './register-batcher.ts';
@@ -40,6 +44,21 @@ export interface BlockActorOptions {
   registerBackoffMs?: number;
   registerBatchBlocksMax?: number;
   statsIntervalMs?: number;
+  /** The node's replicated registry and ring; without it (a block actor tested alone) there is no re-replication. */
+  directory?: BlockDirectory | null;
+  /** Bandwidth budget of re-replication and repair copies fetched by this node. */
+  repairBytesPerSecond?: number;
+  repairsInFlightMax?: number;
+  repairQueueMax?: number;
+  repairTickMs?: number;
+  repairScanIntervalMs?: number;
+  repairFullScanIntervalMs?: number;
+  /** Rate of the background scrub; 0 turns it off. */
+  scrubBytesPerSecond?: number;
+  scrubTickMs?: number;
+  scrubStepBytesMax?: number;
+  /** A block written here this recently is never dropped by GC, whose decision may predate the write. */
+  dropProtectMs?: number;
 }
 
 export const blockActorDefaults = {
@@ -56,13 +75,32 @@ export const blockActorDefaults = {
   registerBackoffMs: 100,
   registerBatchBlocksMax: 512,
   statsIntervalMs: 1000,
+  directory: null,
+  repairBytesPerSecond: 256 * 1024 * 1024,
+  repairsInFlightMax: 16,
+  repairQueueMax: 1_000_000,
+  repairTickMs: 100,
+  repairScanIntervalMs: 250,
+  repairFullScanIntervalMs: 60_000,
+  scrubBytesPerSecond: 4 * 1024 * 1024,
+  scrubTickMs: 1000,
+  scrubStepBytesMax: 32 * 1024 * 1024,
+  dropProtectMs: 60_000,
 } satisfies Partial<BlockActorOptions>;
+
+/** Local message from the node's metadata actor: the log forgot these blocks, so drop their copies here. */
+export interface BlocksDropMessage {
+  type: 'blocks.drop';
+  hashes: BlockHash[];
+}
 
 type ResolvedOptions = Required<BlockActorOptions>;
 
 /** Concurrent writes of one block share a storage put; this bounds who may wait on it. */
 const waitersPerWriteMax = 64;
 const registerBackoffMsMax = 5000;
+/** Recent writes remembered to protect them from a GC drop decided before they happened. */
+const recentWritesMax = 100_000;
 
 export class BlockActor implements Actor {
   private readonly options: ResolvedOptions;
@@ -70,6 +108,12 @@ export class BlockActor implements Actor {
   private readonly register: RegisterBatcher;
   private readonly puts: BlockPuts;
   private readonly gets: BlockGets;
+  private readonly placement: Placement;
+  private readonly repairer: Repairer;
+  private readonly scrubber: Scrubber;
+  private readonly recentWrites = new Map<BlockHash, number>();
+  /** Corrupt or missing copies replaced from another owner when a read found them. */
+  readRepairs = 0;
   private nextRequestId = 1;
   private statsSent = { blocks: -1, bytes: -1 };
   private statsTimerArmed = false;
@@ -78,8 +122,8 @@ export class BlockActor implements Actor {
     this.options = { ...blockActorDefaults, ...withoutUndefined(options) } as ResolvedOptions;
     const o = this.options;
     if (!Number.isInteger(o.replication) || o.replication < 1) throw new RangeError(`replication must be a positive integer, got ${o.replication}`);
-    const ring = new PlacementRing(o.nodes, o.virtualNodes);
-    const replication = Math.max(1, Math.min(o.replication, ring.nodes.length));
+    const replication = Math.max(1, Math.min(o.replication, new Set(o.nodes).size));
+    this.placement = new Placement(o.nodes, o.virtualNodes, replication, o.directory);
     const nextId = () => this.nextRequestId++;
     const suspects = new Suspects(o.suspectMs);
     this.store = new BlockStore(env.storage, { node: o.node, sha256: o.sha256, writesInFlightMax: o.writesInFlightMax, waitersPerWriteMax });
@@ -95,13 +139,27 @@ export class BlockActor implements Actor {
         backoffMsMax: registerBackoffMsMax,
         retriesMax: o.registerRetriesMax,
         batchBlocksMax: o.registerBatchBlocksMax,
-        queueMax: o.putsInFlightMax,
+        queueMax: o.putsInFlightMax + o.repairsInFlightMax,
       },
       nextId,
     );
     const putOptions = { node: o.node, replication, replicateTimeoutMs: o.replicateTimeoutMs, putsInFlightMax: o.putsInFlightMax, putBytesInFlightMax: o.putBytesInFlightMax };
-    this.puts = new BlockPuts(env, putOptions, ring, this.store, suspects, this.register, nextId);
-    this.gets = new BlockGets(env, { node: o.node, sha256: o.sha256, fetchTimeoutMs: o.replicateTimeoutMs, getsInFlightMax: o.getsInFlightMax }, ring, this.store, suspects, nextId);
+    this.puts = new BlockPuts(env, putOptions, this.placement, this.store, suspects, this.register, nextId);
+    this.gets = new BlockGets(env, { node: o.node, sha256: o.sha256, fetchTimeoutMs: o.replicateTimeoutMs, getsInFlightMax: o.getsInFlightMax }, this.getSources(), this.store, suspects, nextId);
+    const repairOptions = {
+      node: o.node,
+      sha256: o.sha256,
+      repairBytesPerSecond: o.repairBytesPerSecond,
+      repairsInFlightMax: o.repairsInFlightMax,
+      repairQueueMax: o.repairQueueMax,
+      fetchTimeoutMs: o.replicateTimeoutMs,
+      scanIntervalMs: o.repairScanIntervalMs,
+      fullScanIntervalMs: o.repairFullScanIntervalMs,
+    };
+    this.repairer = new Repairer(env, repairOptions, o.directory, this.placement, this.store, this.register, nextId);
+    const scrubOptions = { node: o.node, scrubBytesPerSecond: o.scrubBytesPerSecond, scrubTickMs: o.scrubTickMs, stepBytesMax: o.scrubStepBytesMax };
+    this.scrubber = new Scrubber(env, scrubOptions, o.directory, this.placement, this.store, this.repairer);
+    if (o.directory !== null) env.timer(o.repairTickMs, { type: 'blocks.repair-tick' } satisfies BlockInternalMessage);
     this.store.scan();
     env.log('info', 'blocks.started', { node: o.node, blocks: this.store.blocks, bytes: this.store.bytes, replication });
     this.sendStats();
@@ -122,7 +180,10 @@ export class BlockActor implements Actor {
       case 'block.fetch':
         return this.onFetch(message as Extract<BlockPeerMessage, { type: 'block.fetch' }>);
       case 'block.fetched':
+        if (this.repairer.onFetched(message as Extract<BlockPeerMessage, { type: 'block.fetched' }>)) return;
         return this.gets.onFetched(message as Extract<BlockPeerMessage, { type: 'block.fetched' }>);
+      case 'blocks.drop':
+        return this.onDrop(message as BlocksDropMessage);
       case 'storage.failed':
         return this.onStorageFailed(message as StorageFailedMessage);
       default:
@@ -132,14 +193,66 @@ export class BlockActor implements Actor {
 
   /** Registration batches go out once per mailbox drain, so a burst of stored blocks shares one. */
   drained(): void {
+    this.repairer.pump();
     this.register.flush();
+  }
+
+  /** Re-replication and repair counters, for metrics. */
+  get repairStats(): RepairStats {
+    return this.repairer.stats;
+  }
+
+  /** Scrub totals since start, for metrics. */
+  get scrubStats(): ScrubStats {
+    return { ...this.scrubber.totals };
+  }
+
+  private getSources(): GetSources {
+    return {
+      preference: (hash) => this.placement.preference(hash),
+      owners: (hash) => this.options.directory?.block(hash)?.owners.filter((node) => this.placement.isLive(node)) ?? null,
+      repairLocal: (hash, data) => {
+        const start = this.store.write(hash, data, (outcome) => {
+          if (outcome.ok) this.readRepairs++;
+        });
+        if (start !== 'overloaded') this.env.log('warn', 'blocks.read-repair', { hash, node: this.options.node });
+      },
+    };
+  }
+
+  // GC forgot these blocks. Copies being written or copied right now are kept: the log
+  // decided before they arrived, and their registration will name them again.
+  private onDrop(message: BlocksDropMessage): void {
+    const cutoff = this.env.now() - this.options.dropProtectMs;
+    let dropped = 0;
+    for (const hash of message.hashes) {
+      const writtenAt = this.recentWrites.get(hash);
+      if (this.puts.busy(hash) || this.repairer.busy(hash) || (writtenAt !== undefined && writtenAt > cutoff)) continue;
+      if (this.store.remove(hash)) dropped++;
+    }
+    if (dropped > 0) {
+      this.env.log('info', 'blocks.dropped', { node: this.options.node, dropped });
+      this.noticeStats();
+    }
   }
 
   private onInternal(message: BlockInternalMessage): void {
     switch (message?.type) {
       case 'blocks.written':
         this.store.onWritten(message);
+        this.rememberWrite(message.hash);
         return this.noticeStats();
+      case 'blocks.repair-tick':
+        this.env.timer(this.options.repairTickMs, { type: 'blocks.repair-tick' } satisfies BlockInternalMessage);
+        return this.repairer.tick();
+      case 'blocks.repair-pump':
+        return this.repairer.onPumpDue();
+      case 'blocks.repair-fetch-timeout':
+        return this.repairer.onFetchTimeout(message);
+      case 'blocks.scrub-tick':
+        return this.scrubber.onTick();
+      case 'blocks.scrub-step':
+        return this.scrubber.step(message.pass);
       case 'blocks.replicate-timeout':
         return this.puts.onReplicateTimeout(message);
       case 'blocks.fetch-timeout':
@@ -165,6 +278,11 @@ export class BlockActor implements Actor {
     if (request?.op === 'blocks.get') {
       if (!isBlockHash(request.hash)) return respond(this.env, message.from, message.id, { ok: false, error: badHash(request.hash) });
       return this.gets.get(message.from, message.id, request.hash);
+    }
+    if (request?.op === 'admin.scrub') {
+      const started = this.scrubber.runPass((report) => respond(this.env, message.from, message.id, { ok: true, result: report }));
+      if (!started) respond(this.env, message.from, message.id, { ok: false, error: raftboxError('overloaded', `node ${this.options.node} is already running a scrub pass; retry when it finishes`) });
+      return;
     }
     const error = raftboxError('bad_message', `the block actor of node ${this.options.node} serves blocks.put and blocks.get, not '${String(request?.op)}'`);
     respond(this.env, message.from, message.id, { ok: false, error });
@@ -206,6 +324,12 @@ export class BlockActor implements Actor {
     if (done?.type !== 'blocks.written') return this.env.log('debug', 'blocks.storage-failed-unknown', { code: message.code });
     this.env.log('error', 'blocks.write-failed', { hash: done.hash, code: message.code, message: message.message });
     this.store.onFailed(message, done.hash);
+  }
+
+  private rememberWrite(hash: BlockHash): void {
+    this.recentWrites.delete(hash);
+    this.recentWrites.set(hash, this.env.now());
+    if (this.recentWrites.size > recentWritesMax) this.recentWrites.delete(this.recentWrites.keys().next().value as BlockHash);
   }
 
   // Counts go to the metadata actor at most once per interval, and only when they changed.

@@ -5,7 +5,6 @@
 import type { Env, TimerId } from '../actor/env.ts';
 import { raftboxError } from '../../../protocol/errors.ts';
 import type { NodeId } from '../../../protocol/raft-messages.ts';
-import type { PlacementRing } from '../../../protocol/ring.ts';
 import type { Address, BlockHash, BlockPeerMessage } from '../../../protocol/wire.ts';
 import { blocksAddress, respond, type BlockInternalMessage } from './block-messages.ts';
 import { blockBytesMax, type BlockStore } from './block-store.ts';
@@ -18,6 +17,15 @@ export interface BlockGetsOptions {
   getsInFlightMax: number;
 }
 
+/** Where a get looks for a block beyond this node: registered owners first, then the placement. */
+export interface GetSources {
+  preference(hash: BlockHash): NodeId[];
+  /** Live registered owners of the block, or null when the registry does not know it. */
+  owners(hash: BlockHash): NodeId[] | null;
+  /** A good copy arrived for a block whose local copy is corrupt or absent but should be here: store it. */
+  repairLocal(hash: BlockHash, data: Uint8Array): void;
+}
+
 interface GetFlow {
   from: Address;
   id: number;
@@ -26,6 +34,8 @@ interface GetFlow {
   candidates: NodeId[];
   asking: { node: NodeId; timer: TimerId } | null;
   silent: number;
+  /** The local copy is corrupt, or missing though this node is an owner: repair it with what we find. */
+  repairLocal: boolean;
 }
 
 type FetchedMessage = Extract<BlockPeerMessage, { type: 'block.fetched' }>;
@@ -37,7 +47,7 @@ export class BlockGets {
   constructor(
     private readonly env: Env,
     private readonly options: BlockGetsOptions,
-    private readonly ring: PlacementRing,
+    private readonly sources: GetSources,
     private readonly store: BlockStore,
     private readonly suspects: Suspects,
     private readonly nextId: () => number,
@@ -47,16 +57,18 @@ export class BlockGets {
   get(from: Address, id: number, hash: BlockHash): void {
     const local = this.store.read(hash);
     if (local.state === 'ok') return respond(this.env, from, id, { ok: true, result: { data: local.data } });
-    if (local.state === 'corrupt') this.env.log('warn', 'blocks.corrupt', { hash, node: this.options.node, size: local.size });
+    if (local.state === 'corrupt') this.env.log('warn', 'blocks.corrupt', { hash, node: this.options.node, size: local.size, by: 'read' });
+    const owners = this.sources.owners(hash);
+    const repairLocal = local.state === 'corrupt' || (owners?.includes(this.options.node) ?? false);
     if (this.fetches.size >= this.options.getsInFlightMax) {
       const error = raftboxError('overloaded', `node ${this.options.node} already fetches ${this.fetches.size} blocks from peers; retry with backoff`);
       return respond(this.env, from, id, { ok: false, error });
     }
     const now = this.env.now();
-    const others = this.ring.preference(hash).filter((node) => node !== this.options.node);
+    const others = [...new Set([...(owners ?? []), ...this.sources.preference(hash)])].filter((node) => node !== this.options.node);
     // Suspected nodes are still asked, last: a get has no other way to find the block.
     const candidates = [...others.filter((n) => !this.suspects.isSuspected(n, now)), ...others.filter((n) => this.suspects.isSuspected(n, now))];
-    this.askNext({ from, id, hash, candidates, asking: null, silent: 0 });
+    this.askNext({ from, id, hash, candidates, asking: null, silent: 0, repairLocal });
   }
 
   /** A peer's answer to a fetch. */
@@ -70,6 +82,7 @@ export class BlockGets {
     this.suspects.clear(node);
     const data = message.data;
     if (data instanceof Uint8Array && data.byteLength <= blockBytesMax && this.options.sha256(data) === flow.hash) {
+      if (flow.repairLocal) this.sources.repairLocal(flow.hash, data);
       return respond(this.env, flow.from, flow.id, { ok: true, result: { data } });
     }
     if (data !== null) this.env.log('warn', 'blocks.corrupt-remote', { hash: flow.hash, node });

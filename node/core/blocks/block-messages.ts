@@ -18,7 +18,12 @@ export type BlockInternalMessage =
   | { type: 'blocks.fetch-timeout'; id: number }
   | { type: 'blocks.register-timeout'; id: number; attempt: number }
   | { type: 'blocks.register-retry'; id: number; attempt: number }
-  | { type: 'blocks.stats-due' };
+  | { type: 'blocks.stats-due' }
+  | { type: 'blocks.repair-fetch-timeout'; id: number }
+  | { type: 'blocks.repair-pump' }
+  | { type: 'blocks.repair-tick' }
+  | { type: 'blocks.scrub-tick' }
+  | { type: 'blocks.scrub-step'; pass: number };
 
 export type Outcome<T> = { ok: true; result: T } | { ok: false; error: RaftboxError };
 

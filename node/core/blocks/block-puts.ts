@@ -7,7 +7,6 @@
 import type { Env, TimerId } from '../actor/env.ts';
 import { raftboxError, type RaftboxError } from '../../../protocol/errors.ts';
 import type { NodeId } from '../../../protocol/raft-messages.ts';
-import type { PlacementRing } from '../../../protocol/ring.ts';
 import type { Address, BlockHash, BlockPeerMessage } from '../../../protocol/wire.ts';
 import { blocksAddress, respond, type BlockInternalMessage } from './block-messages.ts';
 import type { BlockStore, WriteOutcome } from './block-store.ts';
@@ -52,7 +51,7 @@ export class BlockPuts {
   constructor(
     private readonly env: Env,
     private readonly options: BlockPutsOptions,
-    private readonly ring: PlacementRing,
+    private readonly ring: { preference(hash: BlockHash): NodeId[] },
     private readonly store: BlockStore,
     private readonly suspects: Suspects,
     private readonly register: RegisterBatcher,
@@ -112,6 +111,11 @@ export class BlockPuts {
 
   get inFlight(): number {
     return this.waiting;
+  }
+
+  /** True while an upload of `hash` is in flight here: its file must not be dropped meanwhile. */
+  busy(hash: BlockHash): boolean {
+    return this.flows.has(hash);
   }
 
   private settle(id: number, from: Address | null): { flow: PutFlow; node: NodeId } | null {

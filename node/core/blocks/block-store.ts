@@ -77,6 +77,32 @@ export class BlockStore {
     return { state: 'ok', data };
   }
 
+  /** Whether a file for the block exists, without reading it. */
+  has(hash: BlockHash): boolean {
+    return this.storage.size(blockFile(hash)) !== null;
+  }
+
+  /** Delete this node's copy of a block (garbage collection, a surplus copy); false when there was none or a write of it is in flight. */
+  remove(hash: BlockHash): boolean {
+    if (this.writes.has(hash)) return false;
+    const size = this.storage.size(blockFile(hash));
+    if (size === null) return false;
+    this.storage.remove(blockFile(hash));
+    this.blocks--;
+    this.bytes -= size;
+    return true;
+  }
+
+  /** Every block file name on this node's disk, as hashes, sorted. */
+  list(): BlockHash[] {
+    const hashes: BlockHash[] = [];
+    for (const name of this.storage.list('blocks/')) {
+      const hash = name.slice(name.lastIndexOf('/') + 1);
+      if (isBlockHash(hash) && blockFile(hash) === name) hashes.push(hash);
+    }
+    return hashes;
+  }
+
   /** Store a block whose bytes the caller has verified; see WriteStart for when `waiter` is called. */
   write(hash: BlockHash, data: Uint8Array, waiter: (outcome: WriteOutcome) => void): WriteStart {
     const pending = this.writes.get(hash);

@@ -3,3 +3,8 @@ export * from './block-store.ts';
 export * from './block-messages.ts';
 export * from './register-batcher.ts';
 export * from './suspects.ts';
+export * from './block-directory.ts';
+export * from './placement.ts';
+export * from './repairer.ts';
+export * from './scrubber.ts';
+export * from './token-bucket.ts';

@@ -8,11 +8,13 @@ import type { RegisteredBlock } from './commands.ts';
 export interface BlockRecord {
   size: number;
   owners: NodeId[];
+  /** When the block was last registered (the proposing leader's clock); GC spares it for a grace period from here. */
+  touchedMs: number;
 }
 
-type RegistryRow = [hash: BlockHash, size: number, owners: NodeId[]];
+type RegistryRow = [hash: BlockHash, size: number, owners: NodeId[], touchedMs?: number];
 
-/** The replicated block registry: hash → size and owners. */
+/** The replicated block registry: hash → size, owners and last registration time. */
 export class BlockRegistry {
   private blocks = new Map<BlockHash, BlockRecord>();
 
@@ -24,16 +26,24 @@ export class BlockRegistry {
     return this.blocks.get(hash);
   }
 
-  /** Add blocks, or add owners to blocks already known (a union, first owners first). */
-  register(blocks: readonly RegisteredBlock[]): void {
+  /** Add blocks, or add owners to blocks already known (a union, first owners first); either way the block is touched at `atMs`. */
+  register(blocks: readonly RegisteredBlock[], atMs = 0): void {
     for (const block of blocks) {
       const known = this.blocks.get(block.hash);
       if (!known) {
-        this.blocks.set(block.hash, { size: block.size, owners: [...block.owners] });
+        this.blocks.set(block.hash, { size: block.size, owners: [...block.owners], touchedMs: atMs });
         continue;
       }
+      known.touchedMs = Math.max(known.touchedMs, atMs);
       for (const owner of block.owners) if (!known.owners.includes(owner)) known.owners.push(owner);
     }
+  }
+
+  /** Forget a block altogether (garbage collection). */
+  delete(hash: BlockHash): BlockRecord | undefined {
+    const known = this.blocks.get(hash);
+    this.blocks.delete(hash);
+    return known;
   }
 
   /** The hashes of `hashes` not registered, once each, in the order given. */
@@ -41,21 +51,30 @@ export class BlockRegistry {
     return [...new Set(hashes)].filter((hash) => !this.blocks.has(hash));
   }
 
-  /** How many blocks, and how many have fewer owners than `min(replication, clusterSize)`. */
-  counts(replication: number, clusterSize: number): { blocks: number; underReplicated: number } {
-    const wanted = Math.min(replication, clusterSize);
+  /** How many blocks, and how many have fewer live owners than `wanted`. */
+  counts(wanted: number, isLive: (node: NodeId) => boolean): { blocks: number; underReplicated: number } {
     let underReplicated = 0;
-    for (const block of this.blocks.values()) if (block.owners.length < wanted) underReplicated++;
+    for (const block of this.blocks.values()) if (liveCount(block.owners, isLive) < wanted) underReplicated++;
     return { blocks: this.blocks.size, underReplicated };
   }
 
+  entries(): IterableIterator<[BlockHash, BlockRecord]> {
+    return this.blocks.entries();
+  }
+
   toJSON(): RegistryRow[] {
-    return [...this.blocks].map(([hash, block]) => [hash, block.size, block.owners]);
+    return [...this.blocks].map(([hash, block]) => [hash, block.size, block.owners, block.touchedMs]);
   }
 
   static fromJSON(rows: RegistryRow[]): BlockRegistry {
     const registry = new BlockRegistry();
-    for (const [hash, size, owners] of rows) registry.blocks.set(hash, { size, owners });
+    for (const [hash, size, owners, touchedMs] of rows) registry.blocks.set(hash, { size, owners, touchedMs: touchedMs ?? 0 });
     return registry;
   }
+}
+
+function liveCount(owners: readonly NodeId[], isLive: (node: NodeId) => boolean): number {
+  let count = 0;
+  for (const owner of owners) if (isLive(owner)) count++;
+  return count;
 }

@@ -32,12 +32,42 @@ export interface RegisterCommand {
   client: string;
   seq: number;
   blocks: RegisteredBlock[];
+  /** The proposing leader's clock: garbage collection spares a block for its grace period from here. */
+  atMs?: number;
 }
 
-export type MetadataCommand = CommitCommand | RegisterCommand;
+/**
+ * A change of the placement ring, proposed by the leader's failure detector: a node that
+ * stopped heartbeating is `down`, one heard from again is `up`. Every replica applies it
+ * at the same index, so every node agrees on the live nodes and the ring epoch.
+ */
+export interface NodeCommand {
+  kind: 'node';
+  client: string;
+  seq: number;
+  node: NodeId;
+  change: 'down' | 'up';
+}
+
+/**
+ * One garbage-collection pass: every registered block that no retained version refers
+ * to and that was last registered at least `graceMs` before `nowMs` (the proposing
+ * leader's clock, carried in the entry so every replica decides alike) is forgotten.
+ */
+export interface GcCommand {
+  kind: 'gc';
+  client: string;
+  seq: number;
+  nowMs: number;
+  graceMs: number;
+}
+
+export type MetadataCommand = CommitCommand | RegisterCommand | NodeCommand | GcCommand;
 
 /** What applying a command returns: the result for the client, or the error it is refused with. */
-export type ApplyResult = { ok: true; result: { files: FileInfo[] } | { registered: number } } | { ok: false; error: WireError };
+export type ApplyResult =
+  | { ok: true; result: { files: FileInfo[] } | { registered: number } | { epoch: number } | { deletedBlocks: number; freedBytes: number } }
+  | { ok: false; error: WireError };
 
 /** Named maxima of one command. Each bounds the work and memory one log entry can cause. */
 export const commandLimits = {
@@ -95,9 +125,18 @@ export function checkCommand(value: unknown): MetadataCommand {
   }
   if (command.kind === 'register') {
     const blocks = list(command.blocks, 'blocks', 1, commandLimits.blocksPerRegisterMax).map((block, i) => checkRegisteredBlock(block, `blocks[${i}]`));
-    return { kind: 'register', client, seq, blocks };
+    if (command.atMs === undefined || command.atMs === null) return { kind: 'register', client, seq, blocks };
+    return { kind: 'register', client, seq, blocks, atMs: integer(command.atMs, 'atMs', 0) };
   }
-  throw raftboxError('bad_message', `command kind must be 'commit' or 'register', got ${JSON.stringify(command.kind)}`);
+  if (command.kind === 'node') {
+    const node = nodeId(command.node, 'node');
+    if (command.change !== 'down' && command.change !== 'up') throw raftboxError('bad_message', `a node change must be 'down' or 'up', got ${JSON.stringify(command.change)}`);
+    return { kind: 'node', client, seq, node, change: command.change };
+  }
+  if (command.kind === 'gc') {
+    return { kind: 'gc', client, seq, nowMs: integer(command.nowMs, 'nowMs', 0), graceMs: integer(command.graceMs, 'graceMs', 0) };
+  }
+  throw raftboxError('bad_message', `command kind must be 'commit', 'register', 'node' or 'gc', got ${JSON.stringify(command.kind)}`);
 }
 
 /** Checks a namespace name (the same rule as client and device ids) and returns it; throws `bad_message`. */
@@ -138,11 +177,13 @@ function checkBlockRef(value: unknown, where: string): BlockRef {
 
 function checkRegisteredBlock(value: unknown, where: string): RegisteredBlock {
   const ref = checkBlockRef(value, where);
-  const owners = list((value as Record<string, unknown>).owners, `${where}.owners`, 1, clusterNodesMax).map((owner, i) => {
-    if (typeof owner !== 'string' || owner === '' || encoder.encode(owner).length > nodeIdBytesMax) throw raftboxError('bad_message', `${where}.owners[${i}] must be a node id`);
-    return owner;
-  });
+  const owners = list((value as Record<string, unknown>).owners, `${where}.owners`, 1, clusterNodesMax).map((owner, i) => nodeId(owner, `${where}.owners[${i}]`));
   return { ...ref, owners: [...new Set(owners)] };
+}
+
+function nodeId(value: unknown, where: string): NodeId {
+  if (typeof value !== 'string' || value === '' || encoder.encode(value).length > nodeIdBytesMax) throw raftboxError('bad_message', `${where} must be a node id`);
+  return value;
 }
 
 function checkClock(value: unknown, where: string): VectorClock {

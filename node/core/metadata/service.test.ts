@@ -285,7 +285,7 @@ test('status lists three nodes with one leader, and reports a crashed node as do
   assert.ok(status.term >= 1 && status.nodes.every((n) => n.term === status.term));
   assert.equal(status.nodes.find((n) => n.id === 'n2')!.blocks, 7);
   assert.is(status.nodes[0]!.url, 'ws://127.0.0.1:7001');
-  assert.equal(status.replication, { factor: 3, blocks: 0, underReplicated: 0 });
+  assert.equal(status.replication, { factor: 3, blocks: 0, underReplicated: 0, epoch: 0 });
 
   const victim = ids.find((id) => id !== leader)!;
   const asker = ids.find((id) => id !== leader && id !== victim)!;
@@ -300,7 +300,7 @@ test('status lists three nodes with one leader, and reports a crashed node as do
   const down = degraded.nodes.find((n) => n.id === victim)!;
   assert.equal({ role: down.role, term: down.term, appliedIndex: down.appliedIndex }, { role: 'down', term: 0, appliedIndex: 0 });
   assert.is(degraded.nodes.filter((n) => n.role === 'leader').length, 1);
-  assert.equal(degraded.replication, { factor: 3, blocks: 1, underReplicated: 1 });
+  assert.equal(degraded.replication, { factor: 3, blocks: 1, underReplicated: 1, epoch: 0 });
 });
 
 test('node.info and cluster answer locally', () => {

@@ -12,6 +12,7 @@ import {
   type Address,
   type BlockStatsMessage,
   type ClusterMap,
+  type NodeHeartbeatMessage,
   type FileInfo,
   type NodeAddress,
   type NodeStatus,
@@ -25,6 +26,7 @@ import {
 import type { Env } from '../actor/env.ts';
 import type { RaftActor, RaftFailure } from '../raft/raft-actor.ts';
 import { checkCommand, checkNamespace, encodeCommand, toWireError, type ApplyResult, type MetadataCommand } from './commands.ts';
+import { FailureDetector, type NodeChange } from './failure-detector.ts';
 import { changesLimitDefault, changesLimitMax, type MetadataStateMachine } from './state-machine.ts';
 import { StatusCollector, type StatusTimeoutMessage } from './status-collector.ts';
 import { Watchers } from './watchers.ts';
@@ -42,9 +44,36 @@ export interface MetadataServiceOptions {
   watchersMax: number;
   /** How long `status` waits for the other nodes before reporting them down. */
   statusTimeoutMs: number;
+  /** How often this node tells the leader it is alive. */
+  heartbeatIntervalMs: number;
+  /** How long the leader waits without a heartbeat before it declares a node down through the log. */
+  downAfterMs: number;
+  /** How long a block no retained version refers to is kept after it was last registered. */
+  gcGraceMs: number;
+  /** How often the leader runs a garbage-collection pass on its own. */
+  gcIntervalMs: number;
 }
 
-export const defaultMetadataServiceOptions = { proposalsMax: 4096, watchersMax: 10_000, statusTimeoutMs: 500 };
+export const defaultMetadataServiceOptions = {
+  proposalsMax: 4096,
+  watchersMax: 10_000,
+  statusTimeoutMs: 500,
+  heartbeatIntervalMs: 250,
+  downAfterMs: 1500,
+  gcGraceMs: 60 * 60 * 1000,
+  gcIntervalMs: 10 * 60 * 1000,
+};
+
+/** Local message to the node's block actor: drop these blocks' copies (garbage collection). Never on the wire. */
+export interface BlocksDropMessage {
+  type: 'blocks.drop';
+  hashes: string[];
+}
+
+type ServiceTimer = { type: 'metadata.heartbeatTick' } | { type: 'metadata.gcTick' } | { type: 'metadata.failureCheck' };
+
+/** How often the leader looks for silent nodes; finer than the heartbeat so detection adds little to the timeout. */
+const failureCheckMs = 50;
 
 type Defaulted = keyof typeof defaultMetadataServiceOptions;
 
@@ -62,6 +91,12 @@ export class MetadataService {
   private readonly watchers: Watchers;
   private readonly status: StatusCollector;
   private blockStats = { blocks: 0, bytes: 0 };
+  private readonly detector: FailureDetector;
+  /** The session this node's own proposals (node changes, GC passes) use; fresh per incarnation. */
+  private readonly ownClient: string;
+  private ownSeq = 0;
+  private readonly proposingChanges = new Set<string>();
+  private gcRunning = false;
 
   constructor(
     private readonly env: Env,
@@ -72,6 +107,12 @@ export class MetadataService {
     this.watchers = new Watchers(this.options.watchersMax);
     this.status = new StatusCollector(env, this.options.node, this.options.nodes, this.options.statusTimeoutMs, statusRoundsMax);
     stateMachine.onCommit = (namespace, index, files) => this.push(namespace, index, files);
+    stateMachine.onBlocksDropped = (hashes) => this.env.send(`${this.options.node}/blocks`, { type: 'blocks.drop', hashes } satisfies BlocksDropMessage);
+    this.detector = new FailureDetector(this.options.downAfterMs);
+    this.ownClient = `${env.self}#own-${Math.floor(env.random() * 2 ** 48).toString(36)}`;
+    env.timer(this.options.heartbeatIntervalMs, { type: 'metadata.heartbeatTick' } satisfies ServiceTimer);
+    env.timer(this.options.gcIntervalMs, { type: 'metadata.gcTick' } satisfies ServiceTimer);
+    env.timer(failureCheckMs, { type: 'metadata.failureCheck' } satisfies ServiceTimer);
   }
 
   /** Proposals and reads waiting for Raft now. */
@@ -95,6 +136,19 @@ export class MetadataService {
         return this.onBlockStats(message as BlockStatsMessage);
       case 'session.closed':
         return this.watchers.remove((message as SessionClosedMessage).address);
+      case 'node.heartbeat':
+        return this.onHeartbeat(message as NodeHeartbeatMessage, raft);
+      case 'metadata.heartbeatTick':
+        this.env.timer(this.options.heartbeatIntervalMs, { type: 'metadata.heartbeatTick' } satisfies ServiceTimer);
+        return this.onHeartbeatTick(raft);
+      case 'metadata.failureCheck':
+        this.env.timer(failureCheckMs, { type: 'metadata.failureCheck' } satisfies ServiceTimer);
+        this.detector.leading(raft.raft.softState().role === 'leader', this.env.now());
+        return this.proposeNodeChanges(raft);
+      case 'metadata.gcTick':
+        this.env.timer(this.options.gcIntervalMs, { type: 'metadata.gcTick' } satisfies ServiceTimer);
+        if (raft.raft.softState().role === 'leader' && !this.gcRunning) this.collectGarbage(raft, () => {});
+        return;
       default:
         this.env.log('debug', 'metadata.unknownMessage', { type: String(typed.type) });
     }
@@ -133,7 +187,12 @@ export class MetadataService {
       case 'node.info':
         return reply(this.nodeInfo(raft));
       case 'status':
-        return this.status.start(this.nodeInfo(raft), raft.leader, (partial) => reply({ ...partial, replication: this.replication() }));
+        return this.status.start(this.nodeInfo(raft), raft.leader, (partial) => reply({ ...this.markDown(partial), replication: this.replication() }));
+      case 'admin.scrub':
+        return this.forwardScrub(message, raft);
+      case 'admin.gc':
+        if (!this.leading(message, raft)) return;
+        return this.collectGarbage(raft, (outcome) => (outcome.ok ? reply(outcome.result) : this.fail(message, raft, outcome.error)));
       case 'blocks.has':
         return reply({ missing: this.stateMachine.missingBlocks(hashList(request.hashes)) });
       case 'blocks.put':
@@ -190,7 +249,10 @@ export class MetadataService {
   }
 
   private write(message: RequestMessage, raft: RaftActor, request: Extract<Request, { op: 'commit' | 'blocks.register' }>, reply: Reply): void {
-    const data = encodeCommand(commandOf(request));
+    const command = commandOf(request);
+    // The leader's clock starts the grace period garbage collection gives a new block.
+    if (command.kind === 'register') command.atMs = Math.max(0, Math.floor(this.env.now()));
+    const data = encodeCommand(command);
     if (data.length > entryBytesMax) throw raftboxError('bad_message', `the ${request.op} is ${data.length} bytes encoded, more than the ${entryBytesMax} one log entry holds; split it into smaller ones`);
     if (!this.leading(message, raft)) return;
     this.reserve();
@@ -268,9 +330,72 @@ export class MetadataService {
     return { id: this.options.node, url, role, term: soft.term, commitIndex: log.committed, appliedIndex: log.applied, ...this.blockStats };
   }
 
-  private replication(): { factor: number; blocks: number; underReplicated: number } {
+  private replication(): { factor: number; blocks: number; underReplicated: number; epoch: number } {
     const factor = Math.min(this.options.replication, this.options.nodes.length);
-    return { factor, ...this.stateMachine.registryCounts(this.options.replication, this.options.nodes.length) };
+    return { factor, ...this.stateMachine.registryCounts(this.options.replication), epoch: this.stateMachine.ringEpoch };
+  }
+
+  /** Nodes the log holds down are reported `down`, whatever a stale probe said. */
+  private markDown<T extends { nodes: NodeStatus[] }>(partial: T): T {
+    return { ...partial, nodes: partial.nodes.map((node) => (this.stateMachine.isDown(node.id) ? { ...node, role: 'down' as const } : node)) };
+  }
+
+  // ---------------------------------------------------------------- failure detection, scrub, GC
+
+  private onHeartbeat(message: NodeHeartbeatMessage, raft: RaftActor): void {
+    if (typeof message.node !== 'string') return;
+    this.detector.heard(message.node, this.env.now(), this.stateMachine.ringMembers().includes(message.node));
+    this.proposeNodeChanges(raft);
+  }
+
+  // Every node tells the leader it lives; the leader also checks whom it has not heard from.
+  private onHeartbeatTick(raft: RaftActor): void {
+    const isLeader = raft.raft.softState().role === 'leader';
+    const now = this.env.now();
+    this.detector.leading(isLeader, now);
+    if (isLeader) {
+      this.detector.heard(this.options.node, now, this.stateMachine.ringMembers().includes(this.options.node));
+      return this.proposeNodeChanges(raft);
+    }
+    const leader = raft.leader;
+    if (leader !== null) this.env.send(leader, { type: 'node.heartbeat', node: this.options.node } satisfies NodeHeartbeatMessage);
+  }
+
+  private proposeNodeChanges(raft: RaftActor): void {
+    const changes = this.detector.due(this.env.now(), this.stateMachine.ringMembers(), (node) => this.stateMachine.isDown(node));
+    for (const change of changes) this.proposeNodeChange(raft, change);
+  }
+
+  private proposeNodeChange(raft: RaftActor, change: NodeChange): void {
+    const key = `${change.node}:${change.change}`;
+    if (this.proposingChanges.has(key)) return;
+    this.proposingChanges.add(key);
+    this.env.log(change.change === 'down' ? 'warn' : 'info', `metadata.node${change.change === 'down' ? 'Down' : 'Up'}`, { node: change.node });
+    raft.propose(encodeCommand({ kind: 'node', client: this.ownClient, seq: ++this.ownSeq, node: change.node, change: change.change }), () => this.proposingChanges.delete(key));
+  }
+
+  /** Proposes one GC pass with this leader's clock and grace period; `done` gets its report. */
+  private collectGarbage(raft: RaftActor, done: (outcome: { ok: true; result: unknown } | { ok: false; error: WireError }) => void): void {
+    this.gcRunning = true;
+    const command: MetadataCommand = { kind: 'gc', client: this.ownClient, seq: ++this.ownSeq, nowMs: Math.max(0, Math.floor(this.env.now())), graceMs: this.options.gcGraceMs };
+    raft.propose(encodeCommand(command), (outcome) => {
+      this.gcRunning = false;
+      if (!outcome.ok) return done({ ok: false, error: raftFailureError(outcome.failure) });
+      const result = outcome.result as ApplyResult;
+      if (result.ok) this.env.log('info', 'metadata.gc', result.result as Record<string, unknown>);
+      done(result.ok ? { ok: true, result: result.result } : { ok: false, error: result.error });
+    });
+  }
+
+  // A scrub runs where the blocks are: the request goes on to that node's block actor, which answers the client directly.
+  private forwardScrub(message: RequestMessage, raft: RaftActor): void {
+    const request = message.request as Extract<Request, { op: 'admin.scrub' }>;
+    const node = request.node;
+    if (typeof node !== 'string' || !this.stateMachine.ringMembers().includes(node)) {
+      throw raftboxError('not_found', `there is no node ${JSON.stringify(node)} to scrub; the nodes are ${this.stateMachine.ringMembers().join(', ')}`);
+    }
+    if (this.stateMachine.isDown(node)) throw raftboxError('unavailable', `node ${node} is down, so its blocks cannot be scrubbed; start it again, or scrub another node`);
+    raft.reply(`${node}/blocks`, message);
   }
 
   private onBlockStats(message: BlockStatsMessage): void {

@@ -147,13 +147,21 @@ test('blocks must be registered, with the registered size, and sizes must add up
   assert.equal(log.sm.missingBlocks([h(1), h(4), h(4), h(2)]), [h(4)]);
 });
 
-test('the registry merges owners and counts under-replicated blocks', () => {
-  const log = new Log();
+test('the registry merges owners and counts under-replicated blocks against the live nodes', () => {
+  const log = new Log({ ringMembers: ['n1', 'n2', 'n3'] });
   log.apply({ kind: 'register', client: 'c', seq: 1, blocks: [{ hash: h(1), size: 3, owners: ['n1'] }, { hash: h(2), size: 3, owners: ['n1', 'n2', 'n3'] }] });
   log.apply({ kind: 'register', client: 'c', seq: 2, blocks: [{ hash: h(1), size: 3, owners: ['n2', 'n1'] }] });
   assert.equal(log.sm.block(h(1)), { size: 3, owners: ['n1', 'n2'] });
-  assert.equal(log.sm.registryCounts(3, 3), { blocks: 2, underReplicated: 1 });
-  assert.equal(log.sm.registryCounts(3, 2), { blocks: 2, underReplicated: 0 });
+  assert.equal(log.sm.registryCounts(3), { blocks: 2, underReplicated: 1 });
+  assert.ok(log.apply({ kind: 'node', client: 'fd', seq: 1, node: 'n3', change: 'down' }).ok);
+  assert.equal(log.sm.liveNodes(), ['n1', 'n2']);
+  assert.equal(log.sm.registryCounts(3), { blocks: 2, underReplicated: 0 }, 'two live nodes can hold two copies, and both blocks have them');
+  assert.ok(log.apply({ kind: 'node', client: 'fd', seq: 2, node: 'n1', change: 'down' }).ok);
+  assert.equal(log.sm.registryCounts(3), { blocks: 2, underReplicated: 0 });
+  assert.ok(log.apply({ kind: 'node', client: 'fd', seq: 3, node: 'n1', change: 'up' }).ok);
+  assert.ok(log.apply({ kind: 'node', client: 'fd', seq: 4, node: 'n3', change: 'up' }).ok);
+  assert.is(log.sm.ringEpoch, 4);
+  assert.equal(log.sm.registryCounts(3), { blocks: 2, underReplicated: 1 });
   const conflicting = error(log.apply({ kind: 'register', client: 'c', seq: 3, blocks: [{ hash: h(1), size: 4, owners: ['n3'] }] }));
   assert.is(conflicting.code, 'bad_message');
   assert.equal(log.sm.block(h(1))!.owners, ['n1', 'n2'], 'a refused register changes nothing');
@@ -279,7 +287,7 @@ test('snapshot and restore carry files, history, registry, feed, sessions and th
   assert.equal(copy.history(ns, 'shared'), log.sm.history(ns, 'shared'));
   assert.equal(copy.changes(ns, 0), log.sm.changes(ns, 0));
   assert.equal(copy.changes(ns, 4), log.sm.changes(ns, 4));
-  assert.equal(copy.registryCounts(3, 3), log.sm.registryCounts(3, 3));
+  assert.equal(copy.registryCounts(3), log.sm.registryCounts(3));
   assert.equal(copy.apply({ term: 2, index: log.index + 1, type: 'normal', data: encodeCommand(lastCommand) }), lastResult, 'the session survived');
   const next = copy.apply({ term: 2, index: log.index + 2, type: 'normal', data: encodeCommand({ ...lastCommand, seq: 2, changes: [change({ path: 'shared', ifVersion: 4 })] }) });
   assert.ok(next.ok, 'the restored copy continues from the same versions');
@@ -298,3 +306,23 @@ test('two replicas fed the same entries end byte-identical', () => {
 });
 
 test.run();
+
+test('garbage collection forgets only unreferenced blocks whose grace period is over', () => {
+  const log = new Log({ ringMembers: ['n1', 'n2'] });
+  const dropped: string[][] = [];
+  log.sm.onBlocksDropped = (hashes) => dropped.push(hashes);
+  const register = (seq: number, n: number, atMs: number) => log.apply({ kind: 'register', client: 'r', seq, blocks: [{ hash: h(n), size: 10, owners: ['n1', 'n2'] }], atMs });
+  register(1, 1, 1000);
+  register(2, 2, 1000);
+  register(3, 3, 5000);
+  log.ok([{ path: 'kept', blocks: [{ hash: h(1), size: 10 }], size: 10 }]);
+  log.ok([{ path: 'old', blocks: [{ hash: h(2), size: 10 }], size: 10 }]);
+  log.ok([{ path: 'old', ifVersion: 1, blocks: [], size: 0 }]);
+  const gc = (seq: number, nowMs: number) => log.apply({ kind: 'gc', client: 'g', seq, nowMs, graceMs: 3000 });
+  assert.equal(gc(1, 6000), { ok: true, result: { deletedBlocks: 0, freedBytes: 0 } }, 'h2 is still in the history of "old"; h3 is within its grace');
+  for (let version = 2; version < 102; version++) log.ok([{ path: 'old', ifVersion: version, blocks: [], size: 0 }]);
+  assert.equal(gc(2, 6000), { ok: true, result: { deletedBlocks: 1, freedBytes: 20 } }, 'h2 fell out of the retained history');
+  assert.equal(dropped, [[h(2)]]);
+  assert.equal(gc(3, 9000), { ok: true, result: { deletedBlocks: 1, freedBytes: 20 } }, 'h3 was never committed and its grace is over');
+  assert.equal(log.sm.missingBlocks([h(1), h(2), h(3)]), [h(2), h(3)]);
+});

@@ -6,14 +6,15 @@
 import { decode, encode } from '@msgpack/msgpack';
 import { isRaftboxError, raftboxError, type RaftboxError } from '../../../protocol/errors.ts';
 import { normalizePath, normalizePrefix } from '../../../protocol/paths.ts';
-import type { Entry } from '../../../protocol/raft-messages.ts';
+import type { Entry, NodeId } from '../../../protocol/raft-messages.ts';
 import { incrementClock, mergeClocks } from '../../../protocol/vector-clock.ts';
 import type { BlockHash, FileChange, FileInfo } from '../../../protocol/wire.ts';
 import type { StateMachine } from '../raft/raft-actor.ts';
 import { SessionTable } from '../raft/sessions.ts';
 import { BlockRegistry } from './block-registry.ts';
 import { ChangeFeed } from './change-feed.ts';
-import { decodeCommand, toWireError, type ApplyResult, type CommitCommand, type RegisterCommand } from './commands.ts';
+import { decodeCommand, toWireError, type ApplyResult, type CommitCommand, type GcCommand, type NodeCommand, type RegisterCommand } from './commands.ts';
+import { RingState } from './ring-state.ts';
 
 export interface MetadataStateMachineOptions {
   /** Versions kept per path, the current one included; older ones are dropped. */
@@ -26,6 +27,8 @@ export interface MetadataStateMachineOptions {
   /** Paths per namespace, tombstones included. */
   filesPerNamespaceMax: number;
   registryBlocksMax: number;
+  /** The nodes of the placement ring when the log says nothing else (the cluster's initial nodes). */
+  ringMembers: NodeId[];
 }
 
 export const defaultMetadataStateMachineOptions: MetadataStateMachineOptions = {
@@ -35,10 +38,14 @@ export const defaultMetadataStateMachineOptions: MetadataStateMachineOptions = {
   namespacesMax: 10_000,
   filesPerNamespaceMax: 1_000_000,
   registryBlocksMax: 50_000_000,
+  ringMembers: [],
 };
 
 /** Called after a commit applied, with the versions it wrote; the service pushes them to watchers. */
 export type CommitListener = (namespace: string, index: number, files: FileInfo[]) => void;
+
+/** Called after blocks were forgotten: by garbage collection (`node` null: every node drops its copy). */
+export type BlocksDroppedListener = (hashes: BlockHash[], node: NodeId | null) => void;
 
 /** The answer to "what changed since cursor": see `MetadataStateMachine.changes`. */
 export interface ChangesResult {
@@ -63,6 +70,7 @@ interface SnapshotState {
   registry: ReturnType<BlockRegistry['toJSON']>;
   feed: ReturnType<ChangeFeed['toJSON']>;
   sessions: [string, number, ApplyResult, number][];
+  ring?: ReturnType<RingState['toJSON']>;
 }
 
 /** See the file comment. Queries read the local replica; the service makes them linearizable with ReadIndex. */
@@ -72,13 +80,18 @@ export class MetadataStateMachine implements StateMachine {
   private registry = new BlockRegistry();
   private feed: ChangeFeed;
   private sessions: SessionTable<ApplyResult>;
+  private ring: RingState;
   appliedIndex = 0;
+  /** Bumped whenever the registry changes, so a reader can tell cheaply that it must look again. */
+  blocksVersion = 0;
   onCommit: CommitListener | null = null;
+  onBlocksDropped: BlocksDroppedListener | null = null;
 
   constructor(options: Partial<MetadataStateMachineOptions> = {}) {
     this.options = { ...defaultMetadataStateMachineOptions, ...options };
     this.feed = new ChangeFeed(this.options.feedEntriesMax);
     this.sessions = new SessionTable(this.options.sessionsMax);
+    this.ring = new RingState(this.options.ringMembers);
   }
 
   // ---------------------------------------------------------------- apply
@@ -100,10 +113,23 @@ export class MetadataStateMachine implements StateMachine {
       const message = `command ${command.seq} of client ${JSON.stringify(command.client)} is stale: its command ${session.lastSeq} was already applied; send new commands with higher numbers`;
       return { ok: false, error: { code: 'bad_message', message, details: { lastSeq: session.lastSeq } } };
     }
-    const result = command.kind === 'commit' ? this.commit(command, entry.index) : this.register(command);
+    const result = this.applyCommand(command, entry.index);
     this.sessions.record(command.client, command.seq, result, entry.index);
     if (result.ok && command.kind === 'commit') this.onCommit?.(command.namespace, entry.index, (result.result as { files: FileInfo[] }).files);
     return result;
+  }
+
+  private applyCommand(command: ReturnType<typeof decodeCommand>, index: number): ApplyResult {
+    switch (command.kind) {
+      case 'commit':
+        return this.commit(command, index);
+      case 'register':
+        return this.register(command);
+      case 'node':
+        return this.changeNode(command);
+      case 'gc':
+        return this.collect(command);
+    }
   }
 
   private commit(command: CommitCommand, index: number): ApplyResult {
@@ -161,8 +187,38 @@ export class MetadataStateMachine implements StateMachine {
     if (this.registry.size + added > this.options.registryBlocksMax) {
       return { ok: false, error: { code: 'overloaded', message: `the block registry holds the most blocks allowed (${this.options.registryBlocksMax})` } };
     }
-    this.registry.register(command.blocks);
+    this.registry.register(command.blocks, command.atMs ?? 0);
+    this.blocksVersion++;
     return { ok: true, result: { registered: command.blocks.length } };
+  }
+
+  private changeNode(command: NodeCommand): ApplyResult {
+    if (!this.ring.isMember(command.node)) {
+      return { ok: false, error: { code: 'not_found', message: `node ${command.node} is not on the placement ring; it has members ${this.ring.all.join(', ')}` } };
+    }
+    if (this.ring.apply(command.node, command.change)) this.blocksVersion++;
+    return { ok: true, result: { epoch: this.ring.epoch } };
+  }
+
+  /** Forget every block no retained version refers to whose grace period is over; the nodes then delete their copies. */
+  private collect(command: GcCommand): ApplyResult {
+    const referenced = new Set<BlockHash>();
+    for (const namespace of this.namespaces.values()) {
+      for (const versions of namespace.values()) for (const version of versions) for (const block of version.blocks) referenced.add(block.hash);
+    }
+    const dropped: BlockHash[] = [];
+    let freedBytes = 0;
+    for (const [hash, block] of this.registry.entries()) {
+      if (referenced.has(hash) || command.nowMs - block.touchedMs < command.graceMs) continue;
+      dropped.push(hash);
+      freedBytes += block.size * block.owners.length;
+    }
+    for (const hash of dropped) this.registry.delete(hash);
+    if (dropped.length > 0) {
+      this.blocksVersion++;
+      this.onBlocksDropped?.(dropped, null);
+    }
+    return { ok: true, result: { deletedBlocks: dropped.length, freedBytes } };
   }
 
   // ---------------------------------------------------------------- queries
@@ -229,15 +285,42 @@ export class MetadataStateMachine implements StateMachine {
     return this.registry.missing(hashes);
   }
 
-  /** Registered blocks, and those with fewer owners than `min(replication, clusterSize)`. */
-  registryCounts(replication: number, clusterSize: number): { blocks: number; underReplicated: number } {
-    return this.registry.counts(replication, clusterSize);
+  /** Registered blocks, and those with fewer live owners than `min(replication, live nodes)`. */
+  registryCounts(replication: number): { blocks: number; underReplicated: number } {
+    // A state machine told no ring members (a test of metadata alone) wants the full factor.
+    const live = this.ring.live().length;
+    const wanted = live === 0 ? replication : Math.max(1, Math.min(replication, live));
+    return this.registry.counts(wanted, (node) => !this.ring.isDown(node));
   }
 
   /** The owners and size of a registered block, for the block actor's placement and repair. */
   block(hash: BlockHash): { size: number; owners: string[] } | null {
     const known = this.registry.get(hash);
     return known ? { size: known.size, owners: [...known.owners] } : null;
+  }
+
+  /** Every registered block with its size and owners (live or not); read-only views. */
+  blocks(): IterableIterator<[BlockHash, { readonly size: number; readonly owners: readonly NodeId[] }]> {
+    return this.registry.entries();
+  }
+
+  /** The ring members not declared down, sorted: the nodes blocks are placed on. */
+  liveNodes(): NodeId[] {
+    return this.ring.live();
+  }
+
+  /** Every ring member, down ones included. */
+  ringMembers(): readonly NodeId[] {
+    return this.ring.all;
+  }
+
+  isDown(node: NodeId): boolean {
+    return this.ring.isDown(node);
+  }
+
+  /** Bumped by every down or up the log applied. */
+  get ringEpoch(): number {
+    return this.ring.epoch;
   }
 
   // ---------------------------------------------------------------- snapshots
@@ -250,6 +333,7 @@ export class MetadataStateMachine implements StateMachine {
       registry: this.registry.toJSON(),
       feed: this.feed.toJSON(),
       sessions: this.sessions.toJSON(),
+      ring: this.ring.toJSON(),
     };
     return encode(state);
   }
@@ -262,6 +346,8 @@ export class MetadataStateMachine implements StateMachine {
     this.registry = BlockRegistry.fromJSON(state.registry);
     this.feed = ChangeFeed.fromJSON(state.feed, this.options.feedEntriesMax);
     this.sessions = SessionTable.fromJSON(state.sessions, this.options.sessionsMax);
+    this.ring = RingState.fromJSON(state.ring, this.options.ringMembers);
+    this.blocksVersion++;
   }
 }
 

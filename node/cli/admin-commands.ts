@@ -1,0 +1,95 @@
+// `raftbox admin scrub|gc`: operator commands that run a pass now and print what it did.
+// They speak the wire protocol directly, one request on one connection, because a
+// scrub may take minutes and needs none of the SDK's routing or retries.
+
+import { WebSocket } from 'ws';
+import { RaftboxError, raftboxError } from '../../protocol/errors.ts';
+import { checkResult, decodeNodeFrame, encodeWire } from '../../protocol/wire-schema.ts';
+import { protocolVersion, type ClusterMap, type GcReport, type Request, type RequestOp, type Results, type ScrubReport } from '../../protocol/wire.ts';
+import { parseArgs, serverUrls, UsageError, type ParsedArgs } from './args.ts';
+
+/** How long one admin request may take: a scrub re-hashes every block of a node. */
+const adminTimeoutMs = 30 * 60 * 1000;
+
+/** `raftbox admin SUBCOMMAND …`. */
+export async function adminCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === 'scrub') return scrub(rest);
+  if (sub === 'gc') return gc(rest);
+  throw new UsageError(`admin needs a subcommand: scrub [--node ID] or gc, not "${sub ?? ''}".`);
+}
+
+async function scrub(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, ['--server', '--token', '--node'], ['--json']);
+  if (args.positionals.length > 0) throw new UsageError(`admin scrub takes no positional arguments, got "${args.positionals[0]}".`);
+  const only = args.values.get('--node');
+  const map = (await request(args, { op: 'cluster' })).result;
+  const nodes = only === undefined ? map.nodes.map((node) => node.id) : [only];
+  const total: ScrubReport = { checked: 0, corrupt: 0, repaired: 0, missing: 0 };
+  for (const node of nodes) {
+    const { result } = await request(args, { op: 'admin.scrub', node }, adminTimeoutMs);
+    for (const field of Object.keys(total) as (keyof ScrubReport)[]) total[field] += result[field];
+    if (!args.flags.has('--json')) console.log(`${node}: checked ${result.checked}, corrupt ${result.corrupt}, missing ${result.missing}, repaired ${result.repaired}`);
+  }
+  if (args.flags.has('--json')) console.log(JSON.stringify(total));
+  else if (nodes.length > 1) console.log(`all: checked ${total.checked}, corrupt ${total.corrupt}, missing ${total.missing}, repaired ${total.repaired}`);
+  return 0;
+}
+
+async function gc(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, ['--server', '--token'], ['--json']);
+  if (args.positionals.length > 0) throw new UsageError(`admin gc takes no positional arguments, got "${args.positionals[0]}".`);
+  const report: GcReport = (await request(args, { op: 'admin.gc' }, adminTimeoutMs)).result;
+  console.log(args.flags.has('--json') ? JSON.stringify(report) : `deleted ${report.deletedBlocks} blocks, freed ${report.freedBytes} bytes`);
+  return 0;
+}
+
+/** Sends one request to the first server that answers it; a node that is down or not leading passes it on to the next. */
+async function request<Op extends RequestOp>(args: ParsedArgs, body: Extract<Request, { op: Op }>, timeoutMs = 10_000): Promise<{ result: Results[Op]; map: ClusterMap }> {
+  const token = args.values.get('--token') ?? process.env.RAFTBOX_TOKEN;
+  let last: unknown = null;
+  for (const url of serverUrls(args)) {
+    try {
+      return await requestOnce(url, token, body, timeoutMs);
+    } catch (error) {
+      last = error;
+      // A refusal the cluster meant (not found, already running) is the answer; only connection trouble moves on.
+      if (error instanceof RaftboxError && !['unavailable', 'not_leader', 'timeout'].includes(error.code)) throw error;
+    }
+  }
+  throw last instanceof Error ? last : raftboxError('unavailable', 'no server answered; check --server or RAFTBOX_SERVER');
+}
+
+function requestOnce<Op extends RequestOp>(url: string, token: string | undefined, body: Extract<Request, { op: Op }>, timeoutMs: number): Promise<{ result: Results[Op]; map: ClusterMap }> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, { perMessageDeflate: false });
+    let map: ClusterMap | null = null;
+    const timer = setTimeout(() => finish(raftboxError('timeout', `${url} did not answer ${body.op} within ${timeoutMs} ms`)), timeoutMs);
+    const finish = (outcome: Error | { result: Results[Op]; map: ClusterMap }): void => {
+      clearTimeout(timer);
+      socket.removeAllListeners();
+      socket.on('error', () => {});
+      socket.terminate();
+      if (outcome instanceof Error) reject(outcome);
+      else resolve(outcome);
+    };
+    socket.on('open', () => socket.send(encodeWire({ type: 'hello', protocol: protocolVersion, role: 'client', ...(token ? { token } : {}), device: 'raftbox-admin' })));
+    socket.on('error', (error) => finish(raftboxError('unavailable', `cannot reach ${url}: ${error.message}`)));
+    socket.on('close', () => finish(raftboxError('unavailable', `${url} closed the connection before answering`)));
+    socket.on('message', (data: Buffer) => {
+      try {
+        const frame = decodeNodeFrame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+        if (frame.type === 'welcome') {
+          map = frame.map;
+          socket.send(encodeWire({ type: 'request', id: 1, ...body } as never));
+        } else if (frame.type === 'error') finish(raftboxError(frame.error.code, frame.error.message));
+        else if (frame.type === 'response' && frame.id === 1) {
+          if (frame.ok) finish({ result: checkResult(body.op, frame.result) as Results[Op], map: map! });
+          else finish(raftboxError(frame.error.code, frame.error.message, frame.error.details));
+        }
+      } catch (error) {
+        finish(error instanceof Error ? error : new Error(String(error)));
+      }
+    });
+  });
+}

@@ -1,0 +1,241 @@
+// Re-replication and repair: copies blocks to this node from a surviving replica. Every
+// node scans the replicated registry when the ring or the registry changes and takes on
+// the blocks that lack copies and whose live placement names it, so the work spreads
+// over all the nodes with no coordinator, and copies travel node to node. The same
+// machinery fetches a good copy to replace one that scrub or a read found corrupt.
+
+import type { Env, TimerId } from '../actor/env.ts';
+import type { NodeId } from '../../../protocol/raft-messages.ts';
+import type { BlockHash, BlockPeerMessage } from '../../../protocol/wire.ts';
+import type { BlockDirectory } from './block-directory.ts';
+import { blocksAddress, type BlockInternalMessage } from './block-messages.ts';
+import { blockBytesMax, type BlockStore } from './block-store.ts';
+import type { Placement } from './placement.ts';
+import type { RegisterBatcher } from './register-batcher.ts';
+import { TokenBucket } from './token-bucket.ts';
+
+export interface RepairerOptions {
+  node: NodeId;
+  sha256: (bytes: Uint8Array) => string;
+  /** Bytes per second this node may fetch for repairs: the bandwidth budget. */
+  repairBytesPerSecond: number;
+  /** Copies fetched at once. */
+  repairsInFlightMax: number;
+  /** Blocks waiting to be copied; a scan that finds more takes the rest on a later scan. */
+  repairQueueMax: number;
+  fetchTimeoutMs: number;
+  /** Least time between two registry scans, so a burst of uploads does not cause a scan each. */
+  scanIntervalMs: number;
+  /** A full scan, which also checks this node's own copies exist, at least this often. */
+  fullScanIntervalMs: number;
+}
+
+/** `rereplicate`: this node should gain a copy and register it; `repair`: it already owns the block and replaces a bad copy. */
+export type RepairKind = 'rereplicate' | 'repair';
+
+interface Job {
+  hash: BlockHash;
+  size: number;
+  kind: RepairKind;
+  /** Live copies when queued: fewer goes first. */
+  copies: number;
+  sources: NodeId[];
+  waiters: ((ok: boolean) => void)[];
+}
+
+interface Fetch {
+  job: Job;
+  node: NodeId;
+  timer: TimerId;
+}
+
+type FetchedMessage = Extract<BlockPeerMessage, { type: 'block.fetched' }>;
+
+/** Counters for the node's metrics and `status`: what repair has done since start. */
+export interface RepairStats {
+  copiedBlocks: number;
+  copiedBytes: number;
+  failedBlocks: number;
+  queuedBlocks: number;
+  inFlightBlocks: number;
+}
+
+export class Repairer {
+  private queue: Job[] = [];
+  private readonly jobs = new Map<BlockHash, Job>();
+  private readonly fetches = new Map<number, Fetch>();
+  private readonly bucket: TokenBucket;
+  private seenVersion = -1;
+  private lastScanMs = -Infinity;
+  private lastFullScanMs = -Infinity;
+  private pumpTimerArmed = false;
+  private copiedBlocks = 0;
+  private copiedBytes = 0;
+  private failedBlocks = 0;
+
+  constructor(
+    private readonly env: Env,
+    private readonly options: RepairerOptions,
+    private readonly directory: BlockDirectory | null,
+    private readonly placement: Placement,
+    private readonly store: BlockStore,
+    private readonly register: RegisterBatcher,
+    private readonly nextId: () => number,
+  ) {
+    this.bucket = new TokenBucket(options.repairBytesPerSecond, Math.max(blockBytesMax, options.repairBytesPerSecond / 4), env.now());
+  }
+
+  get stats(): RepairStats {
+    return { copiedBlocks: this.copiedBlocks, copiedBytes: this.copiedBytes, failedBlocks: this.failedBlocks, queuedBlocks: this.queue.length, inFlightBlocks: this.fetches.size };
+  }
+
+  /** Called on the actor's repair tick: scan the registry if it changed (or a full scan is due), then start copies. */
+  tick(): void {
+    const now = this.env.now();
+    if (this.directory !== null) {
+      const full = now - this.lastFullScanMs >= this.options.fullScanIntervalMs;
+      const changed = this.directory.blocksVersion !== this.seenVersion && now - this.lastScanMs >= this.options.scanIntervalMs;
+      if (full || changed) this.scan(full);
+    }
+    this.pump();
+  }
+
+  /** Queue a copy of `hash` to this node from `sources`; `done` hears whether it is now stored here. */
+  enqueue(hash: BlockHash, size: number, kind: RepairKind, sources: NodeId[], done?: (ok: boolean) => void): boolean {
+    const existing = this.jobs.get(hash);
+    if (existing) {
+      if (done) existing.waiters.push(done);
+      return true;
+    }
+    if (this.jobs.size >= this.options.repairQueueMax + this.options.repairsInFlightMax) return false;
+    const job: Job = { hash, size, kind, copies: sources.length, sources: sources.filter((node) => node !== this.options.node), waiters: done ? [done] : [] };
+    this.jobs.set(hash, job);
+    // Keep the queue ordered by copies left, fewest first; a stable insert keeps scan order within a count.
+    let at = this.queue.length;
+    while (at > 0 && this.queue[at - 1]!.copies > job.copies) at--;
+    this.queue.splice(at, 0, job);
+    return true;
+  }
+
+  /** A peer's answer to one of our fetches; false when it answers none of ours. */
+  onFetched(message: FetchedMessage): boolean {
+    const fetch = this.fetches.get(message.id);
+    if (!fetch || message.from !== blocksAddress(fetch.node)) return false;
+    this.env.cancel(fetch.timer);
+    this.fetches.delete(message.id);
+    const data = message.data;
+    const { job } = fetch;
+    if (data instanceof Uint8Array && data.byteLength === job.size && this.options.sha256(data) === job.hash) {
+      const start = this.store.write(job.hash, data, (outcome) => (outcome.ok ? this.stored(job) : this.finish(job, false)));
+      if (start === 'present') this.stored(job);
+      if (start === 'overloaded') this.finish(job, false);
+    } else {
+      if (data !== null) this.env.log('warn', 'blocks.corrupt-remote', { hash: job.hash, node: fetch.node });
+      this.fetchNext(job);
+    }
+    this.pump();
+    return true;
+  }
+
+  onFetchTimeout(message: Extract<BlockInternalMessage, { type: 'blocks.repair-fetch-timeout' }>): void {
+    const fetch = this.fetches.get(message.id);
+    if (!fetch) return;
+    this.fetches.delete(message.id);
+    this.fetchNext(fetch.job);
+    this.pump();
+  }
+
+  onPumpDue(): void {
+    this.pumpTimerArmed = false;
+    this.pump();
+  }
+
+  /** True while `hash` is being copied here: its file must not be dropped meanwhile. */
+  busy(hash: BlockHash): boolean {
+    return this.jobs.has(hash);
+  }
+
+  // ---------------------------------------------------------------- scanning
+
+  // Blocks whose live copies fall short and whose live placement names this node. When
+  // several targets lack a copy, only as many as are missing take it on, chosen by their
+  // rank among those targets, so two nodes with the same view never copy the same block twice.
+  private scan(full: boolean): void {
+    const directory = this.directory!;
+    const now = this.env.now();
+    this.seenVersion = directory.blocksVersion;
+    this.lastScanMs = now;
+    if (full) this.lastFullScanMs = now;
+    const self = this.options.node;
+    const wanted = this.placement.wanted;
+    let found = 0;
+    for (const [hash, block] of directory.blocks()) {
+      if (this.jobs.has(hash)) continue;
+      const live = block.owners.filter((node) => this.placement.isLive(node));
+      if (block.owners.includes(self)) {
+        // A full scan also checks that the copies the registry says we hold are on disk.
+        if (full && !this.store.has(hash) && live.length > 1) this.enqueue(hash, block.size, 'repair', live);
+        continue;
+      }
+      if (live.length >= wanted || live.length === 0) continue;
+      const lacking = this.placement.targets(hash).filter((node) => !block.owners.includes(node));
+      const rank = lacking.indexOf(self);
+      if (rank === -1 || rank >= wanted - live.length) continue;
+      if (!this.enqueue(hash, block.size, 'rereplicate', live)) break;
+      found++;
+    }
+    if (found > 0) this.env.log('info', 'blocks.rereplicate-scan', { node: self, found, queued: this.queue.length, full });
+  }
+
+  // ---------------------------------------------------------------- copying
+
+  /** Start queued copies as far as the in-flight limit and the bandwidth budget allow. */
+  pump(): void {
+    while (this.fetches.size < this.options.repairsInFlightMax && this.queue.length > 0) {
+      const job = this.queue[0]!;
+      if (!this.bucket.take(job.size, this.env.now())) {
+        this.armPump(this.bucket.waitMs(job.size, this.env.now()));
+        return;
+      }
+      this.queue.shift();
+      this.fetchNext(job);
+    }
+  }
+
+  private armPump(delayMs: number): void {
+    if (this.pumpTimerArmed) return;
+    this.pumpTimerArmed = true;
+    this.env.timer(Math.max(1, delayMs), { type: 'blocks.repair-pump' } satisfies BlockInternalMessage);
+  }
+
+  private fetchNext(job: Job): void {
+    const node = job.sources.shift();
+    if (node === undefined) return this.finish(job, false);
+    const id = this.nextId();
+    this.env.send(blocksAddress(node), { type: 'block.fetch', from: this.env.self, id, hash: job.hash } satisfies BlockPeerMessage);
+    const timer = this.env.timer(this.options.fetchTimeoutMs, { type: 'blocks.repair-fetch-timeout', id } satisfies BlockInternalMessage);
+    this.fetches.set(id, { job, node, timer });
+  }
+
+  private stored(job: Job): void {
+    if (!this.jobs.has(job.hash)) return;
+    this.copiedBlocks++;
+    this.copiedBytes += job.size;
+    if (job.kind === 'repair') return this.finish(job, true);
+    const queued = this.register.add({ hash: job.hash, size: job.size, owners: [this.options.node] }, (outcome) => this.finish(job, outcome.ok));
+    if (!queued) this.finish(job, false);
+  }
+
+  private finish(job: Job, ok: boolean): void {
+    if (this.jobs.get(job.hash) !== job) return;
+    this.jobs.delete(job.hash);
+    if (!ok) {
+      this.failedBlocks++;
+      this.env.log('warn', 'blocks.repair-failed', { hash: job.hash, kind: job.kind });
+      // A later scan tries again, with whatever sources the registry then names.
+      this.seenVersion = -1;
+    }
+    for (const waiter of job.waiters) waiter(ok);
+    this.pump();
+  }
+}

@@ -1,0 +1,145 @@
+// Scrub: re-hash this node's block files and replace any that are corrupt (or that the
+// registry says are here but are not) with a good copy from another owner. A slow pass
+// runs in the background at a configured rate; `admin.scrub` runs a whole pass now and
+// answers with what it found once every repair it started has finished.
+
+import type { Env } from '../actor/env.ts';
+import type { NodeId } from '../../../protocol/raft-messages.ts';
+import type { BlockHash, ScrubReport } from '../../../protocol/wire.ts';
+import type { BlockDirectory } from './block-directory.ts';
+import type { BlockInternalMessage } from './block-messages.ts';
+import type { BlockStore } from './block-store.ts';
+import type { Placement } from './placement.ts';
+import type { Repairer } from './repairer.ts';
+
+export interface ScrubberOptions {
+  node: NodeId;
+  /** Bytes per second the background pass re-hashes; 0 turns it off. */
+  scrubBytesPerSecond: number;
+  scrubTickMs: number;
+  /** Bytes one step of a pass run now re-hashes before yielding the actor to other messages. */
+  stepBytesMax: number;
+}
+
+interface Pass {
+  id: number;
+  hashes: BlockHash[];
+  next: number;
+  report: ScrubReport;
+  repairsPending: number;
+  scanned: boolean;
+  done: (report: ScrubReport) => void;
+}
+
+/** Totals since start, for the node's metrics. */
+export interface ScrubStats {
+  checked: number;
+  corrupt: number;
+  repaired: number;
+  missing: number;
+}
+
+export class Scrubber {
+  private background: { hashes: BlockHash[]; next: number } = { hashes: [], next: 0 };
+  private pass: Pass | null = null;
+  private nextPassId = 1;
+  readonly totals: ScrubStats = { checked: 0, corrupt: 0, repaired: 0, missing: 0 };
+
+  constructor(
+    private readonly env: Env,
+    private readonly options: ScrubberOptions,
+    private readonly directory: BlockDirectory | null,
+    private readonly placement: Placement,
+    private readonly store: BlockStore,
+    private readonly repairer: Repairer,
+  ) {
+    // Without a directory there is no owner to repair from, so a background pass would only count.
+    if (options.scrubBytesPerSecond > 0 && directory !== null) env.timer(options.scrubTickMs, { type: 'blocks.scrub-tick' } satisfies BlockInternalMessage);
+  }
+
+  /** The background pass: re-hash about a tick's worth of bytes, starting over when the list runs out. */
+  onTick(): void {
+    this.env.timer(this.options.scrubTickMs, { type: 'blocks.scrub-tick' } satisfies BlockInternalMessage);
+    if (this.pass !== null) return;
+    if (this.background.next >= this.background.hashes.length) this.background = { hashes: this.store.list(), next: 0 };
+    let budget = (this.options.scrubBytesPerSecond * this.options.scrubTickMs) / 1000;
+    while (budget > 0 && this.background.next < this.background.hashes.length) {
+      budget -= this.check(this.background.hashes[this.background.next++]!, null);
+    }
+  }
+
+  /** Runs a whole pass now; false when one is already running (the caller answers `overloaded`). */
+  runPass(done: (report: ScrubReport) => void): boolean {
+    if (this.pass !== null) return false;
+    const id = this.nextPassId++;
+    this.pass = { id, hashes: this.store.list(), next: 0, report: { checked: 0, corrupt: 0, repaired: 0, missing: 0 }, repairsPending: 0, scanned: false, done };
+    this.step(id);
+    return true;
+  }
+
+  /** One slice of the pass run now; the next slice comes back through the mailbox. */
+  step(id: number): void {
+    const pass = this.pass;
+    if (pass === null || pass.id !== id) return;
+    let budget = this.options.stepBytesMax;
+    while (budget > 0 && pass.next < pass.hashes.length) budget -= this.check(pass.hashes[pass.next++]!, pass);
+    if (pass.next < pass.hashes.length) {
+      this.env.timer(0, { type: 'blocks.scrub-step', pass: id } satisfies BlockInternalMessage);
+      return;
+    }
+    if (!pass.scanned) {
+      pass.scanned = true;
+      this.findMissing(pass);
+    }
+    this.finishIfDone(pass);
+  }
+
+  // Re-hash one file; returns the bytes read, for the budget.
+  private check(hash: BlockHash, pass: Pass | null): number {
+    const local = this.store.read(hash);
+    if (local.state === 'missing') return 0;
+    this.count(pass, 'checked');
+    if (local.state === 'ok') return local.data.byteLength;
+    this.count(pass, 'corrupt');
+    this.env.log('warn', 'blocks.corrupt', { hash, node: this.options.node, size: local.size, by: 'scrub' });
+    this.repair(hash, pass);
+    return local.size;
+  }
+
+  // Blocks the registry says this node holds but whose file is gone.
+  private findMissing(pass: Pass): void {
+    if (this.directory === null) return;
+    for (const [hash, block] of this.directory.blocks()) {
+      if (!block.owners.includes(this.options.node) || this.store.has(hash)) continue;
+      this.count(pass, 'missing');
+      this.repair(hash, pass);
+    }
+  }
+
+  private repair(hash: BlockHash, pass: Pass | null): void {
+    const known = this.directory?.block(hash) ?? null;
+    const sources = (known ? known.owners.filter((node) => this.placement.isLive(node)) : this.placement.preference(hash)).filter((node) => node !== this.options.node);
+    const size = known?.size ?? 0;
+    if (known === null || sources.length === 0) return;
+    if (pass) pass.repairsPending++;
+    const queued = this.repairer.enqueue(hash, size, 'repair', sources, (ok) => {
+      if (ok) this.count(pass, 'repaired');
+      if (!pass) return;
+      pass.repairsPending--;
+      this.finishIfDone(pass);
+    });
+    if (!queued && pass) pass.repairsPending--;
+  }
+
+  private count(pass: Pass | null, field: keyof ScrubReport): void {
+    this.totals[field]++;
+    if (pass) pass.report[field]++;
+  }
+
+  private finishIfDone(pass: Pass): void {
+    if (this.pass !== pass || !pass.scanned || pass.next < pass.hashes.length || pass.repairsPending > 0) return;
+    this.pass = null;
+    this.env.log('info', 'blocks.scrubbed', { node: this.options.node, ...pass.report });
+    pass.done(pass.report);
+  }
+}
