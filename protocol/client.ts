@@ -149,8 +149,20 @@ export class RaftboxClient {
   /** Files whose path starts with `prefix`, live ones only unless `includeDeleted`. */
   async list(prefix = '', options: { includeDeleted?: boolean } = {}): Promise<FileInfo[]> {
     const includeDeleted = options.includeDeleted ?? false;
-    const { result } = await this.router.metadata({ op: 'list', prefix: normalizePrefix(prefix), includeDeleted });
-    return includeDeleted ? result.files : result.files.filter((file) => !file.deleted);
+    const files: FileInfo[] = [];
+    let after: string | undefined;
+    // Page by page: one frame holds only so many records. Pages are separate reads, so a
+    // path committed meanwhile may be missed or a deleted one still listed, as with any
+    // paged listing; sync plans from the result and its compare-and-set catches the rest.
+    for (;;) {
+      const request = { op: 'list' as const, prefix: normalizePrefix(prefix), includeDeleted, ...(after === undefined ? {} : { after }) };
+      const { result } = await this.router.metadata(request);
+      files.push(...result.files);
+      const last = result.files[result.files.length - 1];
+      if (result.more !== true || last === undefined) break;
+      after = last.path;
+    }
+    return includeDeleted ? files : files.filter((file) => !file.deleted);
   }
 
   /** Deletes `path` (a tombstone version), with the same `ifVersion` rule as `writeFile`. */

@@ -165,7 +165,7 @@ export const wireErrorSchema = struct({
 
 const requestOps = [
   struct({ op: v.literal('stat'), namespace: optional(namespace), path, version: optional(count) }),
-  struct({ op: v.literal('list'), namespace: optional(namespace), prefix: path, includeDeleted: optional(flag) }),
+  struct({ op: v.literal('list'), namespace: optional(namespace), prefix: path, includeDeleted: optional(flag), after: optional(path), limit: optional(count) }),
   struct({ op: v.literal('history'), namespace: optional(namespace), path }),
   struct({ op: v.literal('changes'), namespace: optional(namespace), cursor: count, limit: optional(count) }),
   struct({
@@ -323,7 +323,7 @@ export const peerEnvelopeSchema = struct({ to: address, message: peerMessageSche
 /** The schema of each operation's result, for checking the `result` of a successful response. */
 export const resultSchemas = {
   stat: v.nullable(fileInfoSchema),
-  list: struct({ files: fileInfos }),
+  list: struct({ files: fileInfos, more: optional(flag) }),
   history: struct({ versions: fileInfos }),
   changes: struct({ changes: fileInfos, cursor: count, reset: flag }),
   commit: struct({ files: fileInfos }),

@@ -107,7 +107,8 @@ export interface ClusterMap {
  */
 export type Request =
   | { op: 'stat'; namespace?: string; path: string; version?: number }
-  | { op: 'list'; namespace?: string; prefix: string; includeDeleted?: boolean }
+  /** One page of a listing, in path order: paths after `after`, at most `limit` (and a frame's worth); `more` says another page follows. */
+  | { op: 'list'; namespace?: string; prefix: string; includeDeleted?: boolean; after?: string; limit?: number }
   | { op: 'history'; namespace?: string; path: string }
   | { op: 'changes'; namespace?: string; cursor: number; limit?: number }
   | { op: 'commit'; namespace?: string; client: string; seq: number; device: string; changes: FileChange[] }
@@ -130,7 +131,7 @@ export type RequestOp = Request['op'];
 /** The result each operation answers with. */
 export interface Results {
   stat: FileInfo | null;
-  list: { files: FileInfo[] };
+  list: { files: FileInfo[]; more?: boolean };
   history: { versions: FileInfo[] };
   /** `reset` means the feed no longer holds `cursor`: list everything, then continue from `cursor`. */
   changes: { changes: FileInfo[]; cursor: number; reset: boolean };

@@ -31,6 +31,11 @@ import { changesLimitDefault, changesLimitMax, type MetadataStateMachine } from 
 import { StatusCollector, type StatusTimeoutMessage } from './status-collector.ts';
 import { Watchers } from './watchers.ts';
 
+
+/** Most files in one page of a listing. */
+export const listPageFilesMax = 5000;
+/** About how many bytes of file records one listing page carries: well inside a frame. */
+export const listPageBytesMax = 2 * 1024 * 1024;
 export interface MetadataServiceOptions {
   node: NodeId;
   clusterId: string;
@@ -218,7 +223,9 @@ export class MetadataService {
       case 'list': {
         const prefix = normalizePrefix(request.prefix ?? '');
         const includeDeleted = request.includeDeleted === true;
-        return () => ({ files: sm.list(namespace, prefix, includeDeleted) });
+        const after = request.after === undefined || request.after === null ? undefined : normalizePath(request.after);
+        const limit = Math.min(listPageFilesMax, request.limit === undefined || request.limit === null ? listPageFilesMax : count(request.limit, 'limit', 1));
+        return () => sm.listPage(namespace, prefix, { includeDeleted, ...(after === undefined ? {} : { after }), limit, bytesMax: listPageBytesMax });
       }
       case 'history': {
         const path = normalizePath(request.path);

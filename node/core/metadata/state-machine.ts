@@ -251,6 +251,27 @@ export class MetadataStateMachine implements StateMachine {
     return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
+  /**
+   * One page of `list`: the files after path `after`, at most `limit` of them and about
+   * `bytesMax` of encoded records (a file's record grows with its block list), so every
+   * page fits in one frame however large the namespace or its files.
+   */
+  listPage(namespace: string, prefix: string, options: { includeDeleted: boolean; after?: string; limit: number; bytesMax: number }): { files: FileInfo[]; more: boolean } {
+    const all = this.list(namespace, prefix, options.includeDeleted);
+    const after = options.after;
+    let index = after === undefined ? 0 : all.findIndex((file) => file.path > after);
+    if (index === -1) index = all.length;
+    const files: FileInfo[] = [];
+    let bytes = 0;
+    for (; index < all.length && files.length < options.limit; index++) {
+      const file = all[index]!;
+      bytes += recordBytesEstimate(file);
+      if (files.length > 0 && bytes > options.bytesMax) break;
+      files.push(file);
+    }
+    return { files, more: index < all.length };
+  }
+
   /** The retained versions of `path`, newest first; empty when it never existed. */
   history(namespace: string, path: string): FileInfo[] {
     const normal = normalizePath(path);
@@ -371,4 +392,9 @@ function nextVersion(current: FileInfo | null, change: FileChange, device: strin
   const version = (current?.version ?? 0) + 1;
   const common = { path: change.path, version, mtime: change.mtime, mode: change.mode, device, clock, index };
   return change.deleted ? { ...common, size: 0, deleted: true, blocks: [] } : { ...common, size: change.size, deleted: false, blocks: change.blocks };
+}
+
+/** A generous estimate of a file record's encoded size: fixed fields, path, clock, and about 80 bytes per block. */
+function recordBytesEstimate(file: FileInfo): number {
+  return 256 + file.path.length * 3 + Object.keys(file.clock).length * 48 + file.blocks.length * 80;
 }
