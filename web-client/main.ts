@@ -1,7 +1,22 @@
-// Entry point of the web client. For now it only marks the page as loaded; the sync UI,
-// worker pool and IndexedDB store come with the web client issue.
+// Entry point of the web client: registers the service worker (so the app loads with no
+// network) and starts the page.
 
-export {};
+import { Page } from './app/page.ts';
 
-const statusLine = document.querySelector('#status');
-statusLine?.setAttribute('data-loaded', 'true');
+async function registerServiceWorker(): Promise<void> {
+  if (!('serviceWorker' in navigator)) return;
+  try {
+    await navigator.serviceWorker.register('./sw.js', { scope: './' });
+  } catch {
+    // Without a service worker the app still works; it only cannot load offline.
+  }
+}
+
+void registerServiceWorker();
+Page.start().then(
+  () => document.body.setAttribute('data-ready', 'true'),
+  (error: unknown) => {
+    const status = document.querySelector('#connection');
+    if (status !== null) status.textContent = `The app could not start: ${error instanceof Error ? error.message : String(error)}`;
+  },
+);
