@@ -11,9 +11,10 @@ const settleMs = 3_000;
  * Run one seed: the workload under faults (random, or a named scenario's script), then
  * everything healed and a liveness window, then the clients stop and the replicas
  * settle. Safety checkers watch throughout; convergence, acknowledged writes and
- * linearizability are checked at the end. Synchronous and deterministic.
+ * linearizability are checked at the end. Synchronous and deterministic. `observe`, if
+ * given, sees the cluster before it starts (sim/replay-recorder.ts records a replay).
  */
-export function runSeed(options: SimOptions): SimResult {
+export function runSeed(options: SimOptions, observe?: (cluster: SimCluster) => void): SimResult {
   const scenario = options.scenario ? findScenario(options.scenario) : null;
   const cluster = new SimCluster({
     seed: options.seed,
@@ -26,6 +27,8 @@ export function runSeed(options: SimOptions): SimResult {
     ...(options.bug ? { bug: options.bug } : {}),
   });
   const faultPrng = cluster.prng.fork('faults');
+  // An observer (the browser replay) may only watch: it must not schedule events or draw randomness.
+  observe?.(cluster);
   cluster.start();
   if (scenario) scenario.run(cluster, faultPrng, options.durationMs);
   else scheduleRandomFaults(cluster, faultPrng, options.faults, options.durationMs);
