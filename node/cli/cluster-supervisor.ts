@@ -207,7 +207,10 @@ export class ClusterSupervisor {
   private spawnMember(member: Member): Promise<void> {
     const peers = this.members.filter((m) => m !== member).map((m) => `${m.id}=127.0.0.1:${m.port}`).join(',');
     const args = [shim, 'node', '--id', member.id, '--listen', `127.0.0.1:${member.port}`, '--peers', peers, '--data', join(this.options.data, member.id), '--replication', String(this.options.replication), '--log-level', this.options.logLevel, '--chaos'];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', this.options.childOutput ?? 'inherit'] });
+    const child = spawn(process.execPath, args, {
+      stdio: ['pipe', 'pipe', this.options.childOutput ?? 'inherit'],
+      env: { ...process.env, RAFTBOX_EXIT_WITH_PARENT: '1' },
+    });
     member.child = child;
     member.starting = true;
     member.stopReason = null;
