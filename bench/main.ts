@@ -3,8 +3,13 @@
 // that is not built yet.
 //
 //   meta [--quick]       metadata writes at 1/16/64/256 SDK clients vs a 3-node etcd.
-//   upload [--quick]     1 GiB up and down at R=3 vs the raw disk write+sync rate.
+//   upload [--quick]     1 GiB up and down at R=3 vs the raw disk write+sync rate, and a
+//                        first folder sync of 10,000 small files (files/s).
+//   delta [--quick]      bytes uploaded for 3 edits of a synced 256 MiB file vs fixed 4 MiB blocks.
 //   failover [--quick]   write unavailability while the leader is killed 10 times.
+//   rereplication [--quick]  detection and re-replication time after kill -9 of one of 4 nodes holding 1 GiB.
+//   hash [--quick]       FastCDC and SHA-256 MB/s on 256 MiB: alone, together on one thread,
+//                        and on a worker_threads pool; target ≥ 600 MB/s.
 //   sim [--seeds-1000]   5 seeds × 60 simulated s (5 nodes, 8 clients, all faults) on one
 //                        thread, target: one 60 s seed ≤ 0.5 s wall (median). --seeds-1000
 //                        also times seeds 1..1000 (default duration) on the worker pool,
@@ -153,13 +158,28 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (args.name === 'upload') {
     const { benchUpload, printUpload } = await import('./upload.ts');
-    const report = await benchUpload(quick ? { runs: 1, bytes: 256 * 2 ** 20 } : { runs: 3, bytes: 2 ** 30 });
+    const report = await benchUpload(quick ? { runs: 1, bytes: 256 * 2 ** 20, files: 2000 } : { runs: 3, bytes: 2 ** 30, files: 10_000 });
     return emit(report, () => printUpload(report));
+  }
+  if (args.name === 'hash') {
+    const { benchHash, printHash } = await import('./hash.ts');
+    const report = await benchHash(quick ? { bytes: 64 * 2 ** 20, runs: 3 } : {});
+    return emit(report, () => printHash(report));
+  }
+  if (args.name === 'delta') {
+    const { benchDelta, printDelta } = await import('./delta.ts');
+    const report = await benchDelta({ fileBytes: quick ? 64 * 2 ** 20 : 256 * 2 ** 20 });
+    return emit(report, () => printDelta(report));
   }
   if (args.name === 'failover') {
     const { benchFailover, printFailover } = await import('./failover.ts');
     const report = await benchFailover({ kills: quick ? 3 : 10 });
     return emit(report, () => printFailover(report));
+  }
+  if (args.name === 'rereplication') {
+    const { benchRereplication, printRereplication } = await import('./rereplication.ts');
+    const report = await benchRereplication(quick ? { runs: 1, bytes: 256 * 2 ** 20 } : { runs: 3, bytes: 2 ** 30 });
+    return emit(report, () => printRereplication(report));
   }
   if (args.name !== 'sim') usageError(`benchmark ${args.name} is not built yet`);
   const report = await benchSim(args.flags.has('seeds-1000'));

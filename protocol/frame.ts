@@ -44,7 +44,9 @@ export function decodeFrame(bytes: Uint8Array, bytesMax = frameBytesMax): unknow
   }
   try {
     // A fresh decoder for a larger limit: such messages are rare, and the shared one keeps its tight bounds.
-    return (bytesMax === frameBytesMax ? decoder : boundedDecoder(bytesMax)).decode(bytes);
+    const value = (bytesMax === frameBytesMax ? decoder : boundedDecoder(bytesMax)).decode(bytes);
+    refuseIllFormedText(value, 0);
+    return value;
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw raftboxError('bad_frame', `A frame of ${bytes.length} bytes is not valid msgpack: ${reason}.`);
@@ -77,6 +79,22 @@ export function decodeWith<const TSchema extends v.GenericSchema>(
 // `unknown` fields and cannot be re-encoded as it came, so any extension is a bad frame.
 function refuseExtension(_data: Uint8Array, type: number): never {
   throw new Error(`msgpack extension type ${type} is not part of the protocol`);
+}
+
+// msgpack strings must be UTF-8. The library decodes a broken sequence into a lone
+// surrogate, which encodes back differently and so slips through `unknown` fields of a
+// schema as a value no peer sent; the fuzz test found it. Such text is a bad frame.
+function refuseIllFormedText(value: unknown, depth: number): void {
+  if (typeof value === 'string') {
+    if (!value.isWellFormed()) throw new Error('a string is not valid UTF-8');
+    return;
+  }
+  if (typeof value !== 'object' || value === null || value instanceof Uint8Array || depth > 64) return;
+  if (Array.isArray(value)) for (const item of value) refuseIllFormedText(item, depth + 1);
+  else for (const [key, item] of Object.entries(value)) {
+    refuseIllFormedText(key, depth + 1);
+    refuseIllFormedText(item, depth + 1);
+  }
 }
 
 function boundedDecoder(bytesMax: number): Decoder {

@@ -52,10 +52,14 @@ const requests: Request[] = [
   { op: 'blocks.register', client: 'cli-8d2e', seq: 18, blocks: [{ hash: hashA, size: 1_048_576, owners: ['n1', 'n3', 'n2'] }] },
   { op: 'admin.scrub', node: 'n2' },
   { op: 'admin.gc' },
+  { op: 'blocks.release', client: 'n2/blocks#k3', seq: 4, blocks: [{ hash: hashA, size: 1_048_576, owners: ['n4'] }] },
+  { op: 'node.join', node: 'n4', url: 'ws://127.0.0.1:7004', voter: true },
+  { op: 'admin.remove-node', node: 'n2' },
 ];
 const allOps: RequestOp[] = [
   'stat', 'list', 'history', 'changes', 'commit', 'watch', 'unwatch', 'status', 'cluster', 'node.info',
   'blocks.has', 'blocks.put', 'blocks.get', 'blocks.register', 'admin.scrub', 'admin.gc',
+  'blocks.release', 'node.join', 'admin.remove-node',
 ];
 
 const clusterMap = {
@@ -84,6 +88,9 @@ const results: { [K in RequestOp]: Results[K] } = {
   'blocks.register': { registered: 1 },
   'admin.scrub': { checked: 40, corrupt: 1, repaired: 1, missing: 0 },
   'admin.gc': { deletedBlocks: 3, freedBytes: 9_437_184 },
+  'blocks.release': { released: 2 },
+  'node.join': { clusterId: 'c-5b1e9a', initialMembers: ['n1', 'n2', 'n3'] },
+  'admin.remove-node': { node: 'n2', drainedBlocks: 40 },
 };
 
 const clientFrames: ClientToNode[] = [
@@ -134,6 +141,8 @@ const peerEnvelopes: PeerEnvelope[] = [
   { to: 'n2/blocks', message: { type: 'block.fetch', from: 'n1/blocks', id: 5, hash: hashB } },
   { to: 'n1/blocks', message: { type: 'block.fetched', from: 'n2/blocks', id: 5, data: new Uint8Array([42]) } },
   { to: 'n1/blocks', message: { type: 'block.fetched', from: 'n2/blocks', id: 6, data: null } },
+  { to: 'n1/blocks', message: { type: 'block.confirm', from: 'n4/blocks', id: 7, hash: hashA, epoch: 3 } },
+  { to: 'n4/blocks', message: { type: 'block.confirmed', from: 'n1/blocks', id: 7, ok: true } },
 ];
 
 // ------------------------------------------------------------------ helpers
@@ -185,7 +194,7 @@ test('every peer message type round-trips inside an envelope', () => {
     seen.add(envelope.message.type);
     assert.equal(decodePeerEnvelope(encodeWire(envelope)), envelope);
   }
-  assert.is(seen.size, 15);
+  assert.is(seen.size, 17);
 });
 
 test('decoded binary is a copy, not a view into the frame', () => {
@@ -242,7 +251,7 @@ test('limits are exact: the largest legal value passes, one more is refused', ()
 
 test('refusals name the first offending field', () => {
   badClient(encode({ type: 'request', op: 'stat', path: 'a' }), 'id', /^Client frame field 'id' is missing\.$/);
-  badClient(request({ op: 'delete', path: 'a' }), 'op', /^Client frame field 'op' must be one of stat, list, .*admin\.gc, got "delete"\.$/);
+  badClient(request({ op: 'delete', path: 'a' }), 'op', /^Client frame field 'op' must be one of stat, list, .*admin\.remove-node, got "delete"\.$/);
   badClient(request({ path: 'a' }), 'op', /field 'op' must be one of stat/);
   badClient(request({ op: 'blocks.get', hash: hashA.slice(1) }), 'hash', /field 'hash' must be 64 lowercase hex characters/);
   badClient(request({ op: 'blocks.get', hash: hashA.toUpperCase() }), 'hash', /must be 64 lowercase hex/);

@@ -192,6 +192,14 @@ const requestOps = [
   }),
   struct({ op: v.literal('admin.scrub'), node: nodeId }),
   struct({ op: v.literal('admin.gc') }),
+  struct({
+    op: v.literal('blocks.release'),
+    client: identifier,
+    seq: count,
+    blocks: list(struct({ ...blockRefSchema.entries, owners: nodeIds }), blocksPerChangeMax, 'blocks'),
+  }),
+  struct({ op: v.literal('node.join'), node: nodeId, url: address, voter: flag }),
+  struct({ op: v.literal('admin.remove-node'), node: nodeId }),
 ] as const;
 
 const opNames = requestOps.map((option) => option.entries.op.literal).join(', ');
@@ -293,12 +301,14 @@ const blockPeerOptions = [
   struct({ type: v.literal('block.replicated'), from: address, id: count, ok: flag, error: optional(wireErrorSchema) }),
   struct({ type: v.literal('block.fetch'), from: address, id: count, hash }),
   struct({ type: v.literal('block.fetched'), from: address, id: count, data: v.nullable(binary(blockBytesMax)) }),
+  struct({ type: v.literal('block.confirm'), from: address, id: count, hash, epoch: count }),
+  struct({ type: v.literal('block.confirmed'), from: address, id: count, ok: flag }),
 ] as const;
 
 export const blockPeerMessageSchema = v.variant(
   'type',
   blockPeerOptions,
-  discriminatorMessage({ type: 'block.replicate, block.replicated, block.fetch, block.fetched' }),
+  discriminatorMessage({ type: 'block.replicate, block.replicated, block.fetch, block.fetched, block.confirm, block.confirmed' }),
 );
 
 const peerTypes = [
@@ -338,6 +348,9 @@ export const resultSchemas = {
   'blocks.register': struct({ registered: count }),
   'admin.scrub': struct({ checked: count, corrupt: count, repaired: count, missing: count }),
   'admin.gc': struct({ deletedBlocks: count, freedBytes: count }),
+  'blocks.release': struct({ released: count }),
+  'node.join': struct({ clusterId: identifier, initialMembers: nodeIds }),
+  'admin.remove-node': struct({ node: nodeId, drainedBlocks: count }),
 } as const;
 
 // ------------------------------------------------------------------ functions

@@ -124,7 +124,13 @@ export type Request =
   /** Re-hash one node's blocks now and repair what is corrupt or missing; any node forwards it to `node`'s block actor. */
   | { op: 'admin.scrub'; node: NodeId }
   /** Run a garbage-collection pass now, at the leader. */
-  | { op: 'admin.gc' };
+  | { op: 'admin.gc' }
+  /** A node's block actor gives up copies the current owners confirmed they hold: these owners leave these blocks. */
+  | { op: 'blocks.release'; client: string; seq: number; blocks: (BlockRef & { owners: NodeId[] })[] }
+  /** A new node asks to join: it is added to the placement ring and as a Raft learner, then promoted to voter unless `voter` is false. */
+  | { op: 'node.join'; node: NodeId; url: string; voter: boolean }
+  /** Drain a node's blocks to their new owners, then take it out of the ring and the Raft configuration. */
+  | { op: 'admin.remove-node'; node: NodeId };
 
 export type RequestOp = Request['op'];
 
@@ -147,6 +153,16 @@ export interface Results {
   'blocks.register': { registered: number };
   'admin.scrub': ScrubReport;
   'admin.gc': GcReport;
+  'blocks.release': { released: number };
+  /** `initialMembers`: the ring the cluster started with, which a joining node's state machine must start from too. */
+  'node.join': { clusterId: string; initialMembers: NodeId[] };
+  'admin.remove-node': RemoveNodeReport;
+}
+
+/** What `raftbox admin remove-node` did: the blocks the node held when its drain began. */
+export interface RemoveNodeReport {
+  node: NodeId;
+  drainedBlocks: number;
 }
 
 /** What one scrub pass found: blocks re-hashed, copies found corrupt or missing, and copies repaired from a good owner. */
@@ -251,7 +267,10 @@ export type BlockPeerMessage =
   | { type: 'block.replicate'; from: Address; id: number; hash: BlockHash; data: Uint8Array }
   | { type: 'block.replicated'; from: Address; id: number; ok: boolean; error?: WireError }
   | { type: 'block.fetch'; from: Address; id: number; hash: BlockHash }
-  | { type: 'block.fetched'; from: Address; id: number; data: Uint8Array | null };
+  | { type: 'block.fetched'; from: Address; id: number; data: Uint8Array | null }
+  /** Does the receiver hold a verified copy and count itself an owner at ring `epoch`? Asked before a surplus copy is dropped. */
+  | { type: 'block.confirm'; from: Address; id: number; hash: BlockHash; epoch: number }
+  | { type: 'block.confirmed'; from: Address; id: number; ok: boolean };
 
 /** Sent by a node's block actor to its own metadata actor whenever its counts change. Local only, never on the wire. */
 export interface BlockStatsMessage {

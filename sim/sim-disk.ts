@@ -96,6 +96,18 @@ export class SimDisk implements Storage {
     return [...this.files].filter(([name, f]) => f.exists && name.startsWith(prefix)).map(([name]) => name).sort();
   }
 
+  /** Flips one bit of a file's durable bytes, as a failing disk would; false when there is no such file. */
+  corrupt(file: string, offset: number): boolean {
+    const f = this.files.get(file);
+    if (!f || !f.exists || f.pending.length > 0) return false;
+    // A copy: readers may still hold the array a read returned.
+    const bytes = concat(f.durable).slice();
+    if (bytes.byteLength === 0) return false;
+    bytes[offset % bytes.byteLength]! ^= 0x01;
+    f.durable = [bytes];
+    return true;
+  }
+
   /** Lose everything not synced. With tearing on, part of one unsynced append survives, maybe garbled. */
   crash(): void {
     for (const [name, f] of this.files) {

@@ -1,4 +1,4 @@
-// `raftbox admin scrub|gc`: operator commands that run a pass now and print what it did.
+// `raftbox admin scrub|gc|remove-node`: operator commands that run a pass (or a drain) now and print what it did.
 // They speak the wire protocol directly, one request on one connection, because a
 // scrub may take minutes and needs none of the SDK's routing or retries.
 
@@ -16,7 +16,8 @@ export async function adminCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === 'scrub') return scrub(rest);
   if (sub === 'gc') return gc(rest);
-  throw new UsageError(`admin needs a subcommand: scrub [--node ID] or gc, not "${sub ?? ''}".`);
+  if (sub === 'remove-node') return removeNode(rest);
+  throw new UsageError(`admin needs a subcommand: scrub [--node ID], gc or remove-node ID, not "${sub ?? ''}".`);
 }
 
 async function scrub(argv: string[]): Promise<number> {
@@ -44,11 +45,49 @@ async function gc(argv: string[]): Promise<number> {
   return 0;
 }
 
+// Draining moves a node's blocks to their new owners; the leader answers once the node is
+// out of the ring and the configuration. Leadership may move meanwhile (the node may be
+// the leader), so the request is repeated, at any node, until one answers it.
+async function removeNode(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, ['--server', '--token'], ['--json']);
+  const [node, ...extra] = args.positionals;
+  if (node === undefined || extra.length > 0) throw new UsageError('admin remove-node takes one node id, such as "admin remove-node n3".');
+  const token = args.values.get('--token') ?? process.env.RAFTBOX_TOKEN;
+  const deadline = Date.now() + adminTimeoutMs;
+  let urls = serverUrls(args);
+  for (;;) {
+    try {
+      const { result } = await requestAt(urls, token, { op: 'admin.remove-node', node }, Math.max(1000, deadline - Date.now()));
+      console.log(args.flags.has('--json') ? JSON.stringify(result) : `removed ${result.node} after draining ${result.drainedBlocks} blocks`);
+      return 0;
+    } catch (error) {
+      if (!(error instanceof RaftboxError) || !['unavailable', 'not_leader', 'timeout'].includes(error.code) || Date.now() > deadline) throw error;
+      urls = await currentUrls(urls, token, node);
+      await new Promise((done) => setTimeout(done, 250));
+    }
+  }
+}
+
+// The cluster map names nodes that joined after the --server list was written; the node being removed is asked last.
+async function currentUrls(urls: string[], token: string | undefined, removing: string): Promise<string[]> {
+  try {
+    const { result } = await requestAt(urls, token, { op: 'cluster' }, 5000);
+    const nodes = [...result.nodes].sort((a, b) => Number(a.id === removing) - Number(b.id === removing));
+    return [...new Set([...nodes.map((entry) => entry.url), ...urls])];
+  } catch {
+    return urls;
+  }
+}
+
 /** Sends one request to the first server that answers it; a node that is down or not leading passes it on to the next. */
 async function request<Op extends RequestOp>(args: ParsedArgs, body: Extract<Request, { op: Op }>, timeoutMs = 10_000): Promise<{ result: Results[Op]; map: ClusterMap }> {
-  const token = args.values.get('--token') ?? process.env.RAFTBOX_TOKEN;
+  return requestAt(serverUrls(args), args.values.get('--token') ?? process.env.RAFTBOX_TOKEN, body, timeoutMs);
+}
+
+/** `request` for an explicit list of node URLs and token; node/cli/join.ts uses it too. */
+export async function requestAt<Op extends RequestOp>(urls: string[], token: string | undefined, body: Extract<Request, { op: Op }>, timeoutMs = 10_000): Promise<{ result: Results[Op]; map: ClusterMap }> {
   let last: unknown = null;
-  for (const url of serverUrls(args)) {
+  for (const url of urls) {
     try {
       return await requestOnce(url, token, body, timeoutMs);
     } catch (error) {

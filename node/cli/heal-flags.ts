@@ -4,7 +4,7 @@
 import type { NodeOptions } from '../host/node.ts';
 import { integerFlag, type ParsedArgs } from './args.ts';
 
-export const healFlags = ['--history-versions', '--heartbeat-ms', '--down-after-ms', '--gc-grace-ms', '--gc-interval-ms', '--repair-mib-per-second', '--scrub-mib-per-second'];
+export const healFlags = ['--history-versions', '--heartbeat-ms', '--down-after-ms', '--gc-grace-ms', '--gc-interval-ms', '--repair-mib-per-second', '--scrub-mib-per-second', '--orphan-sweep-ms'];
 
 const mebibyte = 1024 * 1024;
 const dayMs = 24 * 60 * 60 * 1000;
@@ -19,6 +19,7 @@ export function healOptions(args: ParsedArgs): Pick<NodeOptions, 'metadata' | 'b
   if (args.values.has('--gc-interval-ms')) metadata.gcIntervalMs = integerFlag(args, '--gc-interval-ms', 600_000, 1000, 365 * dayMs);
   if (args.values.has('--repair-mib-per-second')) blocks.repairBytesPerSecond = integerFlag(args, '--repair-mib-per-second', 256, 1, 100_000) * mebibyte;
   if (args.values.has('--scrub-mib-per-second')) blocks.scrubBytesPerSecond = integerFlag(args, '--scrub-mib-per-second', 4, 0, 100_000) * mebibyte;
+  if (args.values.has('--orphan-sweep-ms')) blocks.orphanSweepIntervalMs = integerFlag(args, '--orphan-sweep-ms', 300_000, 0, 365 * dayMs);
   // Retention decides what GC may collect; every node must apply the same, as with --replication.
   const history = args.values.has('--history-versions') ? { historyVersionsMax: integerFlag(args, '--history-versions', 100, 1, 100_000) } : {};
   return { metadata, blocks, ...history };

@@ -3,6 +3,7 @@
 // stderr, and with --json stdout holds exactly one JSON object.
 
 import { isRaftboxError } from '../../protocol/errors.ts';
+import { adminCommand } from './admin-commands.ts';
 import { UsageError } from './args.ts';
 import { clientCommands } from './client-commands.ts';
 import { clusterCommand, nodeCommand } from './server-commands.ts';
@@ -11,11 +12,16 @@ import { syncCommand } from './sync-command.ts';
 const usage = `usage: raftbox COMMAND [options]
 
   node --id ID --listen HOST:PORT --peers ID=HOST:PORT,… --data DIR [--replication R]
+  node --id ID --listen HOST:PORT --join URL [--learner] --data DIR [--replication R]
+       [--heartbeat-ms 250] [--down-after-ms 1500] [--gc-grace-ms 3600000] [--gc-interval-ms 600000]
+       [--repair-mib-per-second 256] [--scrub-mib-per-second 4] [--history-versions 100] [--orphan-sweep-ms 300000]
   cluster [--nodes 3] [--base-port 7001] [--http-port 8080] [--data .raftbox]
   status [--json]
   put LOCAL REMOTE [--if-version N]      get REMOTE LOCAL [--version N]
   ls [PREFIX] [--deleted] [--json]        rm REMOTE [--if-version N]
   history REMOTE [--json]                 restore REMOTE VERSION
+  admin scrub [--node ID] [--json]        admin gc [--json]
+  admin remove-node ID [--json]
   sync DIR [--watch] [--json] [--limit-rate 2M] [--device NAME]
   sim …                                   bench …
 
@@ -27,6 +33,7 @@ const commands: Record<string, Command> = {
   node: nodeCommand,
   cluster: clusterCommand,
   ...clientCommands,
+  admin: adminCommand,
   sync: syncCommand,
   sim: async (argv) => (await import('../../sim/cli/main.ts')).main(argv),
   bench: async (argv) => (await import('../../bench/main.ts')).main(argv),

@@ -1,20 +1,20 @@
 // `raftbox node` (one node in this process) and `raftbox cluster` (N node processes on
 // loopback plus the web client's HTTP port, stopped together by Ctrl-C).
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { extname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { startNode } from '../host/node.ts';
+import { createNodeLogger, logFnOf, type LogLevelName } from '../host/logger.ts';
 import { integerFlag, parseArgs, parseHostPort, parsePeers, UsageError } from './args.ts';
+import { runLocalCluster } from './cluster-dashboard.ts';
+import { healFlags, healOptions } from './heal-flags.ts';
+import { joinCluster } from './join.ts';
 
-const nodeValueFlags = ['--id', '--listen', '--peers', '--data', '--replication', '--secret', '--cluster-id', '--log-level'];
+const nodeValueFlags = ['--id', '--listen', '--peers', '--join', '--data', '--replication', '--secret', '--cluster-id', '--log-level', ...healFlags];
 const levels = ['debug', 'info', 'warn', 'error'] as const;
 
 /** `raftbox node …`: runs one node until SIGINT/SIGTERM; a fatal storage error exits 1 with its sentence. */
 export async function nodeCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, nodeValueFlags, []);
+  const args = parseArgs(argv, nodeValueFlags, ['--chaos', '--learner']);
   if (args.positionals.length > 0) throw new UsageError(`node takes no positional arguments, got "${args.positionals[0]}".`);
   const id = args.values.get('--id');
   if (!id || !/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new UsageError('--id needs a node id of letters, digits, "-" or "_" (at most 64).');
@@ -29,22 +29,28 @@ export async function nodeCommand(argv: string[]): Promise<number> {
   if (minLevel === -1) throw new UsageError(`--log-level must be one of ${levels.join(', ')}.`);
   const secret = args.values.get('--secret') ?? process.env.RAFTBOX_SECRET;
   const snapshotEntries = snapshotEntriesFromEnv(process.env.RAFTBOX_SNAPSHOT_ENTRIES);
+  const joinUrl = args.values.get('--join');
+  if (joinUrl !== undefined && args.values.has('--peers')) throw new UsageError('--join learns the peers from the cluster; leave out --peers.');
+  if (joinUrl === undefined && args.flags.has('--learner')) throw new UsageError('--learner applies to a node that joins: add --join URL.');
+  const ownUrl = `ws://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}`;
+  const plan = joinUrl === undefined ? null : await joinCluster(/^wss?:\/\//.test(joinUrl) ? joinUrl : `ws://${joinUrl}`, id, ownUrl, !args.flags.has('--learner'), secret);
 
+  const nodeLog = logFnOf(createNodeLogger(id, levels[minLevel]!), id);
   let exiting = false;
   const node = await startNode({
     id,
     host: listen.host,
     port: listen.port,
-    peers,
+    peers: plan?.peers ?? peers,
+    ...(plan ? { initialMembers: plan.initialMembers } : {}),
     dataDir,
     replication,
     secret,
-    clusterId: args.values.get('--cluster-id'),
+    clusterId: plan?.clusterId ?? args.values.get('--cluster-id'),
     ...(snapshotEntries === undefined ? {} : { raft: { snapshotEntries } }),
-    log: (level, event, fields) => {
-      if (levels.indexOf(level as (typeof levels)[number]) < minLevel) return;
-      process.stderr.write(`${JSON.stringify({ t: new Date().toISOString(), level, event, ...fields })}\n`);
-    },
+    ...healOptions(args),
+    chaos: args.flags.has('--chaos'),
+    log: (level, event, fields) => nodeLog(level as LogLevelName, event, fields),
     onFatal: (error) => {
       if (exiting) return;
       exiting = true;
@@ -61,6 +67,12 @@ export async function nodeCommand(argv: string[]): Promise<number> {
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    // A supervisor (raftbox cluster) holds our stdin open; when it dies, even by kill -9,
+    // the pipe closes and we stop too, instead of running on unowned.
+    if (process.env.RAFTBOX_EXIT_WITH_PARENT === '1') {
+      process.stdin.once('close', stop);
+      process.stdin.resume();
+    }
   });
   return 0;
 }
@@ -73,10 +85,7 @@ function snapshotEntriesFromEnv(text: string | undefined): number | undefined {
   return entries;
 }
 
-const shim = fileURLToPath(new URL('./raftbox.js', import.meta.url));
-const webRoot = fileURLToPath(new URL('../../dist/web/', import.meta.url));
-
-/** `raftbox cluster …`: N child node processes on loopback; Ctrl-C (or SIGTERM) stops them all. */
+/** `raftbox cluster …`: N child node processes on loopback, the web client and the live dashboard (cluster-dashboard.ts); Ctrl-C (or SIGTERM) stops them all. */
 export async function clusterCommand(argv: string[]): Promise<number> {
   const args = parseArgs(argv, ['--nodes', '--base-port', '--http-port', '--data', '--replication', '--log-level'], []);
   if (args.positionals.length > 0) throw new UsageError(`cluster takes no positional arguments, got "${args.positionals[0]}".`);
@@ -85,52 +94,5 @@ export async function clusterCommand(argv: string[]): Promise<number> {
   const httpPort = integerFlag(args, '--http-port', 8080, 0, 65535);
   const data = args.values.get('--data') ?? '.raftbox';
   const replication = integerFlag(args, '--replication', 3, 1, 64);
-  const ids = Array.from({ length: count }, (_, i) => `n${i + 1}`);
-  const address = (i: number): string => `127.0.0.1:${basePort + i}`;
-  const children: ChildProcess[] = [];
-  let stopping = false;
-  const exited = ids.map((id, i) => {
-    const peers = ids.map((peer, j) => `${peer}=${address(j)}`).filter((_, j) => j !== i).join(',');
-    const child = spawn(process.execPath, [shim, 'node', '--id', id, '--listen', address(i), '--peers', peers, '--data', join(data, id), '--replication', String(replication), '--log-level', args.values.get('--log-level') ?? 'warn'], { stdio: ['ignore', 'inherit', 'inherit'] });
-    children.push(child);
-    return new Promise<number>((done) => child.once('exit', (code) => {
-      if (!stopping) console.error(`raftbox cluster: node ${id} exited with status ${code}; the others keep running.`);
-      done(code ?? 1);
-    }));
-  });
-  const web = createServer((request, response) => serveStatic(request.url ?? '/', response));
-  await new Promise<void>((done, fail) => web.once('error', fail).listen(httpPort, '127.0.0.1', done));
-  const servers = ids.map((_, i) => `ws://${address(i)}`).join(',');
-  console.log(`cluster of ${count} nodes: ${servers}`);
-  console.log(`web client: http://127.0.0.1:${httpPort}/`);
-  console.log(`try: RAFTBOX_SERVER=${servers} npx raftbox status   (Ctrl-C stops the cluster)`);
-  await new Promise<void>((done) => {
-    const stop = (): void => {
-      if (stopping) return;
-      stopping = true;
-      for (const child of children) child.kill('SIGTERM');
-      web.close();
-      void Promise.all(exited).then(() => done());
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    void Promise.all(exited).then(() => stop());
-  });
-  return 0;
-}
-
-const contentTypes: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png', '.webmanifest': 'application/manifest+json', '.wasm': 'application/wasm' };
-
-function serveStatic(url: string, response: import('node:http').ServerResponse): void {
-  const pathname = decodeURIComponent(url.split('?')[0] ?? '/');
-  const relative = pathname === '/' ? 'index.html' : pathname.replace(/^\/+/, '');
-  const file = resolve(webRoot, relative);
-  if (!file.startsWith(webRoot) || !existsSync(file)) {
-    const built = existsSync(join(webRoot, 'index.html'));
-    response.writeHead(404, { 'content-type': 'text/plain' });
-    response.end(built ? 'not found\n' : 'the web client is not built yet: run npm run build\n');
-    return;
-  }
-  response.writeHead(200, { 'content-type': contentTypes[extname(file)] ?? 'application/octet-stream' });
-  response.end(readFileSync(file));
+  return runLocalCluster({ count, basePort, httpPort, data, replication, logLevel: args.values.get('--log-level') ?? 'warn' });
 }

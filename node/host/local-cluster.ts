@@ -21,6 +21,8 @@ export interface LocalClusterOptions {
   env?: Record<string, string>;
   /** Extra arguments for `node` itself, such as `--cpu-prof`. */
   nodeArgs?: string[];
+  /** Extra `raftbox node` flags for every node, such as `--gc-grace-ms 500`. */
+  nodeFlags?: string[];
 }
 
 interface Member {
@@ -30,6 +32,8 @@ interface Member {
   child: ChildProcess | null;
   exited: Promise<number | null> | null;
   output: string;
+  /** For a node added with `join`: the flags that make it join instead of listing --peers. */
+  joinFlags?: string[];
 }
 
 /** Waits until some node reports a leader through `client.status()`, and returns its id. */
@@ -114,6 +118,16 @@ export class LocalCluster {
     await this.startMember(this.member(id));
   }
 
+  /** Starts a new node `id` that joins through `via` (a member's id): `raftbox node --join`, with `--learner` when asked. */
+  async join(id: string, via: string, options: { learner?: boolean } = {}): Promise<void> {
+    if (this.members.some((m) => m.id === id)) throw new Error(`node ${id} is already in this cluster`);
+    const [port] = await freePorts(1);
+    const joinFlags = ['--join', this.url(via), ...(options.learner ? ['--learner'] : [])];
+    const member: Member = { id, port: port!, dataDir: join(this.root, id), child: null, exited: null, output: '', joinFlags };
+    this.members.push(member);
+    await this.startMember(member);
+  }
+
   async startNode(id: string): Promise<void> {
     const member = this.member(id);
     if (member.child) return;
@@ -127,8 +141,8 @@ export class LocalCluster {
   }
 
   private startMember(member: Member): Promise<void> {
-    const peers = this.members.filter((m) => m !== member).map((m) => `${m.id}=127.0.0.1:${m.port}`).join(',');
-    const args = [...(this.options.nodeArgs ?? []), shim, 'node', '--id', member.id, '--listen', `127.0.0.1:${member.port}`, ...(peers ? ['--peers', peers] : []), '--data', member.dataDir, '--replication', String(this.options.replication ?? 3), '--log-level', this.options.logLevel ?? 'warn'];
+    const peers = member.joinFlags ? '' : this.members.filter((m) => m !== member && !m.joinFlags).map((m) => `${m.id}=127.0.0.1:${m.port}`).join(',');
+    const args = [...(this.options.nodeArgs ?? []), shim, 'node', '--id', member.id, '--listen', `127.0.0.1:${member.port}`, ...(peers ? ['--peers', peers] : []), ...(member.joinFlags ?? []), '--data', member.dataDir, '--replication', String(this.options.replication ?? 3), '--log-level', this.options.logLevel ?? 'warn', ...(this.options.nodeFlags ?? [])];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.options.env } });
     member.child = child;
     member.output = '';

@@ -36,6 +36,8 @@ export interface NodeServerOptions {
   /** Optional HTTP handler for plain requests (health, metrics, static files). */
   http?: (request: IncomingMessage, response: ServerResponse) => void;
   log: (level: 'debug' | 'info' | 'warn' | 'error', event: string, fields?: Record<string, unknown>) => void;
+  /** Called for every message a peer sent, before it is delivered (traffic counters). */
+  onPeerMessage?: (message: PeerMessage) => void;
   sessionsMax?: number;
   requestsInFlightMax?: number;
   helloTimeoutMs?: number;
@@ -235,6 +237,7 @@ export class NodeServer {
       this.options.log('warn', 'peer.misaddressed', { to: envelope.to });
       return;
     }
+    this.options.onPeerMessage?.(envelope.message);
     this.deliver(envelope.to, envelope.message);
   }
 

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { NodeId } from '../../protocol/raft-messages.ts';
 import type { Address, ClusterMap, NodeAddress, RequestMessage } from '../../protocol/wire.ts';
-import { BlockActor } from '../core/blocks/block-actor.ts';
-import { MetadataService } from '../core/metadata/service.ts';
+import { BlockActor, type BlockActorOptions } from '../core/blocks/block-actor.ts';
+import { MetadataService, type MetadataServiceOptions } from '../core/metadata/service.ts';
 import { MetadataStateMachine } from '../core/metadata/state-machine.ts';
 import { defaultRaftActorOptions, RaftActor, type RaftActorOptions } from '../core/raft/raft-actor.ts';
 import { ActorHost } from './actor-host.ts';
@@ -11,6 +11,10 @@ import { openDataDir, type DataDir } from './data-dir.ts';
 import { FsStorage } from './fs-storage.ts';
 import { NodeServer } from './node-server.ts';
 import { PeerLink } from './peer-link.ts';
+import { PeerDirectory } from './peer-directory.ts';
+import { NodeTelemetry } from './metrics.ts';
+import { nodeHttpHandler } from './node-http.ts';
+import { PeerTraffic } from './peer-traffic.ts';
 
 export interface NodeOptions {
   id: NodeId;
@@ -27,9 +31,19 @@ export interface NodeOptions {
   clusterId?: string;
   raft?: Partial<RaftActorOptions>;
   virtualNodes?: number;
+  /** Failure detection and garbage collection: heartbeatIntervalMs, downAfterMs, gcGraceMs, gcIntervalMs. */
+  metadata?: Partial<Pick<MetadataServiceOptions, 'heartbeatIntervalMs' | 'downAfterMs' | 'gcGraceMs' | 'gcIntervalMs'>>;
+  /** Versions kept per path (the retention policy); it must be the same on every node. */
+  historyVersionsMax?: number;
+  /** Re-replication and scrub: repairBytesPerSecond, scrubBytesPerSecond and the like. */
+  blocks?: Partial<Omit<BlockActorOptions, 'node' | 'nodes' | 'sha256' | 'directory'>>;
   log?: (level: string, event: string, fields: Record<string, unknown>) => void;
   /** Called when an actor failed (an assertion, a failed disk): the process should exit. */
   onFatal?: (error: unknown) => void;
+  /** Accept `POST /chaos` on the HTTP port to cut or slow peer links; only `raftbox cluster` turns it on. */
+  chaos?: boolean;
+  /** For a node joining a running cluster: the members the cluster started with (its log replays from them); this node is not among them. */
+  initialMembers?: NodeId[];
 }
 
 export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', event: string, fields?: Record<string, unknown>) => void;
@@ -75,6 +89,8 @@ export function deriveClusterId(ids: NodeId[]): string {
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
   checkListenPolicy(options.host, options.secret);
   const ids = [options.id, ...options.peers.keys()].sort();
+  // A joining node starts from the cluster's own initial ring and configuration, which do not name it.
+  const initialMembers = options.initialMembers ?? ids;
   const log: LogFn = (level, event, fields = {}) => options.log?.(level, event, { node: options.id, ...fields });
   const dataDir: DataDir = openDataDir(options.dataDir, { nodeId: options.id, clusterId: options.clusterId ?? deriveClusterId(ids) });
   let url = `ws://${formatHost(options.host)}:${options.port}`;
@@ -93,6 +109,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
 
   // Sending is fire and forget for the actors: a message that cannot be encoded or
   // delivered is logged and dropped here, never thrown back into an actor.
+  const traffic = new PeerTraffic(options.chaos === true);
   const route = (to: Address, message: unknown): void => {
     try {
       routeUnsafe(to, message);
@@ -104,6 +121,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     const slash = to.indexOf('/');
     const node = slash === -1 ? to : to.slice(0, slash);
     if (node === options.id) return server?.deliver(to, message as never);
+    if (traffic.outgoing(node, message, () => routeUnsafe(to, message))) return;
     const link = links.get(node);
     if (link?.up) return link.send({ to, message: message as never });
     // A request for an unreachable node (a forward to a leader that just died) is answered
@@ -126,16 +144,24 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   };
 
   let raft: RaftActor | null = null;
-  const stateMachine = new MetadataStateMachine();
+  let metadataService: MetadataService | null = null;
+  let blockActor: BlockActor | null = null;
+  const stateMachine = new MetadataStateMachine({ ringMembers: initialMembers, ...(options.historyVersionsMax === undefined ? {} : { historyVersionsMax: options.historyVersionsMax }) });
   raftHost.start((env) => {
-    const service = new MetadataService(env, { node: options.id, clusterId: dataDir.clusterId, nodes, replication, virtualNodes }, stateMachine);
-    raft = new RaftActor(env, { ...defaultRaftActorOptions, ...hostRaftOptions, ...options.raft, id: options.id, initialVoters: ids }, stateMachine, (message, actor) => service.handle(message, actor));
+    const service = (metadataService = new MetadataService(env, { ...options.metadata, node: options.id, clusterId: dataDir.clusterId, nodes, replication, virtualNodes }, stateMachine));
+    raft = new RaftActor(env, { ...defaultRaftActorOptions, ...hostRaftOptions, ...options.raft, id: options.id, initialVoters: initialMembers }, stateMachine, (message, actor) => service.handle(message, actor));
     return raft;
   });
-  blocksHost.start((env) => new BlockActor(env, { node: options.id, nodes: ids, replication, virtualNodes, sha256: (bytes) => createHash('sha256').update(bytes).digest('hex') }));
+  // GC may not drop a copy written more recently than its grace period (tests use short ones).
+  const dropProtectMs = Math.min(10_000, options.metadata?.gcGraceMs ?? 10_000);
+  const orphanGraceMs = options.metadata?.gcGraceMs ?? 60 * 60 * 1000;
+  const blockOptions = { dropProtectMs, orphanGraceMs, ...options.blocks, node: options.id, nodes: ids, replication, virtualNodes, directory: stateMachine };
+  blocksHost.start((env) => (blockActor = new BlockActor(env, { ...blockOptions, sha256: (bytes) => createHash('sha256').update(bytes).digest('hex') })));
 
-  const clusterMap = (): ClusterMap => ({ clusterId: dataDir.clusterId, nodes, leader: raft?.leader ?? null, replication, virtualNodes });
-  server = new NodeServer({ self: options.id, host: options.host, port: options.port, clusterId: dataDir.clusterId, peers: ids.filter((id) => id !== options.id), secret: options.secret, clusterMap, deliverLocal, log });
+  const clusterMap = (): ClusterMap => ({ clusterId: dataDir.clusterId, nodes: metadataService?.clusterNodes() ?? nodes, leader: raft?.leader ?? null, replication, virtualNodes });
+  const telemetry = new NodeTelemetry({ id: options.id, replication, virtualNodes, raft: () => raft, service: () => metadataService, stateMachine, blocks: () => blockActor, sessions: () => server?.sessionCount ?? 0, traffic });
+  const allowedPeers = ids.filter((id) => id !== options.id);
+  server = new NodeServer({ self: options.id, host: options.host, port: options.port, clusterId: dataDir.clusterId, peers: allowedPeers, secret: options.secret, clusterMap, deliverLocal, log, onPeerMessage: (message) => traffic.incoming(message), http: nodeHttpHandler(telemetry, traffic) });
   try {
     await server.listen();
   } catch (error) {
@@ -147,6 +173,10 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   for (const [peer, peerUrl] of options.peers) {
     links.set(peer, new PeerLink({ self: options.id, peer, url: peerUrl, clusterId: dataDir.clusterId, token: options.secret, log }));
   }
+  // Nodes that join (or are forgotten) through the log are dialled (or hung up on) as it applies.
+  const peerDirectory = new PeerDirectory({ self: options.id, clusterId: dataDir.clusterId, token: options.secret, log, links, allowed: allowedPeers });
+  stateMachine.onMembersChanged = () => peerDirectory.sync(metadataService?.clusterNodes() ?? []);
+  stateMachine.onMembersChanged();
   if (options.port === 0) {
     // Asked for any free port: the map must carry the one the OS chose.
     url = `ws://${formatHost(options.host)}:${server.port}`;
@@ -164,7 +194,9 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     async stop() {
       if (stopped) return;
       stopped = true;
+      peerDirectory.close();
       for (const link of links.values()) link.close();
+      traffic.close();
       raftHost.stop();
       blocksHost.stop();
       await server!.close();

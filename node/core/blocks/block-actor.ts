@@ -20,6 +20,8 @@ import { BlockPuts } from './block-puts.ts';
 import { BlockStore, blockBytesMax, isBlockHash } from './block-store.ts';
 import { RegisterBatcher } from './register-batcher.ts';
 import { Suspects } from './suspects.ts';
+import { SurplusDropper } from './surplus.ts';
+import { OrphanSweeper } from './orphan-sweeper.ts';
 
 export interface BlockActorOptions {
   node: NodeId;
@@ -59,6 +61,14 @@ export interface BlockActorOptions {
   scrubStepBytesMax?: number;
   /** A block written here this recently is never dropped by GC, whose decision may predate the write. */
   dropProtectMs?: number;
+  /** How long an owner may take to confirm its copy before a surplus copy here is kept after all. */
+  surplusConfirmTimeoutMs?: number;
+  surplusChecksMax?: number;
+  /** A block file no registry entry names this node an owner of is deleted after staying so this long. */
+  orphanGraceMs?: number;
+  /** How often to look for such files; 0 turns the sweep off. */
+  orphanSweepIntervalMs?: number;
+  orphansTrackedMax?: number;
 }
 
 export const blockActorDefaults = {
@@ -86,6 +96,11 @@ export const blockActorDefaults = {
   scrubTickMs: 1000,
   scrubStepBytesMax: 32 * 1024 * 1024,
   dropProtectMs: 60_000,
+  surplusConfirmTimeoutMs: 5000,
+  surplusChecksMax: 256,
+  orphanGraceMs: 60 * 60 * 1000,
+  orphanSweepIntervalMs: 5 * 60 * 1000,
+  orphansTrackedMax: 1_000_000,
 } satisfies Partial<BlockActorOptions>;
 
 /** Local message from the node's metadata actor: the log forgot these blocks, so drop their copies here. */
@@ -111,6 +126,9 @@ export class BlockActor implements Actor {
   private readonly placement: Placement;
   private readonly repairer: Repairer;
   private readonly scrubber: Scrubber;
+  private readonly releaser: RegisterBatcher;
+  private readonly surplus: SurplusDropper;
+  private readonly orphans: OrphanSweeper | null;
   private readonly recentWrites = new Map<BlockHash, number>();
   /** Corrupt or missing copies replaced from another owner when a read found them. */
   readRepairs = 0;
@@ -127,22 +145,8 @@ export class BlockActor implements Actor {
     const nextId = () => this.nextRequestId++;
     const suspects = new Suspects(o.suspectMs);
     this.store = new BlockStore(env.storage, { node: o.node, sha256: o.sha256, writesInFlightMax: o.writesInFlightMax, waitersPerWriteMax });
-    this.register = new RegisterBatcher(
-      env,
-      {
-        metadata: o.node,
-        // A fresh session per incarnation: after a restart the seq counts from 1 again, which
-        // the old session would refuse as stale.
-        client: `${env.self}#${Math.floor(env.random() * 2 ** 48).toString(36)}`,
-        timeoutMs: o.registerTimeoutMs,
-        backoffMs: o.registerBackoffMs,
-        backoffMsMax: registerBackoffMsMax,
-        retriesMax: o.registerRetriesMax,
-        batchBlocksMax: o.registerBatchBlocksMax,
-        queueMax: o.putsInFlightMax + o.repairsInFlightMax,
-      },
-      nextId,
-    );
+    this.register = this.batcher('blocks.register', o.putsInFlightMax + o.repairsInFlightMax, nextId);
+    this.releaser = this.batcher('blocks.release', o.surplusChecksMax, nextId);
     const putOptions = { node: o.node, replication, replicateTimeoutMs: o.replicateTimeoutMs, putsInFlightMax: o.putsInFlightMax, putBytesInFlightMax: o.putBytesInFlightMax };
     this.puts = new BlockPuts(env, putOptions, this.placement, this.store, suspects, this.register, nextId);
     this.gets = new BlockGets(env, { node: o.node, sha256: o.sha256, fetchTimeoutMs: o.replicateTimeoutMs, getsInFlightMax: o.getsInFlightMax }, this.getSources(), this.store, suspects, nextId);
@@ -156,7 +160,14 @@ export class BlockActor implements Actor {
       scanIntervalMs: o.repairScanIntervalMs,
       fullScanIntervalMs: o.repairFullScanIntervalMs,
     };
-    this.repairer = new Repairer(env, repairOptions, o.directory, this.placement, this.store, this.register, nextId);
+    const surplusOptions = { node: o.node, confirmTimeoutMs: o.surplusConfirmTimeoutMs, checksMax: o.surplusChecksMax };
+    const mayDrop = (hash: BlockHash, sinceMs: number) => !this.busy(hash, false) && (this.recentWrites.get(hash) ?? -Infinity) < sinceMs;
+    this.surplus = new SurplusDropper(env, surplusOptions, this.placement, this.store, this.releaser, nextId, mayDrop, () => this.noticeStats());
+    const onSurplus = (hash: BlockHash, size: number, targets: NodeId[]) => void this.surplus.consider(hash, size, targets);
+    this.repairer = new Repairer(env, repairOptions, o.directory, this.placement, this.store, this.register, nextId, onSurplus);
+    const orphanOptions = { node: o.node, orphanGraceMs: o.orphanGraceMs, orphansTrackedMax: o.orphansTrackedMax };
+    this.orphans = o.directory === null || o.orphanSweepIntervalMs <= 0 ? null : new OrphanSweeper(orphanOptions, o.directory, this.store, (hash) => this.busy(hash, true));
+    if (this.orphans !== null) env.timer(o.orphanSweepIntervalMs, { type: 'blocks.orphan-sweep' } satisfies BlockInternalMessage);
     const scrubOptions = { node: o.node, scrubBytesPerSecond: o.scrubBytesPerSecond, scrubTickMs: o.scrubTickMs, stepBytesMax: o.scrubStepBytesMax };
     this.scrubber = new Scrubber(env, scrubOptions, o.directory, this.placement, this.store, this.repairer);
     if (o.directory !== null) env.timer(o.repairTickMs, { type: 'blocks.repair-tick' } satisfies BlockInternalMessage);
@@ -171,7 +182,7 @@ export class BlockActor implements Actor {
       case 'request':
         return this.onRequest(message as RequestMessage);
       case 'response':
-        if (!this.register.onResponse(message as ResponseMessage)) this.env.log('debug', 'blocks.response-unexpected', { id: (message as ResponseMessage).id });
+        if (!this.register.onResponse(message as ResponseMessage) && !this.releaser.onResponse(message as ResponseMessage)) this.env.log('debug', 'blocks.response-unexpected', { id: (message as ResponseMessage).id });
         return;
       case 'block.replicate':
         return this.onReplicate(message as Extract<BlockPeerMessage, { type: 'block.replicate' }>);
@@ -182,6 +193,11 @@ export class BlockActor implements Actor {
       case 'block.fetched':
         if (this.repairer.onFetched(message as Extract<BlockPeerMessage, { type: 'block.fetched' }>)) return;
         return this.gets.onFetched(message as Extract<BlockPeerMessage, { type: 'block.fetched' }>);
+      case 'block.confirm':
+        return this.surplus.answer(message as Extract<BlockPeerMessage, { type: 'block.confirm' }>);
+      case 'block.confirmed':
+        if (!this.surplus.onConfirmed(message as Extract<BlockPeerMessage, { type: 'block.confirmed' }>)) this.env.log('debug', 'blocks.confirmed-unexpected', {});
+        return;
       case 'blocks.drop':
         return this.onDrop(message as BlocksDropMessage);
       case 'storage.failed':
@@ -195,6 +211,36 @@ export class BlockActor implements Actor {
   drained(): void {
     this.repairer.pump();
     this.register.flush();
+    this.releaser.flush();
+  }
+
+  /** Surplus copies given up and orphan files deleted since start, for metrics. */
+  get cleanupStats(): { surplusDropped: number; orphansDeleted: number } {
+    return { surplusDropped: this.surplus.dropped, orphansDeleted: this.orphans?.deleted ?? 0 };
+  }
+
+  /** Registers stored blocks (`blocks.register`) or releases surplus copies (`blocks.release`) through the log. */
+  private batcher(op: 'blocks.register' | 'blocks.release', queueMax: number, nextId: () => number): RegisterBatcher {
+    const o = this.options;
+    const options = {
+      op,
+      metadata: o.node,
+      // A fresh session per incarnation: after a restart the seq counts from 1 again, which
+      // the old session would refuse as stale.
+      client: `${this.env.self}#${op === 'blocks.release' ? 'r' : ''}${Math.floor(this.env.random() * 2 ** 48).toString(36)}`,
+      timeoutMs: o.registerTimeoutMs,
+      backoffMs: o.registerBackoffMs,
+      backoffMsMax: registerBackoffMsMax,
+      retriesMax: o.registerRetriesMax,
+      batchBlocksMax: o.registerBatchBlocksMax,
+      queueMax,
+    };
+    return new RegisterBatcher(this.env, options, nextId);
+  }
+
+  // Whether a copy here is in use: being written, copied, or (when `surplusToo`) given up.
+  private busy(hash: BlockHash, surplusToo: boolean): boolean {
+    return this.puts.busy(hash) || this.repairer.busy(hash) || (surplusToo && this.surplus.busy(hash));
   }
 
   /** Re-replication and repair counters, for metrics. */
@@ -249,6 +295,10 @@ export class BlockActor implements Actor {
         return this.repairer.onPumpDue();
       case 'blocks.repair-fetch-timeout':
         return this.repairer.onFetchTimeout(message);
+      case 'blocks.surplus-timeout':
+        return this.surplus.onTimeout(message);
+      case 'blocks.orphan-sweep':
+        return this.sweepOrphans();
       case 'blocks.scrub-tick':
         return this.scrubber.onTick();
       case 'blocks.scrub-step':
@@ -324,6 +374,14 @@ export class BlockActor implements Actor {
     if (done?.type !== 'blocks.written') return this.env.log('debug', 'blocks.storage-failed-unknown', { code: message.code });
     this.env.log('error', 'blocks.write-failed', { hash: done.hash, code: message.code, message: message.message });
     this.store.onFailed(message, done.hash);
+  }
+
+  private sweepOrphans(): void {
+    this.env.timer(this.options.orphanSweepIntervalMs, { type: 'blocks.orphan-sweep' } satisfies BlockInternalMessage);
+    const deleted = this.orphans!.sweep(this.env.now());
+    if (deleted === 0) return;
+    this.env.log('info', 'blocks.orphans-deleted', { node: this.options.node, deleted });
+    this.noticeStats();
   }
 
   private rememberWrite(hash: BlockHash): void {

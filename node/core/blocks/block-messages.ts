@@ -23,7 +23,9 @@ export type BlockInternalMessage =
   | { type: 'blocks.repair-pump' }
   | { type: 'blocks.repair-tick' }
   | { type: 'blocks.scrub-tick' }
-  | { type: 'blocks.scrub-step'; pass: number };
+  | { type: 'blocks.scrub-step'; pass: number }
+  | { type: 'blocks.surplus-timeout'; hash: string; id: number }
+  | { type: 'blocks.orphan-sweep' };
 
 export type Outcome<T> = { ok: true; result: T } | { ok: false; error: RaftboxError };
 

@@ -1,6 +1,7 @@
 // Where a block's copies belong right now: the placement ring over the live nodes, as
 // the log declares them, rebuilt whenever the ring epoch moves. Down nodes stay at the
-// end of every preference list, so they are tried only when no live node will do.
+// end of every preference list, so they are tried only when no live node will do. A
+// member being drained (leaving) is placed on no more, but still serves its copies.
 
 import type { NodeId } from '../../../protocol/raft-messages.ts';
 import { PlacementRing } from '../../../protocol/ring.ts';
@@ -15,6 +16,8 @@ export class Placement {
   private epoch = -1;
   private ring: PlacementRing;
   private down: NodeId[] = [];
+  /** Members that are up, leaving ones included: the nodes a copy may be read from. */
+  private up: Set<NodeId>;
 
   constructor(
     private readonly nodes: readonly NodeId[],
@@ -23,6 +26,13 @@ export class Placement {
     private readonly directory: BlockDirectory | null,
   ) {
     this.ring = new PlacementRing([...nodes], virtualNodes);
+    this.up = new Set(nodes);
+  }
+
+  /** The ring epoch the placement was computed at; -1 before the directory applied any. */
+  get ringEpoch(): number {
+    this.current();
+    return this.directory === null ? 0 : this.epoch;
   }
 
   /** Copies a block should have now: the replication factor, capped at the live nodes. */
@@ -41,9 +51,10 @@ export class Placement {
     return this.current().owners(hash, this.wanted);
   }
 
+  /** True for a member that is not down: its copies may be read, leaving members included. */
   isLive(node: NodeId): boolean {
     this.current();
-    return !this.down.includes(node);
+    return this.up.has(node);
   }
 
   private current(): PlacementRing {
@@ -54,6 +65,8 @@ export class Placement {
     const members = live.length > 0 ? live : [...this.nodes];
     this.ring = new PlacementRing(members, this.virtualNodes);
     this.down = this.directory.ringMembers().filter((node) => this.directory!.isDown(node));
+    const all = this.directory.ringMembers();
+    this.up = new Set(all.length > 0 ? all.filter((node) => !this.directory!.isDown(node)) : this.nodes);
     return this.ring;
   }
 }

@@ -14,6 +14,8 @@ export type RegisterEntry = BlockRef & { owners: NodeId[] };
 export type RegisterOutcome = { ok: true } | { ok: false; error: RaftboxError };
 
 export interface RegisterBatcherOptions {
+  /** `blocks.register` adds the entries' owners; `blocks.release` removes them. Default: register. */
+  op?: 'blocks.register' | 'blocks.release';
   /** The node's metadata actor, which forwards to the Raft leader. */
   metadata: Address;
   /** Session id of this batcher; unique per incarnation so a restart never reuses a seq. */
@@ -108,7 +110,7 @@ export class RegisterBatcher {
       from: this.env.self,
       id: flight.id,
       hops: 0,
-      request: { op: 'blocks.register', client: this.options.client, seq: flight.seq, blocks: flight.batch.map((q) => q.entry) },
+      request: { op: this.options.op ?? 'blocks.register', client: this.options.client, seq: flight.seq, blocks: flight.batch.map((q) => q.entry) },
     };
     this.env.send(this.options.metadata, request);
     flight.phase = 'sent';

@@ -81,6 +81,8 @@ export class Repairer {
     private readonly store: BlockStore,
     private readonly register: RegisterBatcher,
     private readonly nextId: () => number,
+    /** Called for a copy here that the placement no longer names while every target holds the block. */
+    private readonly onSurplus: ((hash: BlockHash, size: number, targets: NodeId[]) => void) | null = null,
   ) {
     this.bucket = new TokenBucket(options.repairBytesPerSecond, Math.max(blockBytesMax, options.repairBytesPerSecond / 4), env.now());
   }
@@ -157,9 +159,11 @@ export class Repairer {
 
   // ---------------------------------------------------------------- scanning
 
-  // Blocks whose live copies fall short and whose live placement names this node. When
-  // several targets lack a copy, only as many as are missing take it on, chosen by their
-  // rank among those targets, so two nodes with the same view never copy the same block twice.
+  // Every node holds the blocks its live placement names: a target that lacks a copy
+  // fetches one from a live owner (re-replication after a loss, rebalancing after a join
+  // or a drain), so only blocks whose owners changed move. A copy on a node the placement
+  // no longer names is surplus once every target holds the block; it is given up after
+  // the targets confirm (surplus.ts).
   private scan(full: boolean): void {
     const directory = this.directory!;
     const now = this.env.now();
@@ -167,20 +171,18 @@ export class Repairer {
     this.lastScanMs = now;
     if (full) this.lastFullScanMs = now;
     const self = this.options.node;
-    const wanted = this.placement.wanted;
     let found = 0;
     for (const [hash, block] of directory.blocks()) {
       if (this.jobs.has(hash)) continue;
       const live = block.owners.filter((node) => this.placement.isLive(node));
+      const targets = this.placement.targets(hash);
       if (block.owners.includes(self)) {
         // A full scan also checks that the copies the registry says we hold are on disk.
         if (full && !this.store.has(hash) && live.length > 1) this.enqueue(hash, block.size, 'repair', live);
+        else if (!targets.includes(self) && targets.every((node) => block.owners.includes(node))) this.onSurplus?.(hash, block.size, targets);
         continue;
       }
-      if (live.length >= wanted || live.length === 0) continue;
-      const lacking = this.placement.targets(hash).filter((node) => !block.owners.includes(node));
-      const rank = lacking.indexOf(self);
-      if (rank === -1 || rank >= wanted - live.length) continue;
+      if (live.length === 0 || !targets.includes(self)) continue;
       if (!this.enqueue(hash, block.size, 'rereplicate', live)) break;
       found++;
     }

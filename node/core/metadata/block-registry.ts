@@ -39,6 +39,14 @@ export class BlockRegistry {
     }
   }
 
+  /** Removes `owner` from a block's owners unless it is the last one; returns whether it was removed. */
+  release(hash: BlockHash, owner: NodeId): boolean {
+    const known = this.blocks.get(hash);
+    if (!known || known.owners.length <= 1 || !known.owners.includes(owner)) return false;
+    known.owners = known.owners.filter((node) => node !== owner);
+    return true;
+  }
+
   /** Forget a block altogether (garbage collection). */
   delete(hash: BlockHash): BlockRecord | undefined {
     const known = this.blocks.get(hash);

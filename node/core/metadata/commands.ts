@@ -62,11 +62,37 @@ export interface GcCommand {
   graceMs: number;
 }
 
-export type MetadataCommand = CommitCommand | RegisterCommand | NodeCommand | GcCommand;
+/**
+ * Owners giving up copies: each listed owner leaves the block's owners, once the block's
+ * current owners confirmed they hold it. The last owner of a block is never removed.
+ */
+export interface ReleaseCommand {
+  kind: 'release';
+  client: string;
+  seq: number;
+  blocks: RegisteredBlock[];
+}
+
+/**
+ * A change of ring membership, proposed by the leader for an operator: `join` adds a node
+ * (with the URL peers and clients reach it at, and whether it wants a vote), `leave`
+ * stops placing blocks on it so repair drains it, `forget` removes it once drained.
+ */
+export interface MemberCommand {
+  kind: 'member';
+  client: string;
+  seq: number;
+  node: NodeId;
+  change: 'join' | 'leave' | 'forget';
+  url?: string;
+  voter?: boolean;
+}
+
+export type MetadataCommand = CommitCommand | RegisterCommand | NodeCommand | GcCommand | ReleaseCommand | MemberCommand;
 
 /** What applying a command returns: the result for the client, or the error it is refused with. */
 export type ApplyResult =
-  | { ok: true; result: { files: FileInfo[] } | { registered: number } | { epoch: number } | { deletedBlocks: number; freedBytes: number } }
+  | { ok: true; result: { files: FileInfo[] } | { registered: number } | { epoch: number } | { deletedBlocks: number; freedBytes: number } | { released: number } }
   | { ok: false; error: WireError };
 
 /** Named maxima of one command. Each bounds the work and memory one log entry can cause. */
@@ -136,7 +162,21 @@ export function checkCommand(value: unknown): MetadataCommand {
   if (command.kind === 'gc') {
     return { kind: 'gc', client, seq, nowMs: integer(command.nowMs, 'nowMs', 0), graceMs: integer(command.graceMs, 'graceMs', 0) };
   }
-  throw raftboxError('bad_message', `command kind must be 'commit', 'register', 'node' or 'gc', got ${JSON.stringify(command.kind)}`);
+  if (command.kind === 'release') {
+    const blocks = list(command.blocks, 'blocks', 1, commandLimits.blocksPerRegisterMax).map((block, i) => checkRegisteredBlock(block, `blocks[${i}]`));
+    return { kind: 'release', client, seq, blocks };
+  }
+  if (command.kind === 'member') return checkMemberCommand(command, client, seq);
+  throw raftboxError('bad_message', `command kind must be 'commit', 'register', 'node', 'gc', 'release' or 'member', got ${JSON.stringify(command.kind)}`);
+}
+
+function checkMemberCommand(command: Record<string, unknown>, client: string, seq: number): MemberCommand {
+  const node = nodeId(command.node, 'node');
+  const change = command.change;
+  if (change === 'leave' || change === 'forget') return { kind: 'member', client, seq, node, change };
+  if (change !== 'join') throw raftboxError('bad_message', `a member change must be 'join', 'leave' or 'forget', got ${JSON.stringify(change)}`);
+  if (typeof command.url !== 'string' || !/^wss?:\/\/[^\s]{1,250}$/.test(command.url)) throw raftboxError('bad_message', `a joining node needs the ws:// URL it listens at, got ${JSON.stringify(command.url)}`);
+  return { kind: 'member', client, seq, node, change, url: command.url, voter: command.voter !== false };
 }
 
 /** Checks a namespace name (the same rule as client and device ids) and returns it; throws `bad_message`. */

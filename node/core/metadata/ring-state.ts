@@ -1,36 +1,59 @@
 // Which nodes hold blocks and which of them are down, as the Raft log says. The failure
-// detector proposes `down` and `up`; every replica applies them in log order, so every
-// node derives the same live set, the same placement ring and the same epoch from it.
+// detector proposes `down` and `up`; an operator's join and remove-node propose `join`,
+// `leave` and `forget`. Every replica applies them in log order, so every node derives
+// the same live set, the same placement ring and the same epoch from it.
 
 import type { NodeId } from '../../../protocol/raft-messages.ts';
 
-type RingRow = { members: NodeId[]; down: NodeId[]; epoch: number };
+/** A node that joined through the log: where peers and clients reach it, and whether it wants a vote. */
+export interface JoinedNode {
+  url: string;
+  voter: boolean;
+}
 
-/** The ring members, the down set and the epoch (bumped by every change of the live set). */
+type RingRow = { members: NodeId[]; down: NodeId[]; epoch: number; leaving?: NodeId[]; joined?: [NodeId, JoinedNode][] };
+
+/**
+ * The ring members, the down set, the members leaving (drained: no longer placed on, still
+ * a source of copies), the addresses of joined nodes, and the epoch, bumped by every
+ * change of the nodes blocks are placed on.
+ */
 export class RingState {
   private members: NodeId[];
   private down = new Set<NodeId>();
+  private leaving = new Set<NodeId>();
+  private joined = new Map<NodeId, JoinedNode>();
   epoch = 0;
 
   constructor(members: readonly NodeId[]) {
     this.members = [...new Set(members)].sort();
   }
 
+  /** Every member, down and leaving ones included. */
   get all(): readonly NodeId[] {
     return this.members;
   }
 
-  /** Members not declared down, sorted. */
+  /** Members blocks are placed on: neither down nor leaving, sorted. */
   live(): NodeId[] {
-    return this.members.filter((node) => !this.down.has(node));
+    return this.members.filter((node) => !this.down.has(node) && !this.leaving.has(node));
   }
 
   isDown(node: NodeId): boolean {
     return this.down.has(node);
   }
 
+  isLeaving(node: NodeId): boolean {
+    return this.leaving.has(node);
+  }
+
   isMember(node: NodeId): boolean {
     return this.members.includes(node);
+  }
+
+  /** Where a node that joined through the log listens; null for the initial members. */
+  joinedNode(node: NodeId): JoinedNode | null {
+    return this.joined.get(node) ?? null;
   }
 
   /** Applies a down or up; returns whether the live set changed (and so the epoch moved). */
@@ -43,14 +66,48 @@ export class RingState {
     return true;
   }
 
+  /** Adds a node (or updates its address); a leaving node that joins again stays. Returns whether the live set changed. */
+  join(node: NodeId, address: JoinedNode): boolean {
+    this.joined.set(node, { ...address });
+    const wasLive = this.live().includes(node);
+    if (!this.isMember(node)) this.members = [...this.members, node].sort();
+    this.leaving.delete(node);
+    return this.bumpIf(!wasLive);
+  }
+
+  /** Stops placing blocks on a member; its copies stay readable until it is forgotten. */
+  leave(node: NodeId): boolean {
+    if (!this.isMember(node) || this.leaving.has(node)) return false;
+    const wasLive = this.live().includes(node);
+    this.leaving.add(node);
+    return this.bumpIf(wasLive);
+  }
+
+  /** Removes a member altogether, address included. */
+  forget(node: NodeId): boolean {
+    if (!this.isMember(node)) return false;
+    this.members = this.members.filter((member) => member !== node);
+    this.down.delete(node);
+    this.leaving.delete(node);
+    this.joined.delete(node);
+    return this.bumpIf(true);
+  }
+
+  private bumpIf(changed: boolean): boolean {
+    if (changed) this.epoch++;
+    return changed;
+  }
+
   toJSON(): RingRow {
-    return { members: this.members, down: [...this.down].sort(), epoch: this.epoch };
+    return { members: this.members, down: [...this.down].sort(), epoch: this.epoch, leaving: [...this.leaving].sort(), joined: [...this.joined] };
   }
 
   /** Restores from a snapshot; an older snapshot without ring state keeps the configured members. */
   static fromJSON(row: RingRow | undefined, fallbackMembers: readonly NodeId[]): RingState {
     const ring = new RingState(row?.members ?? fallbackMembers);
     for (const node of row?.down ?? []) ring.down.add(node);
+    for (const node of row?.leaving ?? []) ring.leaving.add(node);
+    for (const [node, address] of row?.joined ?? []) ring.joined.set(node, address);
     ring.epoch = row?.epoch ?? 0;
     return ring;
   }

@@ -27,6 +27,7 @@ import type { Env } from '../actor/env.ts';
 import type { RaftActor, RaftFailure } from '../raft/raft-actor.ts';
 import { checkCommand, checkNamespace, encodeCommand, toWireError, type ApplyResult, type MetadataCommand } from './commands.ts';
 import { FailureDetector, type NodeChange } from './failure-detector.ts';
+import { Membership, memberOutcome } from './membership.ts';
 import { changesLimitDefault, changesLimitMax, type MetadataStateMachine } from './state-machine.ts';
 import { StatusCollector, type StatusTimeoutMessage } from './status-collector.ts';
 import { Watchers } from './watchers.ts';
@@ -102,6 +103,7 @@ export class MetadataService {
   private ownSeq = 0;
   private readonly proposingChanges = new Set<string>();
   private gcRunning = false;
+  private readonly membership: Membership;
 
   constructor(
     private readonly env: Env,
@@ -110,7 +112,11 @@ export class MetadataService {
   ) {
     this.options = { ...defaultMetadataServiceOptions, ...options };
     this.watchers = new Watchers(this.options.watchersMax);
-    this.status = new StatusCollector(env, this.options.node, this.options.nodes, this.options.statusTimeoutMs, statusRoundsMax);
+    const { node, clusterId, replication, virtualNodes } = this.options;
+    this.membership = new Membership({ node, clusterId, replication, virtualNodes, initialNodes: this.options.nodes }, stateMachine, (raft, change, done) => {
+      raft.propose(encodeCommand({ kind: 'member', client: this.ownClient, seq: ++this.ownSeq, ...change }), (outcome) => done(memberOutcome(outcome)));
+    });
+    this.status = new StatusCollector(env, this.options.node, () => this.membership.nodes(), this.options.statusTimeoutMs, statusRoundsMax);
     stateMachine.onCommit = (namespace, index, files) => this.push(namespace, index, files);
     stateMachine.onBlocksDropped = (hashes) => this.env.send(`${this.options.node}/blocks`, { type: 'blocks.drop', hashes } satisfies BlocksDropMessage);
     this.detector = new FailureDetector(this.options.downAfterMs);
@@ -181,7 +187,14 @@ export class MetadataService {
         return this.read(message, raft, this.query(request), reply);
       case 'commit':
       case 'blocks.register':
+      case 'blocks.release':
         return this.write(message, raft, request, reply);
+      case 'node.join':
+        if (!this.leading(message, raft)) return;
+        return this.membership.join(raft, { node: request.node, url: request.url, voter: request.voter !== false }, (outcome) => (outcome.ok ? reply(outcome.result) : this.fail(message, raft, outcome.error)));
+      case 'admin.remove-node':
+        if (!this.leading(message, raft)) return;
+        return this.membership.remove(raft, request.node, (outcome) => (outcome.ok ? reply(outcome.result) : this.fail(message, raft, outcome.error)));
       case 'watch':
         return this.watch(message.from, request, raft, reply);
       case 'unwatch':
@@ -255,7 +268,7 @@ export class MetadataService {
     });
   }
 
-  private write(message: RequestMessage, raft: RaftActor, request: Extract<Request, { op: 'commit' | 'blocks.register' }>, reply: Reply): void {
+  private write(message: RequestMessage, raft: RaftActor, request: Extract<Request, { op: 'commit' | 'blocks.register' | 'blocks.release' }>, reply: Reply): void {
     const command = commandOf(request);
     // The leader's clock starts the grace period garbage collection gives a new block.
     if (command.kind === 'register') command.atMs = Math.max(0, Math.floor(this.env.now()));
@@ -323,8 +336,13 @@ export class MetadataService {
   // ---------------------------------------------------------------- cluster
 
   private clusterMap(raft: RaftActor): ClusterMap {
-    const { clusterId, nodes, replication, virtualNodes } = this.options;
-    return { clusterId, nodes, leader: raft.leader, replication, virtualNodes };
+    const { clusterId, replication, virtualNodes } = this.options;
+    return { clusterId, nodes: this.membership.nodes(), leader: raft.leader, replication, virtualNodes };
+  }
+
+  /** Every ring member with the URL it listens at, as the cluster map lists them. */
+  clusterNodes(): NodeAddress[] {
+    return this.membership.nodes();
   }
 
   /** This node as `status` reports it. */
@@ -332,13 +350,13 @@ export class MetadataService {
     const soft = raft.raft.softState();
     const learner = raft.config.learners.includes(this.options.node);
     const role = learner ? 'learner' : soft.role === 'leader' ? 'leader' : soft.role === 'follower' ? 'follower' : 'candidate';
-    const url = this.options.nodes.find((node) => node.id === this.options.node)?.url ?? '';
+    const url = this.membership.nodes().find((node) => node.id === this.options.node)?.url ?? '';
     const log = raft.raft.log;
     return { id: this.options.node, url, role, term: soft.term, commitIndex: log.committed, appliedIndex: log.applied, ...this.blockStats };
   }
 
   private replication(): { factor: number; blocks: number; underReplicated: number; epoch: number } {
-    const factor = Math.min(this.options.replication, this.options.nodes.length);
+    const factor = Math.min(this.options.replication, Math.max(1, this.stateMachine.ringMembers().length || this.options.nodes.length));
     return { factor, ...this.stateMachine.registryCounts(this.options.replication), epoch: this.stateMachine.ringEpoch };
   }
 
@@ -360,7 +378,9 @@ export class MetadataService {
     const isLeader = raft.raft.softState().role === 'leader';
     const now = this.env.now();
     this.detector.leading(isLeader, now);
+    if (!isLeader) this.membership.tick(raft);
     if (isLeader) {
+      this.membership.tick(raft);
       this.detector.heard(this.options.node, now, this.stateMachine.ringMembers().includes(this.options.node));
       return this.proposeNodeChanges(raft);
     }
@@ -411,8 +431,9 @@ export class MetadataService {
 }
 
 /** The command a write request proposes, its paths in NFC form, checked as every replica will check it. */
-function commandOf(request: Extract<Request, { op: 'commit' | 'blocks.register' }>): MetadataCommand {
+function commandOf(request: Extract<Request, { op: 'commit' | 'blocks.register' | 'blocks.release' }>): MetadataCommand {
   if (request.op === 'blocks.register') return checkCommand({ kind: 'register', client: request.client, seq: request.seq, blocks: request.blocks });
+  if (request.op === 'blocks.release') return checkCommand({ kind: 'release', client: request.client, seq: request.seq, blocks: request.blocks });
   const changes = Array.isArray(request.changes)
     ? request.changes.map((change) => (typeof change === 'object' && change !== null ? { ...change, path: normalizePath(change.path) } : change))
     : request.changes;

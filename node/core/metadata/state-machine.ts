@@ -13,8 +13,8 @@ import type { StateMachine } from '../raft/raft-actor.ts';
 import { SessionTable } from '../raft/sessions.ts';
 import { BlockRegistry } from './block-registry.ts';
 import { ChangeFeed } from './change-feed.ts';
-import { decodeCommand, toWireError, type ApplyResult, type CommitCommand, type GcCommand, type NodeCommand, type RegisterCommand } from './commands.ts';
-import { RingState } from './ring-state.ts';
+import { decodeCommand, toWireError, type ApplyResult, type CommitCommand, type GcCommand, type MemberCommand, type NodeCommand, type RegisterCommand, type ReleaseCommand } from './commands.ts';
+import { RingState, type JoinedNode } from './ring-state.ts';
 
 export interface MetadataStateMachineOptions {
   /** Versions kept per path, the current one included; older ones are dropped. */
@@ -86,6 +86,8 @@ export class MetadataStateMachine implements StateMachine {
   blocksVersion = 0;
   onCommit: CommitListener | null = null;
   onBlocksDropped: BlocksDroppedListener | null = null;
+  /** Called after a node joined or was forgotten, so the host can dial it or hang up. */
+  onMembersChanged: (() => void) | null = null;
 
   constructor(options: Partial<MetadataStateMachineOptions> = {}) {
     this.options = { ...defaultMetadataStateMachineOptions, ...options };
@@ -129,6 +131,10 @@ export class MetadataStateMachine implements StateMachine {
         return this.changeNode(command);
       case 'gc':
         return this.collect(command);
+      case 'release':
+        return this.release(command);
+      case 'member':
+        return this.changeMember(command);
     }
   }
 
@@ -197,6 +203,29 @@ export class MetadataStateMachine implements StateMachine {
       return { ok: false, error: { code: 'not_found', message: `node ${command.node} is not on the placement ring; it has members ${this.ring.all.join(', ')}` } };
     }
     if (this.ring.apply(command.node, command.change)) this.blocksVersion++;
+    return { ok: true, result: { epoch: this.ring.epoch } };
+  }
+
+  private release(command: ReleaseCommand): ApplyResult {
+    let released = 0;
+    for (const block of command.blocks) for (const owner of block.owners) if (this.registry.release(block.hash, owner)) released++;
+    if (released > 0) this.blocksVersion++;
+    return { ok: true, result: { released } };
+  }
+
+  private changeMember(command: MemberCommand): ApplyResult {
+    const { node, change } = command;
+    if (change !== 'join' && !this.ring.isMember(node)) {
+      return { ok: false, error: { code: 'not_found', message: `node ${node} is not on the placement ring; it has members ${this.ring.all.join(', ')}` } };
+    }
+    if (change === 'join') this.ring.join(node, { url: command.url!, voter: command.voter !== false });
+    if (change === 'leave') this.ring.leave(node);
+    if (change === 'forget') {
+      this.ring.forget(node);
+      for (const [hash] of this.registry.entries()) this.registry.release(hash, node);
+    }
+    this.blocksVersion++;
+    if (change !== 'leave') this.onMembersChanged?.();
     return { ok: true, result: { epoch: this.ring.epoch } };
   }
 
@@ -339,6 +368,21 @@ export class MetadataStateMachine implements StateMachine {
     return this.ring.isDown(node);
   }
 
+  /** True for a ring member, down and leaving ones included. */
+  isMember(node: NodeId): boolean {
+    return this.ring.isMember(node);
+  }
+
+  /** True for a member being drained by remove-node: no longer placed on, still a source. */
+  isLeaving(node: NodeId): boolean {
+    return this.ring.isLeaving(node);
+  }
+
+  /** The address and wish of a node that joined through the log; null for an initial member. */
+  joinedNode(node: NodeId): JoinedNode | null {
+    return this.ring.joinedNode(node);
+  }
+
   /** Bumped by every down or up the log applied. */
   get ringEpoch(): number {
     return this.ring.epoch;
@@ -369,6 +413,7 @@ export class MetadataStateMachine implements StateMachine {
     this.sessions = SessionTable.fromJSON(state.sessions, this.options.sessionsMax);
     this.ring = RingState.fromJSON(state.ring, this.options.ringMembers);
     this.blocksVersion++;
+    this.onMembersChanged?.();
   }
 }
 

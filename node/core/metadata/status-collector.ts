@@ -17,6 +17,7 @@ interface Round {
   replyTo: (status: Omit<ClusterStatus, 'replication'> & { nodes: NodeStatus[] }) => void;
   self: NodeStatus;
   leader: NodeId | null;
+  nodes: readonly NodeAddress[];
   replies: Map<NodeId, NodeStatus>;
   waiting: number;
   timer: TimerId;
@@ -33,7 +34,8 @@ export class StatusCollector {
   constructor(
     private readonly env: Env,
     private readonly self: Address,
-    private readonly nodes: readonly NodeAddress[],
+    /** The nodes to report, asked afresh for each round: nodes join and leave. */
+    private readonly nodes: () => readonly NodeAddress[],
     private readonly timeoutMs: number,
     private readonly roundsMax: number,
   ) {}
@@ -42,9 +44,10 @@ export class StatusCollector {
   start(self: NodeStatus, leader: NodeId | null, replyTo: Round['replyTo']): void {
     if (this.rounds.size >= this.roundsMax) throw raftboxError('overloaded', `this node is already gathering ${this.roundsMax} status reports; retry shortly`);
     const round = this.nextId++;
-    const others = this.nodes.filter((node) => node.id !== self.id);
+    const all = this.nodes();
+    const others = all.filter((node) => node.id !== self.id);
     const timer = this.env.timer(this.timeoutMs, { type: 'metadata.statusTimeout', round } satisfies StatusTimeoutMessage);
-    this.rounds.set(round, { replyTo, self, leader, replies: new Map(), waiting: others.length, timer });
+    this.rounds.set(round, { replyTo, self, leader, nodes: all, replies: new Map(), waiting: others.length, timer });
     for (const node of others) {
       const id = this.nextId++;
       this.probes.set(id, { round, node: node.id });
@@ -78,7 +81,7 @@ export class StatusCollector {
     const round = this.rounds.get(id)!;
     this.rounds.delete(id);
     for (const [probeId, probe] of this.probes) if (probe.round === id) this.probes.delete(probeId);
-    const nodes = this.nodes.map((node) => {
+    const nodes = round.nodes.map((node) => {
       const status = node.id === round.self.id ? round.self : round.replies.get(node.id);
       return status ? { ...status, id: node.id, url: node.url } : down(node);
     });
