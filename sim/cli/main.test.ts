@@ -75,6 +75,14 @@ test('--seeds 1..3 --duration 2s --json ends with the summary line', () => {
   assert.type(summary.events, 'number');
 });
 
+test('--blocks runs the block-store model and prints the same summary shape', () => {
+  const run = sim('--blocks', '--seeds', '1..2', '--duration', '6s', '--json');
+  assert.is(run.status, 0, run.stderr);
+  const summary = JSON.parse(lastLine(run.stdout)) as { seeds: number; passed: number; failed: unknown[]; events: number };
+  assert.equal([summary.seeds, summary.passed, summary.failed.length], [2, 2, 0]);
+  assert.ok(summary.events > 1000, `${summary.events} events`);
+});
+
 test('--seed 5 --trace FILE twice writes byte-identical files', () => {
   const dir = mkdtempSync(join(tmpdir(), 'raftbox-sim-trace-'));
   try {
