@@ -164,6 +164,10 @@ export async function main(argv: string[]): Promise<number> {
   if (args.name === 'hash') {
     const { benchHash, printHash } = await import('./hash.ts');
     const report = await benchHash(quick ? { bytes: 64 * 2 ** 20, runs: 3 } : {});
+    // The browser part: the web client's worker pool in Chromium, against one worker.
+    const { benchHashBrowser } = await import('./hash-browser.ts');
+    const browser = await benchHashBrowser({ quick });
+    report.browser = { ...browser, poolSpeedupTarget: 1.7, oneWorkerMbPerSecondTarget: 200 };
     return emit(report, () => printHash(report));
   }
   if (args.name === 'delta') {
