@@ -8,6 +8,7 @@
 // timed runs after one warm-up run. Goal: FastCDC + SHA-256 ≥ 600 MB/s (MB = 10^6 bytes),
 // judged on the single-thread line, which every host gets whatever its core count.
 
+import { startTsxWorker } from '../sim/cli/pool.ts';
 import { createHash, randomFillSync } from 'node:crypto';
 import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -162,9 +163,7 @@ class HashPool {
  * applies, so (as in sim/cli/pool.ts) a JavaScript bootstrap registers tsx first.
  */
 function startWorker(shared: SharedArrayBuffer): Worker {
-  const tsxApi = import.meta.resolve('tsx/esm/api');
-  const bootstrap = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(import.meta.url)}); });`;
-  return new Worker(bootstrap, { eval: true, execArgv: [], workerData: { role: workerRole, shared } });
+  return startTsxWorker(import.meta.url, { role: workerRole, shared });
 }
 
 function serveJobs(shared: SharedArrayBuffer): void {

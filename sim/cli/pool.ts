@@ -181,10 +181,17 @@ export async function runSeeds(options: PoolOptions): Promise<SimResult[]> {
  * small JavaScript bootstrap registers tsx and then imports the TypeScript worker.
  */
 function startWorker(setup: WorkerSetup): Worker {
+  return startTsxWorker(new URL('./worker.ts', import.meta.url).href, setup);
+}
+
+/**
+ * A worker thread running the TypeScript module at `entry` (a file URL) through tsx,
+ * whatever flags started this process; `workerData` is handed to it as usual.
+ */
+export function startTsxWorker(entry: string, workerData: unknown): Worker {
   const tsxApi = import.meta.resolve('tsx/esm/api');
-  const entry = new URL('./worker.ts', import.meta.url).href;
   const bootstrap =
     `import(${JSON.stringify(tsxApi)})` +
     `.then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`;
-  return new Worker(bootstrap, { eval: true, execArgv: [], workerData: setup });
+  return new Worker(bootstrap, { eval: true, execArgv: [], workerData });
 }
