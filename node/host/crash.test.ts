@@ -95,6 +95,15 @@ test('whole-cluster crash: SIGKILL every node, restart them all, and every ackno
     try {
       await waitForLeader(reader);
       await verifyAll(reader, acknowledged);
+      // Each node counts the blocks it kept on disk and reports them again after the restart.
+      const deadline = Date.now() + 10_000;
+      let counts: number[] = [];
+      while (Date.now() < deadline) {
+        counts = (await reader.status()).nodes.map((node) => node.blocks);
+        if (counts.every((count) => count > 0)) break;
+        await sleep(200);
+      }
+      assert.ok(counts.every((count) => count > 0), `every node reports its blocks after the restart: ${counts.join(', ')}`);
     } finally {
       await reader.close();
     }

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import type { Env, LogLevel, Storage } from '../actor/env.ts';
 import { PlacementRing } from '../../../protocol/ring.ts';
 import type { RequestMessage, ResponseMessage, Request } from '../../../protocol/wire.ts';
-import { BlockActor, type BlockActorOptions } from './block-actor.ts';
+import { blockActorDefaults, BlockActor, type BlockActorOptions } from './block-actor.ts';
 import { blockFile } from './block-store.ts';
 
 // ---------------------------------------------------------------- a tiny deterministic world
@@ -465,7 +465,8 @@ test('at start the actor counts the blocks on disk, ignores other files, and rep
     storage.files.set(blockFile(two.hash), two.data);
     storage.files.set(`${blockFile(two.hash)}.tmp`, new Uint8Array(9));
   });
-  world.pump();
+  // The count goes out after the first stats interval, when the metadata actor listens.
+  world.run(blockActorDefaults.statsIntervalMs);
   assert.equal(world.stats.get('n1'), { blocks: 2, bytes: one.data.byteLength + two.data.byteLength });
   assert.equal(world.stats.get('n2'), { blocks: 0, bytes: 0 });
 });

@@ -173,7 +173,9 @@ export class BlockActor implements Actor {
     if (o.directory !== null) env.timer(o.repairTickMs, { type: 'blocks.repair-tick' } satisfies BlockInternalMessage);
     this.store.scan();
     env.log('info', 'blocks.started', { node: o.node, blocks: this.store.blocks, bytes: this.store.bytes, replication });
-    this.sendStats();
+    // Not sent now: the node's metadata actor may not be listening yet at start-up, and a
+    // count it never heard would stay unsent until the count changed.
+    this.noticeStats();
   }
 
   receive(message: unknown): void {
