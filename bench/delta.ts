@@ -14,6 +14,7 @@ import { LocalCluster, waitForLeader } from '../node/host/local-cluster.ts';
 import { connect } from '../node/sdk.ts';
 import { SyncedFolder } from '../node/sync/folder-sync.ts';
 import { printTable } from './table.ts';
+import { concatBytes } from '../protocol/bytes.ts';
 
 const mebibyte = 1024 * 1024;
 const fixedBlockBytes = 4 * mebibyte;
@@ -66,8 +67,8 @@ export async function benchDelta(options: { fileBytes: number }): Promise<DeltaB
     const initial = await folder.sync();
     const middle = Math.floor(original.length / 2);
     const edits: { edit: DeltaCase['edit']; goalBytesMax: number; apply: (data: Uint8Array) => Uint8Array }[] = [
-      { edit: 'insert-middle', goalBytesMax: 3 * mebibyte, apply: (data) => concat(data.subarray(0, middle), Uint8Array.of(42), data.subarray(middle)) },
-      { edit: 'append-1MiB', goalBytesMax: 2 * mebibyte, apply: (data) => concat(data, randomFillSync(new Uint8Array(mebibyte))) },
+      { edit: 'insert-middle', goalBytesMax: 3 * mebibyte, apply: (data) => concatBytes([data.subarray(0, middle), Uint8Array.of(42), data.subarray(middle)]) },
+      { edit: 'append-1MiB', goalBytesMax: 2 * mebibyte, apply: (data) => concatBytes([data, randomFillSync(new Uint8Array(mebibyte))]) },
       { edit: 'overwrite-byte', goalBytesMax: 3 * mebibyte, apply: (data) => overwrite(data, middle + 12345) },
     ];
     const cases: DeltaCase[] = [];
@@ -93,15 +94,6 @@ export async function benchDelta(options: { fileBytes: number }): Promise<DeltaB
   }
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
 
 function overwrite(data: Uint8Array, at: number): Uint8Array {
   const out = data.slice();
@@ -117,4 +109,3 @@ export function printDelta(result: DeltaBenchmark): void {
     result.cases.map((item) => [item.edit, mib(item.uploadedBytes), item.uploadedBlocks, mib(item.fixedBlocksBytes), mib(item.goalBytesMax), item.met ? 'yes' : 'NO']),
   );
 }
-

@@ -3,16 +3,7 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { decodeRecords, encodeRecord, recordHeaderBytes } from './record.ts';
 import { recordBytesMax } from './limits.ts';
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const result = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    result.set(part, offset);
-    offset += part.length;
-  }
-  return result;
-}
+import { concatBytes as concat } from './bytes.ts';
 
 const ascii = (text: string): Uint8Array => new TextEncoder().encode(text);
 const payloads = [ascii('first record'), ascii('2'), ascii('the third and last record of the file')];

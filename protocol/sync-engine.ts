@@ -225,7 +225,7 @@ class SyncRun {
   private async download(actions: Extract<SyncAction, { type: 'download' }>[], local: LocalTree): Promise<void> {
     if (actions.length === 0) return;
     this.progress('download');
-    const localBlocks = indexLocalBlocks(local);
+    const localBlocks = indexBlocks(local);
     await forEachLimited(actions, filesInFlightMax, async (action) => {
       this.checkCancelled();
       const { remote, path, expect } = action;
@@ -315,7 +315,7 @@ class SyncRun {
         this.pending.set(action.path, null);
         continue;
       }
-      const path = action.type === 'upload' ? action.path : action.to;
+      const path = writtenPath(action);
       const file = written.get(path);
       if (file === undefined) throw raftboxError('internal', `the cluster acknowledged a commit without a record for ${path}`);
       this.pending.set(path, baseEntryOf(file));
@@ -335,16 +335,7 @@ class SyncRun {
    * sees the edit. Returns the changes that are ready to commit.
    */
   private async uploadBlocks(actions: CommitAction[]): Promise<CommitAction[]> {
-    const wanted = new Map<BlockHash, { path: string; offset: number; size: number }>();
-    for (const action of actions) {
-      if (action.type === 'delete-remote') continue;
-      const path = action.type === 'upload' ? action.path : action.to;
-      let offset = 0;
-      for (const block of action.local.blocks) {
-        if (!wanted.has(block.hash)) wanted.set(block.hash, { path, offset, size: block.size });
-        offset += block.size;
-      }
-    }
+    const wanted = indexBlocks(actions.flatMap((action): [string, SyncEntry][] => (action.type === 'delete-remote' ? [] : [[writtenPath(action), action.local]])));
     const missing = wanted.size === 0 ? new Set<BlockHash>() : await this.remote.missingBlocks([...wanted.keys()]);
     const spoiled = new Set<string>();
     await forEachLimited([...missing], this.transfersMax, async (hash) => {
@@ -403,6 +394,7 @@ type CommitAction = Extract<SyncAction, { type: 'upload' | 'move-remote' | 'dele
 interface LocalBlock {
   path: string;
   offset: number;
+  size: number;
 }
 
 function groupActions(actions: SyncAction[]): { [K in SyncAction['type']]: Extract<SyncAction, { type: K }>[] } {
@@ -430,23 +422,27 @@ function changesOf(action: CommitAction): FileChange[] {
 function usesSpoiled(
   action: CommitAction,
   spoiled: Set<string>,
-  wanted: Map<BlockHash, { path: string }>,
+  wanted: Map<BlockHash, LocalBlock>,
   missing: Set<BlockHash>,
 ): boolean {
   if (action.type === 'delete-remote' || spoiled.size === 0) return false;
-  const path = action.type === 'upload' ? action.path : action.to;
-  if (spoiled.has(path)) return true;
+  if (spoiled.has(writtenPath(action))) return true;
   // A block this change shares with a spoiled file was never uploaded.
   return action.local.blocks.some((block) => missing.has(block.hash) && spoiled.has(wanted.get(block.hash)!.path));
 }
 
-/** Where each block of the local tree sits, for downloads that can reuse it. */
-function indexLocalBlocks(local: LocalTree): Map<BlockHash, LocalBlock> {
+/** The path an upload or a move writes. */
+function writtenPath(action: Extract<CommitAction, { type: 'upload' | 'move-remote' }>): string {
+  return action.type === 'upload' ? action.path : action.to;
+}
+
+/** Where each block of some local files sits (its first occurrence): to read it for an upload, or to reuse it for a download. */
+function indexBlocks(files: Iterable<[string, SyncEntry]>): Map<BlockHash, LocalBlock> {
   const index = new Map<BlockHash, LocalBlock>();
-  for (const [path, entry] of local) {
+  for (const [path, entry] of files) {
     let offset = 0;
     for (const block of entry.blocks) {
-      if (!index.has(block.hash)) index.set(block.hash, { path, offset });
+      if (!index.has(block.hash)) index.set(block.hash, { path, offset, size: block.size });
       offset += block.size;
     }
   }

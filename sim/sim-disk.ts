@@ -1,6 +1,7 @@
 import type { Storage } from '../node/core/actor/env.ts';
 import type { EventQueue } from './event-queue.ts';
 import type { Prng } from './prng.ts';
+import { concatBytes } from '../protocol/bytes.ts';
 
 type PendingOp = { kind: 'append'; bytes: Uint8Array } | { kind: 'truncate'; length: number } | { kind: 'remove' };
 
@@ -158,15 +159,8 @@ function applyOp(f: SimFile, op: PendingOp): void {
   }
 }
 
+// One chunk is returned as is, as the simulated disk always did; callers that keep or
+// change the bytes copy them.
 function concat(chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  let length = 0;
-  for (const c of chunks) length += c.byteLength;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.byteLength;
-  }
-  return out;
+  return chunks.length === 1 ? chunks[0]! : concatBytes(chunks);
 }

@@ -8,17 +8,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { eventually, startHarness, waitUntilSynced, type Harness } from './test-support/browser-harness.ts';
-
-// The same bytes in Node and in the page: a little LCG, seeded per file.
-function bytesOf(length: number, seed: number): Uint8Array {
-  const bytes = new Uint8Array(length);
-  let x = seed;
-  for (let i = 0; i < length; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) | 0;
-    bytes[i] = x >>> 24;
-  }
-  return bytes;
-}
+import { seededBytes as bytesOf } from './test-support/seeded-bytes.ts';
 
 const files: Record<string, [number, number]> = {
   'photos/readme.txt': [120, 1],

@@ -107,7 +107,8 @@ function readLock(lockPath: string): { content: string; pid: number | null } | n
   return { content, pid: Number.isInteger(pid) && pid > 0 ? pid : null };
 }
 
-function isAlive(pid: number): boolean {
+/** Whether process `pid` exists (on this machine), whoever owns it. */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -13,26 +13,10 @@ import type { ClusterStatus } from '../../protocol/wire.ts';
 import { connect, type Client } from '../sdk.ts';
 import { goodCopies } from './block-files.ts';
 import { LocalCluster, waitForLeader } from './local-cluster.ts';
+import { eventually } from './eventually.ts';
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 const shim = fileURLToPath(new URL('../cli/raftbox.js', import.meta.url));
-
-/** Polls until `check` passes (returns true); throws with `what` and the last detail otherwise. */
-async function eventually(what: string, check: () => Promise<boolean | string>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown = null;
-  while (Date.now() < deadline) {
-    try {
-      const outcome = await check();
-      if (outcome === true) return;
-      last = outcome;
-    } catch (error) {
-      last = error instanceof Error ? error.message : error;
-    }
-    await sleep(200);
-  }
-  throw new Error(`timed out waiting for ${what}; last: ${typeof last === 'string' ? last : JSON.stringify(last)}`);
-}
 
 /** Writes files in a loop until stopped; remembers only the writes the cluster acknowledged. */
 function writeLoad(client: Client) {

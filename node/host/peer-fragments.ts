@@ -21,6 +21,7 @@ import { decodeWith } from '../../protocol/frame.ts';
 import { snapshotBytesMax } from '../../protocol/limits.ts';
 import { decodePeerEnvelope, encodeWire } from '../../protocol/wire-schema.ts';
 import type { PeerEnvelope } from '../../protocol/wire.ts';
+import { concatBytes } from '../../protocol/bytes.ts';
 
 const mebibyte = 1024 * 1024;
 
@@ -206,7 +207,7 @@ export class FragmentReassembler {
       this.discard(`message ${assembly.id} ended with ${assembly.receivedBytes} bytes, not the ${assembly.size} announced`, assembly.id);
       return null;
     }
-    return concat(assembly.chunks, assembly.size);
+    return concatBytes(assembly.chunks);
   }
 
   private discard(reason: string, id = this.current?.id ?? null): void {
@@ -222,16 +223,6 @@ function continuationProblem(assembly: Assembly, fragment: PeerFragment): string
   if (fragment.count !== assembly.count || fragment.size !== assembly.size) return `message ${assembly.id} changed its count or size between fragments`;
   if (assembly.receivedBytes + fragment.bytes.length > assembly.size) return `message ${assembly.id} sent more than the ${assembly.size} bytes it announced`;
   return null;
-}
-
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
-  const whole = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    whole.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return whole;
 }
 
 /**

@@ -13,21 +13,13 @@ import { PlacementRing } from '../../protocol/ring.ts';
 import { connect } from '../sdk.ts';
 import { blockPath, corruptCopy, goodCopies } from './block-files.ts';
 import { LocalCluster, waitForLeader } from './local-cluster.ts';
+import { eventually } from './eventually.ts';
 
-const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 const shim = fileURLToPath(new URL('../cli/raftbox.js', import.meta.url));
 
 async function raftbox(args: string[]): Promise<string> {
   const { stdout } = await promisify(execFile)(process.execPath, [shim, ...args], { timeout: 60_000 });
   return stdout;
-}
-
-async function eventually(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 test('a corrupt copy is read around and repaired; scrub repairs corrupt and missing copies', async () => {
@@ -52,7 +44,7 @@ test('a corrupt copy is read around and repaired; scrub repairs corrupt and miss
     assert.is(goodCopies([dir(first)], hashes[0]!).length, 0, 'the copy is corrupt on disk');
     const read = await client.readFile(files[0]!.path);
     assert.ok(read && Buffer.from(read.data).equals(files[0]!.data), 'the read returns the right bytes');
-    await eventually('the read to repair the corrupt copy', () => goodCopies([dir(first)], hashes[0]!).length === 1);
+    await eventually('the read to repair the corrupt copy', () => goodCopies([dir(first)], hashes[0]!).length === 1, 10_000, 50);
 
     // Scrub: one corrupt and one missing copy on the same node.
     const victim = 'n2';

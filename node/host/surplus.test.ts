@@ -12,24 +12,9 @@ import * as assert from 'uvu/assert';
 import { connect } from '../sdk.ts';
 import { blockPath, goodCopies } from './block-files.ts';
 import { LocalCluster, waitForLeader } from './local-cluster.ts';
+import { eventually } from './eventually.ts';
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
-
-async function eventually(what: string, check: () => Promise<true | string>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    try {
-      const outcome = await check();
-      if (outcome === true) return;
-      last = outcome;
-    } catch (error) {
-      last = error instanceof Error ? error.message : String(error);
-    }
-    await sleep(200);
-  }
-  throw new Error(`timed out waiting for ${what}; last: ${last}`);
-}
 
 test('a node that returns keeps its copies and the copies made meanwhile are dropped: exactly 3 remain', async () => {
   const cluster = await LocalCluster.start({ nodes: 4, replication: 3 });

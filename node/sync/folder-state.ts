@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { raftboxError } from '../../protocol/errors.ts';
+import { isAlive } from '../host/data-dir.ts';
 import type { BaseEntry, BaseTree, LocalEntry } from '../../protocol/sync-tree.ts';
 
 export const stateFolderName = '.raftbox';
@@ -104,15 +105,6 @@ export class FolderState {
       }
     }
     throw raftboxError('conflict', `could not take the lock ${path}; remove it if no raftbox sync is running`);
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -12,6 +12,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LocalCluster, waitForLeader } from '../host/local-cluster.ts';
 import { connect } from '../sdk.ts';
+import { eventually } from '../host/eventually.ts';
 
 const shim = fileURLToPath(new URL('../cli/raftbox.js', import.meta.url));
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
@@ -209,15 +210,6 @@ test('a sync killed mid-upload completes when run again, with nothing lost or do
   }
 });
 
-/** Waits until `check` holds, polling; throws with `what` after `timeoutMs`. */
-async function eventually(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(100);
-  }
-}
-
 function watchFolder(s: Setup, dir: string): { child: ChildProcess; exited: Promise<number | null> } {
   const child = spawn(process.execPath, [shim, 'sync', dir, '--watch', '--json'], { env: { ...process.env, RAFTBOX_SERVER: s.cluster.urls.join(',') }, stdio: 'ignore' });
   return { child, exited: new Promise((done) => child.once('exit', (code) => done(code))) };
@@ -231,14 +223,14 @@ test('--watch keeps two folders in sync through edits, moves, deletes and a kill
   try {
     const read = (dir: string, path: string): string | null => (existsSync(join(dir, path)) ? readFileSync(join(dir, path), 'utf8') : null);
     writeFileSync(join(a, 'live.txt'), 'from a');
-    await eventually('live.txt reaches b', () => read(b, 'live.txt') === 'from a');
+    await eventually('live.txt reaches b', () => read(b, 'live.txt') === 'from a', 20_000, 100);
     await s.cluster.kill('n1');
     writeFileSync(join(b, 'live.txt'), 'edited on b with n1 down');
-    await eventually('the edit reaches a', () => read(a, 'live.txt') === 'edited on b with n1 down');
+    await eventually('the edit reaches a', () => read(a, 'live.txt') === 'edited on b with n1 down', 20_000, 100);
     renameSync(join(a, 'live.txt'), join(a, 'moved.txt'));
-    await eventually('the move reaches b', () => read(b, 'moved.txt') !== null && read(b, 'live.txt') === null);
+    await eventually('the move reaches b', () => read(b, 'moved.txt') !== null && read(b, 'live.txt') === null, 20_000, 100);
     rmSync(join(b, 'moved.txt'));
-    await eventually('the delete reaches a', () => read(a, 'moved.txt') === null);
+    await eventually('the delete reaches a', () => read(a, 'moved.txt') === null, 20_000, 100);
   } finally {
     for (const watcher of watchers) watcher.child.kill('SIGINT');
     const codes = await Promise.all(watchers.map((watcher) => watcher.exited));

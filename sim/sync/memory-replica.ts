@@ -7,6 +7,7 @@
 import type { SyncReplica } from '../../protocol/sync-engine.ts';
 import { sameContent, type BaseEntry, type BaseTree, type LocalEntry, type LocalTree, type RemoteEntry } from '../../protocol/sync-tree.ts';
 import type { BlockRef } from '../../protocol/wire.ts';
+import { concatBytes } from '../../protocol/bytes.ts';
 
 export interface MemoryItem {
   kind: 'file' | 'dir';
@@ -75,7 +76,7 @@ export class MemoryReplica implements SyncReplica {
     for await (const part of data) parts.push(part);
     this.options.interfere?.(this);
     if (!this.holds(path, expect)) return false;
-    this.items.set(path, { kind: 'file', data: concat(parts), executable: remote.executable, mtime: remote.mtime });
+    this.items.set(path, { kind: 'file', data: concatBytes(parts), executable: remote.executable, mtime: remote.mtime });
     return true;
   }
 
@@ -130,15 +131,4 @@ export class MemoryReplica implements SyncReplica {
     }
     return entry;
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const total = parts.reduce((sum, part) => sum + part.length, 0);
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }

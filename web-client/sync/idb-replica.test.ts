@@ -17,6 +17,7 @@ import { openStore, type RaftboxDb } from '../store/schema.ts';
 import { CachingRemote } from './caching-remote.ts';
 import { originalOfCopy } from './conflict-stamp.ts';
 import { IdbReplica } from './idb-replica.ts';
+import { seededBytes } from '../test-support/seeded-bytes.ts';
 
 const sha = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 let databases = 0;
@@ -63,20 +64,10 @@ async function read(d: Device, path: string): Promise<string | null> {
   return record?.blob === undefined ? null : record.blob.text();
 }
 
-function random(length: number, seed: number): Uint8Array {
-  const bytes = new Uint8Array(length);
-  let x = seed;
-  for (let i = 0; i < length; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) | 0;
-    bytes[i] = x >>> 24;
-  }
-  return bytes;
-}
-
 test('files and folders travel between two browser replicas byte for byte', async () => {
   const cluster = new MemoryCluster(sha);
   const [a, b] = [await device(cluster, 'web-a'), await device(cluster, 'web-b')];
-  const big = random(3 * 1024 * 1024 + 17, 7);
+  const big = seededBytes(3 * 1024 * 1024 + 17, 7);
   await write(a, 'docs/hello.txt', 'hello');
   await write(a, 'docs/big.bin', big);
   const up = await sync(a);
