@@ -55,8 +55,12 @@ test('a node joins and another is drained and removed under load; nothing is los
     // Rebalancing: n4 takes the blocks the ring now gives it, and the node each replaced drops its surplus copy.
     const all = ['n1', 'n2', 'n3', 'n4'].map((id) => cluster.member(id).dataDir);
     const before = [...new Set((await client.list('load/')).flatMap((file) => file.blocks.map((block) => block.hash)))];
-    await eventually('every block written before the join to have exactly 3 copies over 4 nodes', async () => {
+    // n4 becomes a voter before it joins the placement ring, and the blocks have 3 copies
+    // on n1–n3 already: wait for the rebalancing itself, not only for the copy count.
+    await eventually('n4 to take its share and every block written before the join to have exactly 3 copies over 4 nodes', async () => {
       const off = before.filter((hash) => goodCopies(all, hash).length !== 3);
+      const onN4 = before.filter((hash) => goodCopies([cluster.member('n4').dataDir], hash).length === 1).length;
+      if (onN4 === 0) return 'n4 holds none of the blocks yet';
       return off.length === 0 || `${off.length} of ${before.length} blocks have a copy count other than 3`;
     });
     const onN4 = before.filter((hash) => goodCopies([cluster.member('n4').dataDir], hash).length === 1).length;
