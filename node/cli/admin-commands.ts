@@ -57,22 +57,16 @@ async function removeNode(argv: string[]): Promise<number> {
   const token = args.values.get('--token') ?? process.env.RAFTBOX_TOKEN;
   const deadline = Date.now() + adminTimeoutMs;
   let urls = serverUrls(args);
-  // A leader that drains itself hands over before the removal finishes; the new leader
-  // counts what is left, so the count from when the drain began travels in the hand-over.
-  let drainedAtStart = 0;
   for (;;) {
     try {
       // Each attempt waits a bounded time: an answer can be lost on its way back (the node
       // that forwarded the request left, leadership moved), and asking again is safe, as
       // the leader joins a repeated request to the removal under way or resumes it.
       const { result } = await requestAt(urls, token, { op: 'admin.remove-node', node }, Math.max(1000, Math.min(removeAttemptMs, deadline - Date.now())));
-      const report = { ...result, drainedBlocks: Math.max(result.drainedBlocks, drainedAtStart) };
-      console.log(args.flags.has('--json') ? JSON.stringify(report) : `removed ${report.node} after draining ${report.drainedBlocks} blocks`);
+      console.log(args.flags.has('--json') ? JSON.stringify(result) : `removed ${result.node} after draining ${result.drainedBlocks} blocks`);
       return 0;
     } catch (error) {
       if (!(error instanceof RaftboxError) || !['unavailable', 'not_leader', 'timeout'].includes(error.code) || Date.now() > deadline) throw error;
-      const handedOver = error.details?.drainedBlocks;
-      if (typeof handedOver === 'number') drainedAtStart = Math.max(drainedAtStart, handedOver);
       urls = await currentUrls(urls, token, node);
       await new Promise((done) => setTimeout(done, 250));
     }

@@ -30,7 +30,6 @@ export type ProposeMember = (raft: RaftActor, change: Pick<MemberCommand, 'node'
 
 interface Removal {
   node: NodeId;
-  drainedBlocks: number;
   waiters: Done<RemoveNodeReport>[];
   /** A step's proposal is in flight; the next tick does nothing until it is answered. */
   busy: boolean;
@@ -38,15 +37,12 @@ interface Removal {
 
 /** Removals run at once; each waits for a drain that may take minutes. */
 const removalsMax = 4;
-/** Finished removals remembered, so a request repeated after its answer was lost gets the same report. */
-const finishedRemovalsMax = 16;
 /** A learner this close to the leader's commit index counts as caught up. */
 const caughtUpEntries = 8;
 
 /** See the file comment. One per node; only the leader's does anything. */
 export class Membership {
   private readonly removals = new Map<NodeId, Removal>();
-  private readonly finishedRemovals = new Map<NodeId, RemoveNodeReport>();
   private configChanging = false;
 
   constructor(
@@ -81,8 +77,9 @@ export class Membership {
     if (existing) return void existing.waiters.push(done);
     const config = raft.config;
     if (!this.stateMachine.isMember(node) && !config.voters.includes(node) && !config.learners.includes(node)) {
-      const finished = this.finishedRemovals.get(node);
-      if (finished !== undefined) return done({ ok: true, result: finished });
+      // A request repeated after its answer was lost (or after leadership moved) gets the same report.
+      const drainedBlocks = this.stateMachine.drainedBlocks(node);
+      if (drainedBlocks !== null) return done({ ok: true, result: { node, drainedBlocks } });
       return done({ ok: false, error: { code: 'not_found', message: `there is no node ${node} to remove; the members are ${this.stateMachine.ringMembers().join(', ')}` } });
     }
     if (config.voters.length === 1 && config.voters[0] === node) {
@@ -91,8 +88,7 @@ export class Membership {
     if (this.removals.size >= removalsMax) {
       return done({ ok: false, error: { code: 'overloaded', message: `${removalsMax} removals are already under way; wait for one to finish` } });
     }
-    const drainedBlocks = [...this.stateMachine.blocks()].filter(([, block]) => block.owners.includes(node)).length;
-    this.removals.set(node, { node, drainedBlocks, waiters: [done], busy: false });
+    this.removals.set(node, { node, waiters: [done], busy: false });
     this.tick(raft);
   }
 
@@ -126,10 +122,8 @@ export class Membership {
       removal.busy = true;
       return this.proposeMember(raft, { node, change: 'forget' }, next);
     }
-    const report = { node, drainedBlocks: removal.drainedBlocks };
-    this.finishedRemovals.set(node, report);
-    if (this.finishedRemovals.size > finishedRemovalsMax) this.finishedRemovals.delete(this.finishedRemovals.keys().next().value as NodeId);
-    this.finish(removal, { ok: true, result: report });
+    // The log recorded what the node held when its leave applied, whichever leader proposed it.
+    this.finish(removal, { ok: true, result: { node, drainedBlocks: sm.drainedBlocks(node) ?? 0 } });
   }
 
   // The leader cannot remove itself and keep leading: it hands leadership to the most
@@ -140,7 +134,7 @@ export class Membership {
     if (to === undefined) return;
     const result = raft.transferLeadership(to);
     if (!result.ok) return;
-    this.finish(removal, { ok: false, error: { code: 'not_leader', message: `node ${removal.node} is drained and hands leadership to ${to}; ask again there to finish removing it`, details: { leader: to, drainedBlocks: removal.drainedBlocks } } });
+    this.finish(removal, { ok: false, error: { code: 'not_leader', message: `node ${removal.node} is drained and hands leadership to ${to}; ask again there to finish removing it`, details: { leader: to } } });
   }
 
   /** True when every block `node` holds also sits on all of its targets on the ring without it. */

@@ -11,7 +11,10 @@ export interface JoinedNode {
   voter: boolean;
 }
 
-type RingRow = { members: NodeId[]; down: NodeId[]; epoch: number; leaving?: NodeId[]; joined?: [NodeId, JoinedNode][] };
+type RingRow = { members: NodeId[]; down: NodeId[]; epoch: number; leaving?: NodeId[]; joined?: [NodeId, JoinedNode][]; drained?: [NodeId, number][] };
+
+/** How many removed nodes' drain counts are remembered, so a repeated remove-node can still be answered. */
+const removedRemembered = 16;
 
 /**
  * The ring members, the down set, the members leaving (drained: no longer placed on, still
@@ -23,6 +26,9 @@ export class RingState {
   private down = new Set<NodeId>();
   private leaving = new Set<NodeId>();
   private joined = new Map<NodeId, JoinedNode>();
+  // Blocks each leaving node held when its leave applied, kept a while after it is forgotten:
+  // the operator's report, the same whichever leader finishes the removal.
+  private drained = new Map<NodeId, number>();
   epoch = 0;
 
   constructor(members: readonly NodeId[]) {
@@ -51,6 +57,11 @@ export class RingState {
     return this.members.includes(node);
   }
 
+  /** The blocks `node` held when it began to leave; null if it is not leaving and was not removed lately. */
+  drainedBlocks(node: NodeId): number | null {
+    return this.drained.get(node) ?? null;
+  }
+
   /** Where a node that joined through the log listens; null for the initial members. */
   joinedNode(node: NodeId): JoinedNode | null {
     return this.joined.get(node) ?? null;
@@ -72,14 +83,16 @@ export class RingState {
     const wasLive = this.live().includes(node);
     if (!this.isMember(node)) this.members = [...this.members, node].sort();
     this.leaving.delete(node);
+    this.drained.delete(node);
     return this.bumpIf(!wasLive);
   }
 
-  /** Stops placing blocks on a member; its copies stay readable until it is forgotten. */
-  leave(node: NodeId): boolean {
+  /** Stops placing blocks on a member, which holds `heldBlocks`; its copies stay readable until it is forgotten. */
+  leave(node: NodeId, heldBlocks: number): boolean {
     if (!this.isMember(node) || this.leaving.has(node)) return false;
     const wasLive = this.live().includes(node);
     this.leaving.add(node);
+    this.drained.set(node, heldBlocks);
     return this.bumpIf(wasLive);
   }
 
@@ -90,6 +103,11 @@ export class RingState {
     this.down.delete(node);
     this.leaving.delete(node);
     this.joined.delete(node);
+    const drained = this.drained.get(node) ?? 0;
+    this.drained.delete(node);
+    this.drained.set(node, drained);
+    const forgotten = [...this.drained.keys()].filter((id) => !this.isMember(id));
+    for (const id of forgotten.slice(0, Math.max(0, forgotten.length - removedRemembered))) this.drained.delete(id);
     return this.bumpIf(true);
   }
 
@@ -99,7 +117,7 @@ export class RingState {
   }
 
   toJSON(): RingRow {
-    return { members: this.members, down: [...this.down].sort(), epoch: this.epoch, leaving: [...this.leaving].sort(), joined: [...this.joined] };
+    return { members: this.members, down: [...this.down].sort(), epoch: this.epoch, leaving: [...this.leaving].sort(), joined: [...this.joined], drained: [...this.drained] };
   }
 
   /** Restores from a snapshot; an older snapshot without ring state keeps the configured members. */
@@ -108,6 +126,7 @@ export class RingState {
     for (const node of row?.down ?? []) ring.down.add(node);
     for (const node of row?.leaving ?? []) ring.leaving.add(node);
     for (const [node, address] of row?.joined ?? []) ring.joined.set(node, address);
+    for (const [node, count] of row?.drained ?? []) ring.drained.set(node, count);
     ring.epoch = row?.epoch ?? 0;
     return ring;
   }
