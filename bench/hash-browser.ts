@@ -1,25 +1,34 @@
 // The browser half of `npm run bench -- hash`: a 512 MiB file (128 MiB with --quick) is
 // cut by FastCDC and hashed with hash-wasm SHA-256 in real Chromium, by the web client's
 // worker pool (one worker per core) and by one worker, reading the file as the web client
-// does (a File picked in an <input>, read in slices). Goal: the pool at least 1.7× one
-// worker on 2 cores, and one worker at least 200 MB/s.
+// does (a File picked in an <input>, read as a stream). Goal: the pool at least 1.7× one
+// worker on 2 cores, and one worker at least 200 MB/s. Baselines in the same run: hash-wasm
+// SHA-256 alone over the file (no FastCDC) in one worker and in as many as the pool has at
+// once, the most the pool could reach here, and reading the file alone.
 
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median } from './table.ts';
 import { launchChromium, serveApp } from '../web-client/test-support/browser-harness.ts';
 import { buildHashPage } from '../web-client/test-support/hash-page.ts';
 
 const mebibyte = 1024 * 1024;
-/** Runs of each set-up; the best counts. */
-const benchRounds = 3;
+/** Runs of each set-up, alternating; the median counts. */
+const benchRounds = 5;
 
 export interface HashBrowserResult {
   poolMbPerSecond: number;
   oneWorkerMbPerSecond: number;
   speedup: number;
   workers: number;
+  /** hash-wasm SHA-256 without FastCDC, one worker, and `workers` workers at once (MB/s over all of them). */
+  sha256OneWorkerMbPerSecond: number;
+  sha256WorkersMbPerSecond: number;
+  sha256Speedup: number;
+  /** Reading the file alone in one worker. */
+  readMbPerSecond: number;
 }
 
 // Random-looking bytes (so FastCDC cuts at content, not at a run of zeros), written in pieces.
@@ -63,19 +72,40 @@ export async function benchHashBrowser(options: { quick?: boolean }): Promise<Ha
     await page.waitForSelector('body[data-ready="true"]');
     await page.setInputFiles('#file', file);
     const workers = await page.evaluate(() => (window as unknown as { defaultPoolSize(): number }).defaultPoolSize());
-    const run = (size: number) => page.evaluate((size) => (window as unknown as { benchHash(size: number): Promise<{ milliseconds: number; bytes: number; digest: string }> }).benchHash(size), size);
-    // Best of three runs each, alternating, so a noisy neighbour hurts both set-ups alike.
-    const one: Awaited<ReturnType<typeof run>>[] = [];
-    const pool: Awaited<ReturnType<typeof run>>[] = [];
+    type Run = { milliseconds: number; bytes: number };
+    const hash = (size: number) => page.evaluate((size) => (window as unknown as { benchHash(size: number): Promise<Run & { digest: string }> }).benchHash(size), size);
+    const baseline = (kind: 'read' | 'sha256', size: number) =>
+      page.evaluate(([kind, size]) => (window as unknown as { benchBaseline(kind: string, size: number): Promise<Run> }).benchBaseline(kind, size), [kind, size] as const);
+    // Alternating set-ups, so a noisy neighbour hurts them all alike.
+    const one: (Run & { digest: string })[] = [];
+    const pool: (Run & { digest: string })[] = [];
+    const shaOne: Run[] = [];
+    const shaAll: Run[] = [];
+    const read: Run[] = [];
     for (let round = 0; round < benchRounds; round++) {
-      one.push(await run(1));
-      pool.push(await run(workers));
+      one.push(await hash(1));
+      pool.push(await hash(workers));
+      shaOne.push(await baseline('sha256', 1));
+      shaAll.push(await baseline('sha256', workers));
+      read.push(await baseline('read', 1));
     }
     if (new Set([...one, ...pool].map((result) => result.digest)).size !== 1) throw new Error('the pool and one worker cut or hashed the file differently');
-    const rate = (results: { milliseconds: number; bytes: number }[]): number => Math.max(...results.map((result) => result.bytes / 1e6 / (result.milliseconds / 1000)));
-    const oneWorkerMbPerSecond = Math.round(rate(one));
-    const poolMbPerSecond = Math.round(rate(pool));
-    return { poolMbPerSecond, oneWorkerMbPerSecond, speedup: Math.round((poolMbPerSecond / oneWorkerMbPerSecond) * 100) / 100, workers };
+    const rate = (results: Run[]): number => Math.round(median(results.map((result) => result.bytes / 1e6 / (result.milliseconds / 1000))));
+    const ratio = (a: number, b: number): number => Math.round((a / b) * 100) / 100;
+    const oneWorkerMbPerSecond = rate(one);
+    const poolMbPerSecond = rate(pool);
+    const sha256OneWorkerMbPerSecond = rate(shaOne);
+    const sha256WorkersMbPerSecond = rate(shaAll);
+    return {
+      poolMbPerSecond,
+      oneWorkerMbPerSecond,
+      speedup: ratio(poolMbPerSecond, oneWorkerMbPerSecond),
+      workers,
+      sha256OneWorkerMbPerSecond,
+      sha256WorkersMbPerSecond,
+      sha256Speedup: ratio(sha256WorkersMbPerSecond, sha256OneWorkerMbPerSecond),
+      readMbPerSecond: rate(read),
+    };
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup();
   }

@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { Chunker, chunkBytesAvg, chunkBytesMax, chunkBytesMin, cutPoints, type ChunkerOptions } from './fastcdc.ts';
+import { ChunkBoundaries, Chunker, chunkBytesAvg, chunkBytesMax, chunkBytesMin, cutPoints, type ChunkerOptions } from './fastcdc.ts';
 
 const mebibyte = 2 ** 20;
 const small: ChunkerOptions = { minBytes: 1024, avgBytes: 4096, maxBytes: 16384 };
@@ -76,17 +76,23 @@ function chunkLengths(cuts: number[]): number[] {
   return cuts.map((cut, i) => cut - (i === 0 ? 0 : cuts[i - 1]!));
 }
 
+// Streams through a Chunker and, in step, a ChunkBoundaries, which must find the same ends.
 function streamCuts(data: Uint8Array, sliceSizes: number[], options?: ChunkerOptions): { cuts: number[]; joined: Uint8Array } {
   const chunker = new Chunker(options);
+  const boundaries = new ChunkBoundaries(options);
   const chunks: Uint8Array[] = [];
+  const ends: number[] = [];
   let offset = 0;
   let which = 0;
   while (offset < data.length) {
     const size = Math.max(1, sliceSizes[which++ % sliceSizes.length]!);
-    chunks.push(...chunker.push(data.subarray(offset, offset + size)));
-    offset += size;
+    const slice = data.subarray(offset, offset + size);
+    chunks.push(...chunker.push(slice));
+    ends.push(...boundaries.push(slice).map((end) => offset + end));
+    offset += slice.length;
   }
   chunks.push(...chunker.finish());
+  if (boundaries.finish()) ends.push(data.length);
   const cuts: number[] = [];
   const joined = new Uint8Array(data.length);
   let at = 0;
@@ -97,6 +103,7 @@ function streamCuts(data: Uint8Array, sliceSizes: number[], options?: ChunkerOpt
     cuts.push(at);
   }
   assert.is(at, data.length, 'the chunks cover the input exactly');
+  assert.equal(ends, cuts, 'ChunkBoundaries ends the chunks where Chunker does');
   return { cuts, joined };
 }
 

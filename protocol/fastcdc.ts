@@ -208,62 +208,58 @@ export function cutPoints(data: Uint8Array, options?: ChunkerOptions): number[] 
 }
 
 /**
- * Streaming FastCDC: feed a file's bytes as slices of any size with {@link push} and call
- * {@link finish} at the end; the chunks are byte-for-byte those of {@link cutPoints} on the
- * concatenation. It holds at most one unfinished chunk (fewer than `maxBytes`, in a buffer
- * it owns) besides the slice being pushed, and keeps its scan position and hash, so each
- * byte is hashed once however small the slices are.
+ * Streaming FastCDC without the bytes: feed a stream's slices of any size with
+ * {@link push}, which returns where in each slice a chunk ends; {@link finish} tells
+ * whether a last chunk is left open. It keeps only the scan position and rolling hash of
+ * the open chunk, so a caller that hashes each slice's pieces as they go (the browser's
+ * hashing workers) never copies a byte. The boundaries are those of {@link cutPoints} on
+ * the concatenation.
  */
-export class Chunker {
+export class ChunkBoundaries {
   readonly #p: Params;
-  /** The unfinished chunk's bytes are #buffer[0, #pendingBytes); allocated on first need. */
-  #buffer: Uint8Array | null = null;
-  #pendingBytes = 0;
-  /** How many bytes of the unfinished chunk are hashed, and the hash there. */
+  /** Bytes of the open chunk pushed so far, and how many of them are scanned, with the hash there. */
+  #openBytes = 0;
   #scannedBytes = 0;
   #hash = 0;
 
-  /** Makes a chunker with the default sizes, or `options` (see {@link ChunkerOptions}). */
+  /** Uses the default sizes, or `options` (see {@link ChunkerOptions}). */
   constructor(options?: ChunkerOptions) {
     this.#p = resolveParams(options);
   }
 
-  /**
-   * Adds the next bytes of the stream and returns the chunks they complete (possibly none).
-   * A chunk that lies wholly inside `slice` is returned as a subarray of it, without a copy
-   * (so a caller that reuses its read buffer must copy or hash it before the next read); a
-   * chunk that spans slices is a fresh array the caller owns.
-   */
-  push(slice: Uint8Array): Uint8Array[] {
-    const chunks: Uint8Array[] = [];
+  /** Bytes of the chunk still open: pushed, not yet ended by a boundary. */
+  get openBytes(): number {
+    return this.#openBytes;
+  }
+
+  /** Adds the next slice; returns the offsets in it (exclusive ends, ascending) where chunks end. */
+  push(slice: Uint8Array): number[] {
+    const ends: number[] = [];
     let offset = 0;
     while (offset < slice.length) {
-      // The pending bytes are already hashed, so the scan goes on in the slice itself, as if
-      // the chunk began `pending` bytes before `offset`.
-      const pending = this.#pendingBytes;
-      const cut = this.#scan(slice, offset - pending, slice.length);
+      // The open chunk's earlier bytes are already scanned, so the scan goes on in the slice
+      // itself, as if the chunk began `openBytes` before `offset`.
+      const cut = this.#scan(slice, offset - this.#openBytes, slice.length);
       if (cut === -1) {
-        // No cut means the chunk is still under `max`, so the rest fits in the buffer.
-        this.#append(slice.subarray(offset));
+        this.#openBytes += slice.length - offset;
         break;
       }
-      chunks.push(pending === 0 ? slice.subarray(offset, cut) : this.#completePending(slice.subarray(offset, cut)));
+      ends.push(cut);
       this.#reset();
       offset = cut;
     }
-    return chunks;
+    return ends;
   }
 
-  /** Ends the stream: returns the last chunk if any bytes are left, and resets for reuse. */
-  finish(): Uint8Array[] {
-    if (this.#pendingBytes === 0 || this.#buffer === null) return [];
-    const last = this.#buffer.slice(0, this.#pendingBytes);
+  /** Ends the stream: true when bytes were left in an open chunk (the last one). Resets for reuse. */
+  finish(): boolean {
+    const open = this.#openBytes > 0;
     this.#reset();
-    return [last];
+    return open;
   }
 
   /**
-   * Scans data[.., end) as the chunk beginning at `start` (negative when pending bytes came
+   * Scans data[.., end) as the chunk beginning at `start` (negative when the chunk began
    * before `data`), resuming where the last scan stopped.
    */
   #scan(data: Uint8Array, start: number, end: number): number {
@@ -278,6 +274,61 @@ export class Chunker {
     return cut;
   }
 
+  #reset(): void {
+    this.#openBytes = 0;
+    this.#scannedBytes = 0;
+    this.#hash = 0;
+  }
+}
+
+/**
+ * Streaming FastCDC with the bytes: feed a file's bytes as slices of any size with
+ * {@link push} and call {@link finish} at the end; the chunks are byte-for-byte those of
+ * {@link cutPoints} on the concatenation. It holds at most one unfinished chunk (fewer than
+ * `maxBytes`, in a buffer it owns) besides the slice being pushed; each byte is hashed
+ * once however small the slices are.
+ */
+export class Chunker {
+  readonly #boundaries: ChunkBoundaries;
+  readonly #maxBytes: number;
+  /** The unfinished chunk's bytes are #buffer[0, #pendingBytes); allocated on first need. */
+  #buffer: Uint8Array | null = null;
+  #pendingBytes = 0;
+
+  /** Makes a chunker with the default sizes, or `options` (see {@link ChunkerOptions}). */
+  constructor(options?: ChunkerOptions) {
+    this.#boundaries = new ChunkBoundaries(options);
+    this.#maxBytes = resolveParams(options).max;
+  }
+
+  /**
+   * Adds the next bytes of the stream and returns the chunks they complete (possibly none).
+   * A chunk that lies wholly inside `slice` is returned as a subarray of it, without a copy
+   * (so a caller that reuses its read buffer must copy or hash it before the next read); a
+   * chunk that spans slices is a fresh array the caller owns.
+   */
+  push(slice: Uint8Array): Uint8Array[] {
+    const chunks: Uint8Array[] = [];
+    let offset = 0;
+    for (const end of this.#boundaries.push(slice)) {
+      chunks.push(this.#pendingBytes === 0 ? slice.subarray(offset, end) : this.#completePending(slice.subarray(offset, end)));
+      this.#pendingBytes = 0;
+      offset = end;
+    }
+    // No boundary after `offset` means the open chunk is still under `max`, so it fits in the buffer.
+    if (offset < slice.length) this.#append(slice.subarray(offset));
+    return chunks;
+  }
+
+  /** Ends the stream: returns the last chunk if any bytes are left, and resets for reuse. */
+  finish(): Uint8Array[] {
+    this.#boundaries.finish();
+    if (this.#pendingBytes === 0 || this.#buffer === null) return [];
+    const last = this.#buffer.slice(0, this.#pendingBytes);
+    this.#pendingBytes = 0;
+    return [last];
+  }
+
   /** A new array holding the pending bytes followed by `tail`. */
   #completePending(tail: Uint8Array): Uint8Array {
     const chunk = new Uint8Array(this.#pendingBytes + tail.length);
@@ -286,17 +337,11 @@ export class Chunker {
     return chunk;
   }
 
-  /** Copies `bytes` after the pending ones; the caller guarantees they fit under `max`. */
+  /** Copies `bytes` after the pending ones; the boundaries guarantee they fit under `max`. */
   #append(bytes: Uint8Array): void {
-    const buffer = (this.#buffer ??= new Uint8Array(this.#p.max));
+    const buffer = (this.#buffer ??= new Uint8Array(this.#maxBytes));
     if (this.#pendingBytes + bytes.length >= buffer.length) throw new Error('FastCDC chunker overflow: a pending chunk reached maxBytes without being cut.');
     buffer.set(bytes, this.#pendingBytes);
     this.#pendingBytes += bytes.length;
-  }
-
-  #reset(): void {
-    this.#pendingBytes = 0;
-    this.#scannedBytes = 0;
-    this.#hash = 0;
   }
 }

@@ -153,16 +153,19 @@ export class HashPool {
     const segmentEnd = Math.min(file.size, (index + 1) * segmentBytes);
     const start = chunks.end;
     const final = segmentEnd === file.size;
-    const truth = await this.run((api) => api.chunkRange(file, start, segmentEnd, final, guess.ends));
+    const truth = await this.run((api) => api.chunkRange(file, start, segmentEnd, final, guess.ends), true);
     chunks.append(truth);
     if (truth.merged) chunks.append(guess, chunks.end);
   }
 
   // Runs one task on the least busy worker, waiting while all have `tasksPerWorkerMax`.
-  private async run<T>(task: (api: Remote<HashWorkerApi>) => Promise<T>): Promise<T> {
+  // An urgent task (a stitch, which every later segment waits for) may take one slot more
+  // and is woken before the others, so stitching keeps up with the segments.
+  private async run<T>(task: (api: Remote<HashWorkerApi>) => Promise<T>, urgent = false): Promise<T> {
+    const limit = tasksPerWorkerMax + (urgent ? 1 : 0);
     let member = this.leastBusy();
-    while (member.inFlight >= tasksPerWorkerMax) {
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    while (member.inFlight >= limit) {
+      await new Promise<void>((resolve) => (urgent ? this.waiting.unshift(resolve) : this.waiting.push(resolve)));
       member = this.leastBusy();
     }
     member.inFlight++;
@@ -170,7 +173,7 @@ export class HashPool {
       return await task(member.api);
     } finally {
       member.inFlight--;
-      // Every waiter checks again for itself, so waking them all cannot lose a wake-up.
+      // Every waiter checks again for itself, in order, so waking them all cannot lose a wake-up.
       for (const wake of this.waiting.splice(0)) wake();
     }
   }

@@ -4,16 +4,21 @@
 
 import { expose } from 'comlink';
 import { createSHA256, type IHasher } from 'hash-wasm';
-import { Chunker } from '../../protocol/fastcdc.ts';
+import { ChunkBoundaries } from '../../protocol/fastcdc.ts';
+import { readSlices } from './slices.ts';
 
-/** Bytes read from a file at once. */
-export const readSliceBytes = 4 * 1024 * 1024;
+// A hasher holds one hash in progress, and a range is hashed across awaits (each piece as
+// it is read) while the pool may run another task in this worker: each task takes its own
+// hasher from these and gives it back.
+const idleHashers: IHasher[] = [];
 
-let hasherPromise: Promise<IHasher> | null = null;
-
-function hasher(): Promise<IHasher> {
-  hasherPromise ??= createSHA256();
-  return hasherPromise;
+async function withHasher<T>(use: (sha: IHasher) => Promise<T> | T): Promise<T> {
+  const sha = idleHashers.pop() ?? (await createSHA256());
+  try {
+    return await use(sha);
+  } finally {
+    idleHashers.push(sha);
+  }
 }
 
 /** Chunks found in a range: each one's end offset in the file and its SHA-256. */
@@ -33,37 +38,49 @@ export const hashWorkerApi = {
    * out. Stops early, after the chunk that ends at any offset in `stops`, since from a
    * shared boundary on, two runs cut the same chunks.
    */
-  async chunkRange(file: Blob, start: number, end: number, final: boolean, stops: number[] = []): Promise<RangeChunks> {
-    const sha = await hasher();
-    const stopSet = new Set(stops);
-    const chunker = new Chunker();
-    const result: RangeChunks = { ends: [], hashes: [], merged: false };
-    let chunkStart = start;
-    const take = (chunk: Uint8Array): boolean => {
-      sha.init();
-      sha.update(chunk);
-      chunkStart += chunk.length;
-      result.ends.push(chunkStart);
-      result.hashes.push(sha.digest('hex'));
-      result.merged = stopSet.has(chunkStart);
-      return result.merged;
-    };
-    for (let offset = start; offset < end; offset += readSliceBytes) {
-      const slice = new Uint8Array(await file.slice(offset, Math.min(end, offset + readSliceBytes)).arrayBuffer());
-      for (const chunk of chunker.push(slice)) if (take(chunk)) return result;
-    }
-    if (final) for (const chunk of chunker.finish()) take(chunk);
-    return result;
+  chunkRange(file: Blob, start: number, end: number, final: boolean, stops: number[] = []): Promise<RangeChunks> {
+    return withHasher((sha) => chunkRangeWith(sha, file, start, end, final, stops));
   },
 
   /** Lowercase hex SHA-256 of `bytes`. */
-  async sha256(bytes: Uint8Array): Promise<string> {
-    const sha = await hasher();
-    sha.init();
-    sha.update(bytes);
-    return sha.digest('hex');
+  sha256(bytes: Uint8Array): Promise<string> {
+    return withHasher((sha) => {
+      sha.init();
+      sha.update(bytes);
+      return sha.digest('hex');
+    });
   },
 };
+
+/** `chunkRange` with a hasher of its own. */
+async function chunkRangeWith(sha: IHasher, file: Blob, start: number, end: number, final: boolean, stops: number[]): Promise<RangeChunks> {
+  const stopSet = new Set(stops);
+  const boundaries = new ChunkBoundaries();
+  const result: RangeChunks = { ends: [], hashes: [], merged: false };
+  // Each piece is hashed as it comes, up to each boundary in it, so no byte is copied.
+  const endChunk = (at: number): boolean => {
+    result.ends.push(at);
+    result.hashes.push(sha.digest('hex'));
+    sha.init();
+    result.merged = stopSet.has(at);
+    return result.merged;
+  };
+  sha.init();
+  let pieceStart = start;
+  for await (const piece of readSlices(file, start, end)) {
+    let from = 0;
+    for (const cut of boundaries.push(piece)) {
+      sha.update(piece.subarray(from, cut));
+      from = cut;
+      if (endChunk(pieceStart + cut)) return result;
+    }
+    if (from < piece.length) sha.update(piece.subarray(from));
+    pieceStart += piece.length;
+  }
+  if (pieceStart !== end) throw new Error(`read ${pieceStart - start} bytes of a ${end - start}-byte range; the file changed while it was hashed`);
+  if (boundaries.finish() && final) endChunk(end);
+  return result;
+}
 
 export type HashWorkerApi = typeof hashWorkerApi;
 
