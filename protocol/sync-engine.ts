@@ -65,6 +65,15 @@ export interface SyncProgress {
   filesTotal: number;
 }
 
+/** One file's way to the cluster: its blocks the cluster lacked being sent, then its commit. */
+export interface FileProgress {
+  path: string;
+  state: 'uploading' | 'synced';
+  /** Bytes of this file's blocks sent so far, of those the cluster lacked (0 when it had them all). */
+  bytesDone: number;
+  bytesTotal: number;
+}
+
 export interface SyncOptions {
   device: string;
   /** `YYYY-MM-DD HHMMSS` in the user's time zone, for conflict-copy names. */
@@ -83,6 +92,8 @@ export interface SyncOptions {
   /** Paths this replica leaves alone on both sides (a folder's ignore rules); the replica's scan already skips them. */
   isIgnored?(path: string, kind: 'file' | 'dir'): boolean;
   onProgress?(progress: SyncProgress): void;
+  /** Each local file sent up: first `uploading` (after each of its blocks), then `synced` once committed. */
+  onFileProgress?(progress: FileProgress): void;
   isCancelled?(): boolean;
 }
 
@@ -319,6 +330,7 @@ class SyncRun {
       const file = written.get(path);
       if (file === undefined) throw raftboxError('internal', `the cluster acknowledged a commit without a record for ${path}`);
       this.pending.set(path, baseEntryOf(file));
+      this.options.onFileProgress?.({ path, state: 'synced', bytesDone: 0, bytesTotal: 0 });
       if (action.type === 'move-remote') {
         this.summary.moves++;
         this.pending.set(action.from, null);
@@ -338,6 +350,16 @@ class SyncRun {
     const wanted = indexBlocks(actions.flatMap((action): [string, SyncEntry][] => (action.type === 'delete-remote' ? [] : [[writtenPath(action), action.local]])));
     const missing = wanted.size === 0 ? new Set<BlockHash>() : await this.remote.missingBlocks([...wanted.keys()]);
     const spoiled = new Set<string>();
+    // Each missing block is sent once, for the file it was first found in; that file's progress counts it.
+    const files = new Map<string, FileProgress>();
+    for (const action of actions) {
+      if (action.type !== 'delete-remote') files.set(writtenPath(action), { path: writtenPath(action), state: 'uploading', bytesDone: 0, bytesTotal: 0 });
+    }
+    for (const hash of missing) {
+      const block = wanted.get(hash)!;
+      files.get(block.path)!.bytesTotal += block.size;
+    }
+    for (const file of files.values()) this.options.onFileProgress?.({ ...file });
     await forEachLimited([...missing], this.transfersMax, async (hash) => {
       this.checkCancelled();
       const source = wanted.get(hash)!;
@@ -352,6 +374,9 @@ class SyncRun {
       this.summary.uploadedBlocks++;
       this.summary.uploadedBytes += data.length;
       this.bytesDone(data.length);
+      const file = files.get(source.path)!;
+      file.bytesDone += data.length;
+      this.options.onFileProgress?.({ ...file });
     });
     if (spoiled.size > 0) this.unsettled = true;
     return actions.filter((action) => !usesSpoiled(action, spoiled, wanted, missing));

@@ -74,6 +74,11 @@ test('a dropped folder tree reaches the cluster byte for byte', async () => {
   const empty = await eventually('the empty folder in the cluster', async () => (await sdk.stat('photos/empty')) ?? undefined);
   assert.is(empty.deleted, false);
   await waitUntilSynced(page);
+  // Each file's transfer row follows it to the cluster: hashed, added, sent, synced.
+  for (const path of Object.keys(files)) {
+    const row = await page.waitForSelector(`#transfers li[data-path="${path}"][data-state="synced"]`);
+    assert.match((await row.textContent()) ?? '', /Synced/);
+  }
   await page.click('#tree button:text-is("photos")');
   await page.waitForSelector('#files tr[data-path="photos/readme.txt"][data-state="synced"]');
   const version = await page.textContent('#files tr[data-path="photos/readme.txt"] td:nth-child(4)');

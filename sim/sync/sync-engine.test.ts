@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
-import { syncOnce, type SyncOptions, type SyncSummary } from '../../protocol/sync-engine.ts';
+import { syncOnce, type FileProgress, type SyncOptions, type SyncSummary } from '../../protocol/sync-engine.ts';
 import { MemoryReplica, type MemoryReplicaOptions } from './memory-replica.ts';
 import { MemoryCluster, MemoryRemote } from './memory-remote.ts';
 
@@ -27,7 +27,7 @@ interface Device {
   sync(): Promise<SyncSummary>;
 }
 
-function setup(names: string[], replicaOptions: Partial<MemoryReplicaOptions> = {}): { cluster: MemoryCluster; devices: Device[] } {
+function setup(names: string[], replicaOptions: Partial<MemoryReplicaOptions> = {}, syncOptions: Partial<SyncOptions> = {}): { cluster: MemoryCluster; devices: Device[] } {
   const cluster = new MemoryCluster(sha256);
   const devices = names.map((name): Device => {
     const replica = new MemoryReplica({ sha256, chunk, ...replicaOptions });
@@ -38,6 +38,7 @@ function setup(names: string[], replicaOptions: Partial<MemoryReplicaOptions> = 
       sha256: async (bytes) => sha256(bytes),
       now: () => 0,
       sleep: async () => undefined,
+      ...syncOptions,
     };
     return { replica, remote, sync: () => syncOnce(replica, remote, options) };
   });
@@ -70,6 +71,31 @@ test('creates, edits, deletes and folders propagate both ways', async () => {
   assert.is(down.filesDown, 1);
   assert.is(down.deleted, 1);
   assert.equal(tree(a!.replica), tree(b!.replica));
+});
+
+test('each file sent up reports its blocks as they go, then its commit', async () => {
+  const events: FileProgress[] = [];
+  const { devices: [a] } = setup(['a'], {}, { onFileProgress: (progress) => events.push(progress) });
+  a!.replica.write('a.txt', text('a'.repeat(16) + 'b'.repeat(16) + 'c'.repeat(16)));
+  a!.replica.write('copy.txt', text('a'.repeat(16) + 'b'.repeat(16) + 'c'.repeat(16)));
+  a!.replica.write('small', text('small'));
+  a!.replica.makeDir('folder');
+  await a!.sync();
+  const byPath = new Map<string, FileProgress[]>();
+  for (const event of events) byPath.set(event.path, [...(byPath.get(event.path) ?? []), event]);
+  assert.equal([...byPath.keys()].sort(), ['a.txt', 'copy.txt', 'folder', 'small']);
+  let sent = 0;
+  for (const [path, list] of byPath) {
+    assert.is(list.at(-1)!.state, 'synced', `${path} ends synced`);
+    const uploading = list.filter((event) => event.state === 'uploading');
+    assert.ok(uploading.length >= 1 && list.findIndex((event) => event.state === 'synced') === list.length - 1, `${path} uploads before its commit`);
+    const last = uploading.at(-1)!;
+    assert.is(last.bytesDone, last.bytesTotal, `${path} sent all it had to`);
+    assert.ok(uploading.every((event, i) => i === 0 || event.bytesDone > uploading[i - 1]!.bytesDone), `${path} counts up`);
+    sent += last.bytesTotal;
+  }
+  assert.is(sent, 48 + 5, 'a block shared by two files is sent, and counted, once');
+  assert.is(byPath.get('small')!.find((event) => event.state === 'uploading')!.bytesTotal, 5);
 });
 
 test('a second sync with nothing changed does nothing', async () => {

@@ -38,11 +38,14 @@ export class Page {
   /** Starts the app in the current document. */
   static async start(): Promise<Page> {
     let page: Page | null = null;
-    const services = await startServices((state) => {
-      if (page === null) return;
-      page.syncState = state;
-      page.redraw();
-    });
+    const services = await startServices(
+      (state) => {
+        if (page === null) return;
+        page.syncState = state;
+        page.redraw();
+      },
+      (progress) => page?.transfers.fileProgress(progress),
+    );
     page = new Page(services);
     page.bind();
     services.sync.start();

@@ -2,6 +2,7 @@
 // cluster client over the browser's WebSocket, and the sync controller.
 
 import { createClient, type RaftboxClient } from '../../protocol/client.ts';
+import type { FileProgress } from '../../protocol/sync-engine.ts';
 import { BlockCache } from '../store/block-cache.ts';
 import { deviceId, saveCursor } from '../store/meta.ts';
 import { openStore, requestPersistentStorage, type RaftboxDb } from '../store/schema.ts';
@@ -29,7 +30,7 @@ export interface Services {
 }
 
 /** Opens the store, connects (lazily: the app works offline) and starts syncing. */
-export async function startServices(onSyncState: (state: SyncState) => void): Promise<Services> {
+export async function startServices(onSyncState: (state: SyncState) => void, onFileProgress?: (progress: FileProgress) => void): Promise<Services> {
   const db = await openStore(databaseName);
   const [device, servers, persisted] = await Promise.all([deviceId(db), discoverServers(), requestPersistentStorage().catch(() => false)]);
   const client = createClient({ servers, device, runtime: browserRuntime() });
@@ -48,6 +49,7 @@ export async function startServices(onSyncState: (state: SyncState) => void): Pr
     device,
     sha256: subtleSha256,
     onState: onSyncState,
+    onFileProgress,
     isOnline: () => navigator.onLine,
   });
   return { db, device, servers, client, remote, cache, pool: new HashPool(), replica, sync, persisted };

@@ -4,7 +4,7 @@
 // run schedules exactly one more. The page listens for state changes to redraw.
 
 import { isRaftboxError } from '../../protocol/errors.ts';
-import { syncOnce, type SyncProgress, type SyncRemote, type SyncSummary } from '../../protocol/sync-engine.ts';
+import { syncOnce, type FileProgress, type SyncProgress, type SyncRemote, type SyncSummary } from '../../protocol/sync-engine.ts';
 import { sameContent } from '../../protocol/sync-tree.ts';
 import type { FileInfo } from '../../protocol/wire.ts';
 import { clearEditsThrough, lastEditSeq } from '../store/outbox.ts';
@@ -38,6 +38,8 @@ export interface SyncControllerOptions {
   device: string;
   sha256(bytes: Uint8Array): Promise<string>;
   onState(state: SyncState): void;
+  /** Each local file's way to the cluster, for the page's transfer rows. */
+  onFileProgress?(progress: FileProgress): void;
   isOnline?(): boolean;
 }
 
@@ -124,6 +126,7 @@ export class SyncController {
           this.state.progress = progress;
           this.emit();
         },
+        onFileProgress: this.options.onFileProgress,
         isCancelled: () => this.cancelled,
       });
       this.state.lastSummary = summary;
