@@ -5,6 +5,9 @@
 // script, so the entries are built the way webkitGetAsEntry hands them out, around real
 // File objects.
 
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { eventually, startHarness, waitUntilSynced, type Harness } from './test-support/browser-harness.ts';
@@ -83,6 +86,29 @@ test('a dropped folder tree reaches the cluster byte for byte', async () => {
   await page.waitForSelector('#files tr[data-path="photos/readme.txt"][data-state="synced"]');
   const version = await page.textContent('#files tr[data-path="photos/readme.txt"] td:nth-child(4)');
   assert.is(version, '1');
+});
+
+test('"Add a folder" picks a folder from disk and syncs its whole tree', async () => {
+  const { page, sdk } = harness;
+  const work = mkdtempSync(join(tmpdir(), 'raftbox-add-folder-'));
+  try {
+    const picked: Record<string, [number, number]> = { 'albums/cover.png': [40_000, 11], 'albums/2025/track.ogg': [1_300_000, 12], 'albums/2025/liner/notes.txt': [77, 13] };
+    for (const [path, [length, seed]] of Object.entries(picked)) {
+      mkdirSync(join(work, path, '..'), { recursive: true });
+      writeFileSync(join(work, path), bytesOf(length, seed));
+    }
+    // A fresh load shows the top folder, where the picked folder lands.
+    await page.reload();
+    await page.waitForSelector('body[data-ready="true"]');
+    await page.setInputFiles('#add-folder', join(work, 'albums'));
+    for (const [path, [length, seed]] of Object.entries(picked)) {
+      const stored = await eventually(`${path} in the cluster`, async () => (await sdk.readFile(path)) ?? undefined);
+      assert.equal(stored.data, bytesOf(length, seed), `${path} is byte-identical`);
+      await page.waitForSelector(`#transfers li[data-path="${path}"][data-state="synced"]`);
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 });
 
 test.run();
