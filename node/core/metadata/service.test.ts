@@ -30,7 +30,7 @@ class Harness {
   readonly inboxes = new Map<string, Delivery[]>();
   private nextId = 1;
 
-  constructor(seed = 7, serviceOptions: Partial<MetadataServiceOptions> = {}) {
+  constructor(seed = 7, serviceOptions: Partial<MetadataServiceOptions> = {}, raftOptions: Partial<typeof defaultRaftActorOptions> = {}) {
     const prng = new Prng(seed);
     this.network = new SimNetwork(this.queue, prng.fork('network'), (from, to, message) => this.route(from, to, message));
     const world = { queue: this.queue, send: (from: string, to: string, message: unknown) => this.network.send(from, to, message), log: () => {}, afterDrain: () => {} };
@@ -41,7 +41,7 @@ class Harness {
         const service = new MetadataService(env, { node: id, clusterId: 'test', nodes, replication: 3, virtualNodes: 16, ...serviceOptions }, machine);
         this.machines.set(id, machine);
         this.services.set(id, service);
-        return new RaftActor(env, { ...defaultRaftActorOptions, id, initialVoters: ids }, machine, (m, r) => service.handle(m, r));
+        return new RaftActor(env, { ...defaultRaftActorOptions, ...raftOptions, id, initialVoters: ids }, machine, (m, r) => service.handle(m, r));
       });
       this.nodes.push(node);
       node.start();
@@ -117,8 +117,8 @@ function isResponse(message: unknown): message is ResponseMessage {
   return (message as { type?: string }).type === 'response';
 }
 
-function started(seed?: number, options?: Partial<MetadataServiceOptions>): Harness {
-  const harness = new Harness(seed, options);
+function started(seed?: number, options?: Partial<MetadataServiceOptions>, raftOptions?: Partial<typeof defaultRaftActorOptions>): Harness {
+  const harness = new Harness(seed, options, raftOptions);
   harness.run(2_000);
   harness.leader();
   return harness;
@@ -260,6 +260,30 @@ test('a watch with a cursor first pushes the backlog; unwatch stops pushes', () 
   c.ok(leader, commit([{ path: 'b4' }]));
   c.run(100);
   assert.is(c.pushes(watcher).length, backlog.length);
+});
+
+test('a follower brought up to date by a snapshot pushes every path written meanwhile to its watchers', () => {
+  const c = started(11, {}, { snapshotEntries: 20 });
+  const leader = c.leader();
+  const follower = c.follower();
+  const watcher = `${follower}/client/9`;
+  const { cursor } = c.ok<{ cursor: number }>(follower, { op: 'watch' }, watcher);
+  c.network.isolate(follower, ids);
+  // Enough commits that the leader compacts its log past them: the follower can only catch up from a snapshot.
+  for (let i = 0; i < 60; i++) c.ok(leader, commit([{ path: `s${i % 25}` }]));
+  c.ok(leader, commit([{ path: 'pair/a' }, { path: 'pair/b' }]));
+  c.ok(leader, commit([{ path: 's3', deleted: true }]));
+  assert.ok(c.nodes.find((n) => n.id === leader)!.actor!.raft.log.firstIndex() > c.machines.get(follower)!.appliedIndex + 1, 'the leader compacted past the follower');
+  c.network.healAll();
+  c.run(2_000);
+  assert.is(c.machines.get(follower)!.appliedIndex, c.machines.get(leader)!.appliedIndex, 'the follower caught up');
+  const pushes = c.pushes(watcher);
+  const seen = new Map(pushes.flatMap((p) => p.changes).map((file) => [file.path, file]));
+  const expected = c.machines.get(leader)!.list('default', '', true);
+  assert.equal([...seen.keys()].sort(), expected.map((file) => file.path).sort(), 'every path written while the follower was cut off');
+  for (const file of expected) assert.equal(seen.get(file.path), file, `${file.path} arrives at its current version`);
+  assert.ok(seen.get('s3')!.deleted, 'a delete arrives as a tombstone');
+  assert.ok(pushes.every((p, i) => p.cursor > (i === 0 ? cursor : pushes[i - 1]!.cursor)), 'cursors only grow');
 });
 
 test('past watchersMax watches, a new watcher is refused overloaded; watching again is not a new watch', () => {

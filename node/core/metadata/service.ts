@@ -118,6 +118,7 @@ export class MetadataService {
     });
     this.status = new StatusCollector(env, this.options.node, () => this.membership.nodes(), this.options.statusTimeoutMs, statusRoundsMax);
     stateMachine.onCommit = (namespace, index, files) => this.push(namespace, index, files);
+    stateMachine.onRestored = (previousIndex) => this.pushRestored(previousIndex);
     stateMachine.onBlocksDropped = (hashes) => this.env.send(`${this.options.node}/blocks`, { type: 'blocks.drop', hashes } satisfies BlocksDropMessage);
     this.detector = new FailureDetector(this.options.downAfterMs);
     this.ownClient = `${env.self}#own-${Math.floor(env.random() * 2 ** 48).toString(36)}`;
@@ -331,6 +332,24 @@ export class MetadataService {
   private push(namespace: string, index: number, files: FileInfo[]): void {
     const message: PushMessage = { type: 'push', cursor: index, changes: files };
     for (const address of this.watchers.of(namespace)) this.env.send(address, message);
+  }
+
+  /**
+   * A snapshot from the leader skipped this replica past commits it never applied one by
+   * one, so no push went out for them: each watcher gets the current record of every path
+   * written in between, in commit order. Pages end only between commits, as a client
+   * skips a push whose cursor it has seen.
+   */
+  private pushRestored(previousIndex: number): void {
+    for (const namespace of this.watchers.namespaces()) {
+      const files = this.stateMachine.changedSince(namespace, previousIndex);
+      for (let start = 0; start < files.length; ) {
+        let end = Math.min(files.length, start + changesLimitDefault);
+        while (end < files.length && files[end]!.index === files[end - 1]!.index) end++;
+        this.push(namespace, files[end - 1]!.index, files.slice(start, end));
+        start = end;
+      }
+    }
   }
 
   // ---------------------------------------------------------------- cluster

@@ -88,6 +88,8 @@ export class MetadataStateMachine implements StateMachine {
   onBlocksDropped: BlocksDroppedListener | null = null;
   /** Called after a node joined or was forgotten, so the host can dial it or hang up. */
   onMembersChanged: (() => void) | null = null;
+  /** Called after a snapshot replaced the state, with the index applied before it: commits in between were never applied one by one. */
+  onRestored: ((previousIndex: number) => void) | null = null;
 
   constructor(options: Partial<MetadataStateMachineOptions> = {}) {
     this.options = { ...defaultMetadataStateMachineOptions, ...options };
@@ -280,6 +282,16 @@ export class MetadataStateMachine implements StateMachine {
     return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
+  /** The current record (tombstones included) of every path written after commit `index`, in commit order. */
+  changedSince(namespace: string, index: number): FileInfo[] {
+    const files: FileInfo[] = [];
+    for (const versions of this.namespaces.get(namespace)?.values() ?? []) {
+      const current = versions[versions.length - 1]!;
+      if (current.index > index) files.push(current);
+    }
+    return files.sort((a, b) => a.index - b.index || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+
   /**
    * One page of `list`: the files after path `after`, at most `limit` of them and about
    * `bytesMax` of encoded records (a file's record grows with its block list), so every
@@ -411,6 +423,7 @@ export class MetadataStateMachine implements StateMachine {
   restore(data: Uint8Array): void {
     const state = decode(data) as SnapshotState;
     if (state.format !== snapshotFormat) throw new Error(`metadata snapshot format ${state.format} is not ${snapshotFormat}; this build cannot read it`);
+    const previousIndex = this.appliedIndex;
     this.appliedIndex = state.appliedIndex;
     this.namespaces = new Map(state.namespaces.map(([name, files]) => [name, new Map(files)]));
     this.registry = BlockRegistry.fromJSON(state.registry);
@@ -419,6 +432,7 @@ export class MetadataStateMachine implements StateMachine {
     this.ring = RingState.fromJSON(state.ring, this.options.ringMembers);
     this.blocksVersion++;
     this.onMembersChanged?.();
+    this.onRestored?.(previousIndex);
   }
 }
 

@@ -34,6 +34,11 @@ export class Watchers {
     }
   }
 
+  /** The namespaces someone watches. */
+  namespaces(): string[] {
+    return [...this.byNamespace.keys()];
+  }
+
   of(namespace: string): readonly Address[] {
     return [...(this.byNamespace.get(namespace) ?? [])];
   }
