@@ -11,6 +11,7 @@ import type { Browser, Page } from 'playwright-core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cutPoints } from '../protocol/fastcdc.ts';
+import { segmentBytes } from './hashing/hash-pool.ts';
 import { launchChromium, serveApp } from './test-support/browser-harness.ts';
 import { buildHashPage } from './test-support/hash-page.ts';
 
@@ -68,7 +69,7 @@ test.after(async () => {
 
 test('random bytes: the pool of 1, 2 and 3 workers gives the blocks of one sequential pass', async () => {
   let x = 0x12345678;
-  const path = writeFile('random.bin', 100 * mebibyte + 12345, (_, piece) => {
+  const path = writeFile('random.bin', Math.round(1.6 * segmentBytes) + 12345, (_, piece) => {
     for (let i = 0; i < piece.length; i++) {
       x ^= x << 13;
       x ^= x >>> 17;
@@ -82,8 +83,9 @@ test('random bytes: the pool of 1, 2 and 3 workers gives the blocks of one seque
 
 test('long runs of zeros, where segment guesses never meet the true boundaries', async () => {
   let x = 7;
-  const path = writeFile('sparse.bin', 80 * mebibyte, (offset, piece) => {
-    const zero = Math.floor(offset / (24 * mebibyte)) % 2 === 1;
+  // Zeros from 12 MiB before the segment boundary to 12 MiB after it, so the second segment's guess starts in them.
+  const path = writeFile('sparse.bin', segmentBytes + 24 * mebibyte, (offset, piece) => {
+    const zero = offset >= segmentBytes - 12 * mebibyte && offset < segmentBytes + 12 * mebibyte;
     for (let i = 0; i < piece.length; i++) {
       x = (Math.imul(x, 1103515245) + 12345) | 0;
       piece[i] = zero ? 0 : x >>> 24;

@@ -17,7 +17,7 @@ import type { HashWorkerApi, RangeChunks } from './hash-worker.ts';
 /** Workers at most, whatever hardwareConcurrency says. */
 export const poolWorkersMax = 8;
 /** Bytes per segment: the unit of work of one task. */
-export const segmentBytes = 32 * 1024 * 1024;
+export const segmentBytes = 64 * 1024 * 1024;
 /** Tasks in flight per worker (each holds at most a read slice and an open chunk). */
 export const tasksPerWorkerMax = 2;
 /** Segments of one file handed out before the stitching catches up. */
