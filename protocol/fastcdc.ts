@@ -217,6 +217,8 @@ export function cutPoints(data: Uint8Array, options?: ChunkerOptions): number[] 
  */
 export class ChunkBoundaries {
   readonly #p: Params;
+  /** The largest chunk, in bytes: no chunk stays open longer. */
+  readonly maxBytes: number;
   /** Bytes of the open chunk pushed so far, and how many of them are scanned, with the hash there. */
   #openBytes = 0;
   #scannedBytes = 0;
@@ -225,6 +227,7 @@ export class ChunkBoundaries {
   /** Uses the default sizes, or `options` (see {@link ChunkerOptions}). */
   constructor(options?: ChunkerOptions) {
     this.#p = resolveParams(options);
+    this.maxBytes = this.#p.max;
   }
 
   /** Bytes of the chunk still open: pushed, not yet ended by a boundary. */
@@ -290,7 +293,6 @@ export class ChunkBoundaries {
  */
 export class Chunker {
   readonly #boundaries: ChunkBoundaries;
-  readonly #maxBytes: number;
   /** The unfinished chunk's bytes are #buffer[0, #pendingBytes); allocated on first need. */
   #buffer: Uint8Array | null = null;
   #pendingBytes = 0;
@@ -298,7 +300,6 @@ export class Chunker {
   /** Makes a chunker with the default sizes, or `options` (see {@link ChunkerOptions}). */
   constructor(options?: ChunkerOptions) {
     this.#boundaries = new ChunkBoundaries(options);
-    this.#maxBytes = resolveParams(options).max;
   }
 
   /**
@@ -339,7 +340,7 @@ export class Chunker {
 
   /** Copies `bytes` after the pending ones; the boundaries guarantee they fit under `max`. */
   #append(bytes: Uint8Array): void {
-    const buffer = (this.#buffer ??= new Uint8Array(this.#maxBytes));
+    const buffer = (this.#buffer ??= new Uint8Array(this.#boundaries.maxBytes));
     if (this.#pendingBytes + bytes.length >= buffer.length) throw new Error('FastCDC chunker overflow: a pending chunk reached maxBytes without being cut.');
     buffer.set(bytes, this.#pendingBytes);
     this.#pendingBytes += bytes.length;

@@ -4,14 +4,14 @@
 
 import { expose } from 'comlink';
 import { createSHA256 } from 'hash-wasm';
-import { readSlices } from './slices.ts';
+import { readPieces } from './blob-pieces.ts';
 
 export const baselineWorkerApi = {
   /** Milliseconds to read `file` in slices; the checksum proves every byte was touched. */
   async read(file: Blob): Promise<{ milliseconds: number; checksum: number }> {
     const started = performance.now();
     let checksum = 0;
-    for await (const slice of readSlices(file)) checksum = (checksum + slice[slice.length - 1]!) | 0;
+    for await (const piece of readPieces(file)) checksum = (checksum + piece[piece.length - 1]!) | 0;
     return { milliseconds: performance.now() - started, checksum };
   },
   /** Milliseconds to read `file` and hash it whole with hash-wasm SHA-256, and the digest. */
@@ -19,7 +19,7 @@ export const baselineWorkerApi = {
     const sha = await createSHA256();
     const started = performance.now();
     sha.init();
-    for await (const slice of readSlices(file)) sha.update(slice);
+    for await (const piece of readPieces(file)) sha.update(piece);
     const digest = sha.digest('hex');
     return { milliseconds: performance.now() - started, digest };
   },

@@ -1,11 +1,11 @@
 // One hashing worker of the pool: FastCDC and hash-wasm SHA-256 in a single pass over a
-// range of a File, read in bounded slices, so a file of any size passes through a few
+// range of a File, read as a stream, so a file of any size passes through a few
 // MiB at a time. The pool (hash-pool.ts) drives it through comlink.
 
 import { expose } from 'comlink';
 import { createSHA256, type IHasher } from 'hash-wasm';
 import { ChunkBoundaries } from '../../protocol/fastcdc.ts';
-import { readSlices } from './slices.ts';
+import { readPieces } from './blob-pieces.ts';
 
 // A hasher holds one hash in progress, and a range is hashed across awaits (each piece as
 // it is read) while the pool may run another task in this worker: each task takes its own
@@ -67,7 +67,7 @@ async function chunkRangeWith(sha: IHasher, file: Blob, start: number, end: numb
   };
   sha.init();
   let pieceStart = start;
-  for await (const piece of readSlices(file, start, end)) {
+  for await (const piece of readPieces(file, start, end)) {
     let from = 0;
     for (const cut of boundaries.push(piece)) {
       sha.update(piece.subarray(from, cut));

@@ -103,6 +103,7 @@ export class RingState {
     this.down.delete(node);
     this.leaving.delete(node);
     this.joined.delete(node);
+    // Re-inserted, so the map's order is the order of removal and the oldest goes first past the bound.
     const drained = this.drained.get(node) ?? 0;
     this.drained.delete(node);
     this.drained.set(node, drained);

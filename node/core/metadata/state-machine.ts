@@ -221,7 +221,7 @@ export class MetadataStateMachine implements StateMachine {
       return { ok: false, error: { code: 'not_found', message: `node ${node} is not on the placement ring; it has members ${this.ring.all.join(', ')}` } };
     }
     if (change === 'join') this.ring.join(node, { url: command.url!, voter: command.voter !== false });
-    if (change === 'leave') this.ring.leave(node, [...this.registry.entries()].filter(([, block]) => block.owners.includes(node)).length);
+    if (change === 'leave') this.ring.leave(node, this.blocksOwnedBy(node));
     if (change === 'forget') {
       this.ring.forget(node);
       for (const [hash] of this.registry.entries()) this.registry.release(hash, node);
@@ -388,6 +388,13 @@ export class MetadataStateMachine implements StateMachine {
   /** True for a member being drained by remove-node: no longer placed on, still a source. */
   isLeaving(node: NodeId): boolean {
     return this.ring.isLeaving(node);
+  }
+
+  /** How many registered blocks list `node` among their owners. */
+  private blocksOwnedBy(node: NodeId): number {
+    let count = 0;
+    for (const [, block] of this.registry.entries()) if (block.owners.includes(node)) count++;
+    return count;
   }
 
   /** The blocks `node` held when its leave applied: set while it leaves and for a while after it is forgotten. */
