@@ -6,6 +6,7 @@ import { PlacementRing } from '../../../protocol/ring.ts';
 import type { RequestMessage, ResponseMessage, Request } from '../../../protocol/wire.ts';
 import { blockActorDefaults, BlockActor, type BlockActorOptions } from './block-actor.ts';
 import { blockFile } from './block-store.ts';
+import type { BlockDirectory } from './block-directory.ts';
 
 // ---------------------------------------------------------------- a tiny deterministic world
 
@@ -65,6 +66,7 @@ class World {
   logs: { node: string; level: LogLevel; event: string; fields?: Record<string, unknown> }[] = [];
   inbox = new Map<string, unknown[]>();
   registers: { node: string; request: Extract<Request, { op: 'blocks.register' }> }[] = [];
+  releases: { node: string; hashes: string[] }[] = [];
   stats = new Map<string, { blocks: number; bytes: number }>();
   silent = new Set<string>();
   /** Answers the fake metadata actor gives to blocks.register, in order; then `ok` forever. */
@@ -73,13 +75,14 @@ class World {
   /** Lets a test garble messages in flight. */
   tamper: (envelope: Envelope) => void = () => {};
 
-  constructor(readonly nodes: string[], options: Partial<BlockActorOptions> = {}, preload: (node: string, storage: MemoryStorage) => void = () => {}) {
+  constructor(readonly nodes: string[], options: Partial<BlockActorOptions> | ((node: string) => Partial<BlockActorOptions>) = {}, preload: (node: string, storage: MemoryStorage) => void = () => {}) {
     for (const node of nodes) {
       const self = `${node}/blocks`;
       const storage = new MemoryStorage(this, self);
       preload(node, storage);
       this.storages.set(node, storage);
-      this.actors.set(self, new BlockActor(this.env(node, self, storage), { node, nodes, sha256, ...options }));
+      const own = typeof options === 'function' ? options(node) : options;
+      this.actors.set(self, new BlockActor(this.env(node, self, storage), { node, nodes, sha256, ...own }));
     }
   }
 
@@ -155,6 +158,11 @@ class World {
     }
     const request = message as RequestMessage;
     assert.is(request.type, 'request');
+    if (request.request.op === 'blocks.release') {
+      this.releases.push({ node, hashes: request.request.blocks.map((b) => b.hash) });
+      this.queue.push({ to: request.from, message: { type: 'response', id: request.id, ok: true, result: { released: request.request.blocks.length } } satisfies ResponseMessage });
+      return;
+    }
     assert.is(request.request.op, 'blocks.register');
     this.registers.push({ node, request: request.request as Extract<Request, { op: 'blocks.register' }> });
     const answer = this.registerAnswers.shift() ?? 'ok';
@@ -481,6 +489,45 @@ test('a peer replicate with a wrong hash is refused with hash_mismatch', () => {
   assert.is(reply!.ok, false);
   assert.is(reply!.error?.code, 'hash_mismatch');
   assert.equal(world.holders(hash), []);
+});
+
+// ---------------------------------------------------------------- surplus copies
+
+/** One node's view of the registry: `hash` owned by every node, `down` declared down. */
+function directoryView(hash: string, size: number, all: string[], down: string[]): BlockDirectory {
+  return {
+    blocksVersion: 1,
+    ringEpoch: 1,
+    liveNodes: () => all.filter((node) => !down.includes(node)),
+    ringMembers: () => all,
+    isDown: (node) => down.includes(node),
+    block: (asked) => (asked === hash ? { size, owners: [...all] } : null),
+    blocks: () => [[hash, { size, owners: all }]],
+  };
+}
+
+test('a copy no target needs is given up, through the log first, once every target confirms', () => {
+  const four = ['n1', 'n2', 'n3', 'n4'];
+  const { hash, data } = block('one copy too many');
+  const targets = new PlacementRing(four, blockActorDefaults.virtualNodes).owners(hash, 3);
+  const spare = four.find((node) => !targets.includes(node))!;
+  const world = new World(four, { directory: directoryView(hash, data.byteLength, four, []), dropProtectMs: 0 }, (_, storage) => storage.files.set(blockFile(hash), data));
+  world.run(2000);
+  assert.equal(world.releases, [{ node: spare, hashes: [hash] }]);
+  assert.equal(world.holders(hash), targets.slice().sort());
+});
+
+test('a returning node whose own view still counts it down gives none of its copies up', () => {
+  const four = ['n1', 'n2', 'n3', 'n4'];
+  const { hash, data } = block('the returning node keeps this');
+  const targets = new PlacementRing(four, blockActorDefaults.virtualNodes).owners(hash, 3);
+  const returning = targets[0]!;
+  // Its return is not in the log yet: every view, its own too, still counts it down, and
+  // the other three are the targets and would all confirm their copies.
+  const world = new World(four, { directory: directoryView(hash, data.byteLength, four, [returning]), dropProtectMs: 0 }, (_, storage) => storage.files.set(blockFile(hash), data));
+  world.run(2000);
+  assert.ok(world.holders(hash).includes(returning), `${returning} kept its copy`);
+  assert.not.ok(world.releases.some((release) => release.node === returning), `${returning} released nothing`);
 });
 
 test('unknown messages are ignored and unknown ops are refused', () => {

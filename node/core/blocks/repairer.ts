@@ -171,6 +171,9 @@ export class Repairer {
     this.lastScanMs = now;
     if (full) this.lastFullScanMs = now;
     const self = this.options.node;
+    // A node running while its own view counts it down is returning and has not applied its
+    // up yet: its copies are about to be wanted again, so it gives none of them up.
+    const mayGiveUp = this.placement.isLive(self);
     let found = 0;
     for (const [hash, block] of directory.blocks()) {
       if (this.jobs.has(hash)) continue;
@@ -179,7 +182,7 @@ export class Repairer {
       if (block.owners.includes(self)) {
         // A full scan also checks that the copies the registry says we hold are on disk.
         if (full && !this.store.has(hash) && live.length > 1) this.enqueue(hash, block.size, 'repair', live);
-        else if (!targets.includes(self) && targets.every((node) => block.owners.includes(node))) this.onSurplus?.(hash, block.size, targets);
+        else if (mayGiveUp && !targets.includes(self) && targets.every((node) => block.owners.includes(node))) this.onSurplus?.(hash, block.size, targets);
         continue;
       }
       if (live.length === 0 || !targets.includes(self)) continue;
