@@ -101,6 +101,43 @@ test('agreement: entries commit everywhere; a follower that missed some catches 
   assert.equal(applied(c, follower), leaderApplied);
 });
 
+test('concurrent proposals: 30 at once all commit, in one order on every node', () => {
+  const c = cluster(3, 4);
+  c.run(1_500);
+  const before = applied(c, c.leader()!.id);
+  const results = Array.from({ length: 30 }, (_, i) => propose(c, `c${i % 3}.${i}`));
+  c.run(3_000);
+  assert.ok(results.every((r) => r.done && r.ok), 'every proposal committed');
+  const after = c.ids.map((id) => applied(c, id));
+  assert.ok(after.every((index) => index === before + 30), `each node applied exactly the 30 entries: ${after} after ${before}`);
+  const digests = c.ids.map((id) => c.stateMachine(id)!.digest);
+  assert.ok(digests.every((d) => d === digests[0]), 'same order everywhere');
+  assert.equal(c.monitor.failures, []);
+});
+
+test('a stale leader rejoins: its uncommitted entries are replaced by the new leader\'s, and it follows', () => {
+  const c = cluster(5, 6);
+  c.run(1_500);
+  const stale = c.leader()!.id;
+  c.network.isolate(stale, c.ids);
+  const lost = [1, 2, 3].map((i) => propose(c, `stale${i}`));
+  c.run(3_000);
+  const fresh = leaders(c).find((id) => id !== stale);
+  assert.ok(fresh, 'the others elect a new leader');
+  const kept = [1, 2, 3].map((i) => propose(c, `fresh${i}`));
+  c.run(3_500);
+  c.network.partition([]);
+  c.run(6_000);
+  assert.ok(kept.every((r) => r.done && r.ok), "the new leader's entries commit");
+  assert.not.ok(lost.some((r) => r.ok), "none of the stale leader's entries commits");
+  assert.equal(leaders(c), [c.leader()!.id]);
+  assert.is.not(c.node(stale).actor!.raft.role, 'leader');
+  assert.equal(applied(c, stale), applied(c, c.leader()!.id), 'the stale leader caught up');
+  assert.equal(c.stateMachine(stale)!.digest, c.stateMachine(c.leader()!.id)!.digest);
+  c.monitor.checkLogMatching(c.liveRafts());
+  assert.equal(c.monitor.failures, []);
+});
+
 test('5 nodes with 3 followers cut off: nothing commits; after healing the logs converge', () => {
   const c = cluster(5, 3);
   c.run(1_500);

@@ -29,6 +29,7 @@ export function runSeed(options: SimOptions, observe?: (cluster: SimCluster) => 
   const faultPrng = cluster.prng.fork('faults');
   // An observer (the browser replay) may only watch: it must not schedule events or draw randomness.
   observe?.(cluster);
+  if (options.network) cluster.network.conditions = { ...cluster.network.conditions, ...options.network };
   cluster.start();
   if (scenario) scenario.run(cluster, faultPrng, options.durationMs);
   else scheduleRandomFaults(cluster, faultPrng, options.faults, options.durationMs);

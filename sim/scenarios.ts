@@ -2,6 +2,7 @@ import type { RaftActorOptions } from '../node/core/raft/raft-actor.ts';
 import type { SimCluster } from './cluster.ts';
 import { powerLoss } from './faults.ts';
 import type { Prng } from './prng.ts';
+import { figure8Exact, followerCrashBeforeSync } from './scripted-scenarios.ts';
 import type { CheckFailure } from './types.ts';
 
 /**
@@ -241,7 +242,20 @@ const electionStorm: Scenario = {
   },
 };
 
-export const scenarios: Scenario[] = [electionStorm, leaderCrashMidCommit, figure8, minorityLeader, isolatedRejoin, flappingLinks, wholeClusterRestart, laggingSnapshot, membershipUnderLoad, leaderTransfer];
+export const scenarios: Scenario[] = [
+  electionStorm,
+  leaderCrashMidCommit,
+  figure8,
+  figure8Exact,
+  followerCrashBeforeSync,
+  minorityLeader,
+  isolatedRejoin,
+  flappingLinks,
+  wholeClusterRestart,
+  laggingSnapshot,
+  membershipUnderLoad,
+  leaderTransfer,
+];
 
 export function findScenario(name: string): Scenario {
   const scenario = scenarios.find((s) => s.name === name);

@@ -1,4 +1,5 @@
 import type { RaftBug } from '../node/core/raft/raft.ts';
+import type { NetworkConditions } from './sim-network.ts';
 
 /** Which faults a run may inject; each is chosen from the seed. */
 export interface FaultOptions {
@@ -29,6 +30,8 @@ export interface SimOptions {
   bug?: RaftBug;
   /** Snapshot every this many applied entries (small values exercise InstallSnapshot). */
   snapshotEntries: number;
+  /** Network conditions from the start (random faults may change them later; healing resets them). */
+  network?: Partial<NetworkConditions>;
 }
 
 export interface CheckFailure {
