@@ -21,9 +21,9 @@ function buildTable(reversedPolynomial: number): Uint32Array {
   return result;
 }
 
-function update(table: Uint32Array, bytes: Uint8Array, previous: number): number {
+function update(table: Uint32Array, bytes: Uint8Array, start: number, end: number, previous: number): number {
   let crc = ~previous >>> 0;
-  for (let i = 0; i < bytes.length; i++) {
+  for (let i = start; i < end; i++) {
     crc = table[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
   }
   return ~crc >>> 0;
@@ -35,7 +35,12 @@ function update(table: Uint32Array, bytes: Uint8Array, previous: number): number
  * `crc32c(b, crc32c(a)) === crc32c(concat(a, b))`.
  */
 export function crc32c(bytes: Uint8Array, previous = 0): number {
-  return update(castagnoliTable, bytes, previous);
+  return update(castagnoliTable, bytes, 0, bytes.length, previous);
+}
+
+/** The CRC-32C of `bytes[start, end)`, without making a view of that range. */
+export function crc32cRange(bytes: Uint8Array, start: number, end: number): number {
+  return update(castagnoliTable, bytes, start, end, 0);
 }
 
 /**
@@ -43,5 +48,5 @@ export function crc32c(bytes: Uint8Array, previous = 0): number {
  * integer; `previous` continues an earlier checksum as with `crc32c`.
  */
 export function crc32(bytes: Uint8Array, previous = 0): number {
-  return update(ieeeTable, bytes, previous);
+  return update(ieeeTable, bytes, 0, bytes.length, previous);
 }

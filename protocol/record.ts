@@ -8,7 +8,7 @@
 // never empty: a region of zeros (a preallocated or half-written tail) would otherwise
 // read as an endless run of valid empty records, since the CRC of nothing is 0.
 
-import { crc32c } from './crc32.ts';
+import { crc32c, crc32cRange } from './crc32.ts';
 import { recordBytesMax } from './limits.ts';
 
 /** Bytes before each payload: the length and the checksum. */
@@ -34,16 +34,29 @@ export interface DecodedRecords {
  * empty or longer than `recordBytesMax`, since the reader would refuse such a record.
  */
 export function encodeRecord(payload: Uint8Array): Uint8Array {
-  if (payload.length === 0) throw new RangeError('record payload must not be empty');
-  if (payload.length > recordBytesMax) {
-    throw new RangeError(`record payload of ${payload.length} bytes exceeds recordBytesMax (${recordBytesMax})`);
+  return encodeRecords([payload]);
+}
+
+/** Frames each payload as `encodeRecord` does, back to back in one buffer (one write for a batch). */
+export function encodeRecords(payloads: readonly Uint8Array[]): Uint8Array {
+  let total = 0;
+  for (const payload of payloads) {
+    if (payload.length === 0) throw new RangeError('record payload must not be empty');
+    if (payload.length > recordBytesMax) {
+      throw new RangeError(`record payload of ${payload.length} bytes exceeds recordBytesMax (${recordBytesMax})`);
+    }
+    total += recordHeaderBytes + payload.length;
   }
-  const record = new Uint8Array(recordHeaderBytes + payload.length);
-  const view = new DataView(record.buffer);
-  view.setUint32(0, payload.length, true);
-  view.setUint32(4, crc32c(payload), true);
-  record.set(payload, recordHeaderBytes);
-  return record;
+  const out = new Uint8Array(total);
+  const view = new DataView(out.buffer);
+  let offset = 0;
+  for (const payload of payloads) {
+    view.setUint32(offset, payload.length, true);
+    view.setUint32(offset + 4, crc32c(payload), true);
+    out.set(payload, offset + recordHeaderBytes);
+    offset += recordHeaderBytes + payload.length;
+  }
+  return out;
 }
 
 /**
@@ -78,7 +91,7 @@ function checkRecordAt(bytes: Uint8Array, view: DataView, offset: number): Recor
   if (remaining - recordHeaderBytes < length) return 'torn';
   const start = offset + recordHeaderBytes;
   const expected = view.getUint32(offset + 4, true);
-  return crc32c(bytes.subarray(start, start + length)) === expected ? null : 'corrupt';
+  return crc32cRange(bytes, start, start + length) === expected ? null : 'corrupt';
 }
 
 function allZero(bytes: Uint8Array, offset: number): boolean {

@@ -160,13 +160,8 @@ function checkPartition<S, I, O>(
   const n = ops.length;
   if (n === 0) return { ok: true, steps: 0 };
 
-  // Index determinate ops (F bitset) and indeterminate ops (T bitset) separately.
   const pending: boolean[] = ops.map(isIndeterminate);
-  const bitIdx = new Int32Array(n);
-  let nf = 0;
-  let np = 0;
-  for (let i = 0; i < n; i++) bitIdx[i] = pending[i] ? np++ : nf++;
-  if (nf === 0) return { ok: true, steps: 0 };
+  if (pending.every(Boolean)) return { ok: true, steps: 0 };
 
   // Events, sorted by time, calls before returns at equal times, then by op index.
   // Node 0 is the head sentinel, node E+1 the tail sentinel.
@@ -176,6 +171,13 @@ function checkPartition<S, I, O>(
     if (!pending[i]) evs.push({ time: ops[i]!.return, ret: true, op: i });
   }
   evs.sort((a, b) => a.time - b.time || Number(a.ret) - Number(b.ret) || a.op - b.op);
+
+  // Index determinate ops (F bitset) and indeterminate ops (T bitset) separately, in call
+  // order: the linearized set is then mostly a run of full words, which fKey compresses.
+  const bitIdx = new Int32Array(n);
+  let nf = 0;
+  let np = 0;
+  for (const ev of evs) if (!ev.ret) bitIdx[ev.op] = pending[ev.op] ? np++ : nf++;
   const E = evs.length;
   const nodeOp = new Int32Array(E + 2).fill(-1);
   const nodeRet = new Uint8Array(E + 2);
@@ -243,9 +245,15 @@ function checkPartition<S, I, O>(
     return fin.concat(pen);
   };
 
+  // The F bitset as a string: the count of leading full words, then the words up to the
+  // last non-zero one (the bitset's length is fixed, so this is one-to-one).
   const fKey = (): string => {
-    let s = '';
-    for (let w = 0; w < fBits.length; w++) {
+    let full = 0;
+    while (full < fBits.length && fBits[full] === 0xffffffff) full++;
+    let end = fBits.length;
+    while (end > full && fBits[end - 1] === 0) end--;
+    let s = String.fromCharCode(full & 0xffff, full >>> 16);
+    for (let w = full; w < end; w++) {
       const v = fBits[w]!;
       s += String.fromCharCode(v & 0xffff, v >>> 16);
     }
@@ -290,7 +298,10 @@ function checkPartition<S, I, O>(
 
   let steps = 0;
   let bestF = -1;
-  let bestPath: number[] = [];
+  // The deepest prefix's path is copied off the stack only when the search first backs out
+  // of it (or fails), not on every push: a search that succeeds never needs it.
+  let bestDepth = 0;
+  let bestPath: number[] | null = [];
   let bestState = '';
   let bestStuck: number[] = [];
 
@@ -302,7 +313,8 @@ function checkPartition<S, I, O>(
     stOp.push(op);
     if (linF > bestF) {
       bestF = linF;
-      bestPath = stOp.slice(1);
+      bestDepth = stOp.length;
+      bestPath = null;
       bestState = key;
       bestStuck = cands.filter((c) => !pending[c]);
     }
@@ -355,6 +367,7 @@ function checkPartition<S, I, O>(
       if (linF === nf) return { ok: true, steps };
       push(nextState, nextKey, c);
     } else {
+      if (bestPath === null) bestPath = stOp.slice(1, bestDepth);
       stState.pop();
       stCands.pop();
       stI.pop();
@@ -363,7 +376,7 @@ function checkPartition<S, I, O>(
     }
   }
 
-  const linearized = bestPath.map((i) => ops[i]!);
+  const linearized = (bestPath ?? stOp.slice(1, bestDepth)).map((i) => ops[i]!);
   const stuck = bestStuck.map((i) => ops[i]!);
   const SHOW_PREFIX = 6;
   const SHOW_STUCK = 6;

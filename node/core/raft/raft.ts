@@ -705,7 +705,10 @@ export class Raft {
   // ---------------------------------------------------------------- helpers
 
   private send(message: Outgoing): void {
-    this.outbox.push({ ...message, from: this.id } as RaftMessage);
+    // The callers build each message fresh, so it is stamped in place rather than copied.
+    const stamped = message as RaftMessage;
+    stamped.from = this.id;
+    this.outbox.push(stamped);
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Entry, EntryType, HardState, Snapshot } from '../../../protocol/raft-messages.ts';
-import { decodeRecords, encodeRecord } from '../../../protocol/record.ts';
+import { decodeRecords, encodeRecord, encodeRecords } from '../../../protocol/record.ts';
 import type { Storage } from '../actor/env.ts';
 import { assert } from './assert.ts';
 import type { RaftState } from './raft.ts';
@@ -82,19 +82,18 @@ export class Wal {
    */
   append(marker: Snapshot | null, entries: Entry[], hardState: HardState | null): void {
     if (this.segment === 0 || this.segmentBytes >= this.segmentBytesMax) this.rotate();
-    const file = this.fileOf(this.segment);
-    const write = (payload: Uint8Array): void => {
-      const record = encodeRecord(payload);
-      this.storage.append(file, record);
-      this.segmentBytes += record.byteLength;
-    };
-    if (marker) write(encodeMarker(marker.index, marker.term));
-    for (const entry of entries) write(encodeEntry(entry));
+    const payloads: Uint8Array[] = [];
+    if (marker) payloads.push(encodeMarker(marker.index, marker.term));
+    for (const entry of entries) payloads.push(encodeEntry(entry));
     if (entries.length > 0) this.segmentLastIndex.set(this.segment, Math.max(this.segmentLastIndex.get(this.segment) ?? 0, entries[entries.length - 1]!.index));
     if (hardState) {
       this.hardState = hardState;
-      write(encodeHardState(hardState));
+      payloads.push(encodeHardState(hardState));
     }
+    // The whole batch as one write: one buffer, one append call.
+    const batch = encodeRecords(payloads);
+    this.storage.append(this.fileOf(this.segment), batch);
+    this.segmentBytes += batch.byteLength;
   }
 
   /** Make the current segment durable; `done` arrives in the actor's mailbox afterwards. */
