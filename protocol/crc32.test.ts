@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { crc32, crc32c } from './crc32.ts';
+import { crc32, crc32c, crc32cRange } from './crc32.ts';
 
 const ascii = (text: string): Uint8Array => new TextEncoder().encode(text);
 
@@ -32,6 +32,29 @@ test('both continue across pieces', () => {
     const tail = whole.subarray(cut);
     assert.is(crc32c(tail, crc32c(head)), crc32c(whole));
     assert.is(crc32(tail, crc32(head)), crc32(whole));
+  }
+});
+
+/** Bit by bit, straight from the definition: the reference the table-driven code must match. */
+function bitwise(reversedPolynomial: number, bytes: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const byte of bytes) {
+    crc ^= byte;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? (crc >>> 1) ^ reversedPolynomial : crc >>> 1;
+  }
+  return ~crc >>> 0;
+}
+
+test('every length and alignment agrees with the bit-by-bit definition, and ranges with whole views', () => {
+  let seed = 7;
+  const bytes = Uint8Array.from({ length: 300 }, () => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24);
+  for (let start = 0; start < 9; start++) {
+    for (let end = start; end <= 140; end++) {
+      const view = bytes.subarray(start, end);
+      assert.is(crc32c(view), bitwise(0x82f63b78, view), `crc32c of [${start}, ${end})`);
+      assert.is(crc32(view), bitwise(0xedb88320, view), `crc32 of [${start}, ${end})`);
+      assert.is(crc32cRange(bytes, start, end), crc32c(view));
+    }
   }
 });
 
