@@ -88,6 +88,20 @@ class Script<Move extends { at: string }> {
 
 const scripts = new WeakMap<SimCluster, Script<{ at: string }>>();
 
+/** Installs a script: `step` runs after every mailbox drain, unless the current move just expired (and was healed). */
+function play<Move extends { at: string }>(cluster: SimCluster, untilMs: number, step: (script: Script<Move>, node: SimNode<RaftActor>) => void): void {
+  const script = new Script<Move>(cluster, untilMs);
+  scripts.set(cluster, script);
+  cluster.drainListeners.push((node) => {
+    if (!script.expired()) step(script, node);
+  });
+}
+
+/** A scripted scenario's `verify`: it fails a run in which no round reached its situation. */
+function verifyScript(this: Scenario, cluster: SimCluster): CheckFailure[] {
+  return scripts.get(cluster)?.verify(this.name) ?? [];
+}
+
 function others(cluster: SimCluster, ...ids: string[]): string[] {
   return cluster.ids.filter((id) => !ids.includes(id));
 }
@@ -115,10 +129,7 @@ export const figure8Exact: Scenario = {
   // One entry per append, so a follower can hold the old entry without the leader's no-op.
   raft: { appendBytesMax: 1 },
   run(cluster, prng, untilMs) {
-    const script = new Script<Figure8Move>(cluster, untilMs);
-    scripts.set(cluster, script);
-    cluster.drainListeners.push(() => {
-      if (script.expired()) return;
+    play<Figure8Move>(cluster, untilMs, (script) => {
       const move = script.move;
       switch (move.at) {
         case 'settle': {
@@ -168,9 +179,7 @@ export const figure8Exact: Scenario = {
       }
     });
   },
-  verify(cluster) {
-    return scripts.get(cluster)?.verify(this.name) ?? [];
-  },
+  verify: verifyScript,
 };
 
 type CrashMove =
@@ -190,11 +199,8 @@ export const followerCrashBeforeSync: Scenario = {
   description: 'A follower crashes the moment entries arrive, before its disk sync; the leader, cut off from the third node, must not count those entries as replicated.',
   nodes: 3,
   run(cluster, prng, untilMs) {
-    const script = new Script<CrashMove>(cluster, untilMs);
-    scripts.set(cluster, script);
-    cluster.drainListeners.push((node) => {
-      // A round whose leader never commits (the correct outcome) ends at its deadline.
-      if (script.expired()) return;
+    // A round whose leader never commits (the correct outcome) ends at its deadline.
+    play<CrashMove>(cluster, untilMs, (script, node) => {
       const move = script.move;
       switch (move.at) {
         case 'settle': {
@@ -225,7 +231,5 @@ export const followerCrashBeforeSync: Scenario = {
       }
     });
   },
-  verify(cluster) {
-    return scripts.get(cluster)?.verify(this.name) ?? [];
-  },
+  verify: verifyScript,
 };
