@@ -7,6 +7,7 @@ import { decodeRaftMessage, decodeWith, encodeFrame, encodeRaftMessage } from '.
 import { RaftboxError } from './errors.ts';
 import { entriesPerAppendMax, frameBytesMax, nodeIdBytesMax } from './limits.ts';
 import type { Entry, RaftMessage, RaftMessageType } from './raft-messages.ts';
+import { expectError } from './test-support/expect-error.ts';
 
 const utf8Bytes = (text: string): number => new TextEncoder().encode(text).length;
 
@@ -63,19 +64,6 @@ const messageArb: fc.Arbitrary<RaftMessage> = fc.oneof(
 
 const allTypes: RaftMessageType[] = ['vote', 'voteResponse', 'append', 'appendResponse', 'heartbeat', 'heartbeatResponse', 'snapshot', 'timeoutNow'];
 
-function expectError(run: () => unknown, code: string, pattern?: RegExp): RaftboxError {
-  try {
-    run();
-  } catch (error) {
-    assert.instance(error, RaftboxError);
-    const raftboxError = error as RaftboxError;
-    assert.is(raftboxError.code, code, raftboxError.message);
-    if (pattern) assert.match(raftboxError.message, pattern);
-    return raftboxError;
-  }
-  assert.unreachable(`expected a RaftboxError with code ${code}`);
-  throw new Error('unreachable');
-}
 
 const vote = { type: 'vote', from: 'n1', to: 'n2', term: 3, preVote: false, lastIndex: 7, lastTerm: 2, transfer: false };
 

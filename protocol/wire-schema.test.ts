@@ -6,6 +6,7 @@ import { RaftboxError } from './errors.ts';
 import { frameBytesMax } from './limits.ts';
 import type { RaftMessage } from './raft-messages.ts';
 import type { ClientToNode, FileInfo, NodeToClient, PeerEnvelope, Request, RequestOp, Results } from './wire.ts';
+import { expectError } from './test-support/expect-error.ts';
 import {
   blockBytesMax, checkResult, clockEntriesMax, decodeClientFrame, decodeNodeFrame, decodePeerEnvelope, encodeWire,
   hashesPerHasMax, pathFieldBytesMax,
@@ -147,19 +148,6 @@ const peerEnvelopes: PeerEnvelope[] = [
 
 // ------------------------------------------------------------------ helpers
 
-function expectError(run: () => unknown, code: string, pattern?: RegExp): RaftboxError {
-  try {
-    run();
-  } catch (error) {
-    assert.instance(error, RaftboxError);
-    const raftboxError = error as RaftboxError;
-    assert.is(raftboxError.code, code, raftboxError.message);
-    if (pattern) assert.match(raftboxError.message, pattern);
-    return raftboxError;
-  }
-  assert.unreachable(`expected a RaftboxError with code ${code}`);
-  throw new Error('unreachable');
-}
 
 const request = (fields: Record<string, unknown>) => encode({ type: 'request', id: 1, ...fields });
 const badClient = (bytes: Uint8Array, field: string, pattern: RegExp) => {
