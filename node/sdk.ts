@@ -5,8 +5,8 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { WebSocket } from 'ws';
 import { createClient, type ClientRuntime, type WebSocketLike } from '../protocol/client.ts';
-import { frameBytesMax } from '../protocol/limits.ts';
 import type { ClusterStatus, FileInfo } from '../protocol/wire.ts';
+import { processSocketOptions } from './host/ws-client-options.ts';
 
 export type { ClusterStatus, FileInfo } from '../protocol/wire.ts';
 export { ConflictError } from '../protocol/client.ts';
@@ -19,6 +19,8 @@ export type Status = ClusterStatus;
 export interface Client {
   writeFile(path: string, data: Uint8Array, opts?: { ifVersion?: number }): Promise<{ version: number }>;
   readFile(path: string, opts?: { version?: number }): Promise<{ version: number; data: Uint8Array } | null>;
+  /** Beyond CONTRACT.md: the content as checked blocks in order, for files too large to hold whole (`raftbox get` uses it). */
+  readFileBlocks(path: string, opts?: { version?: number }): Promise<{ info: FileInfo; blocks: AsyncGenerator<Uint8Array> } | null>;
   /** Linearizable; `version` asks for an older version. */
   stat(path: string, opts?: { version?: number }): Promise<FileInfo | null>;
   list(prefix?: string, opts?: { includeDeleted?: boolean }): Promise<FileInfo[]>;
@@ -84,7 +86,7 @@ class NodeSocket implements WebSocketLike {
   private readonly socket: WebSocket;
 
   constructor(url: string) {
-    this.socket = new WebSocket(url, { perMessageDeflate: false, maxPayload: frameBytesMax });
+    this.socket = new WebSocket(url, processSocketOptions());
     this.socket.on('open', () => this.onopen?.({}));
     this.socket.on('message', (data: Buffer, isBinary: boolean) => this.onmessage?.({ data: isBinary ? data : data.toString('utf8') }));
     this.socket.on('error', (error) => this.onerror?.(error));

@@ -85,6 +85,31 @@ export async function downloadBlocks(router: ClusterRouter, refs: BlockRef[]): P
   return file;
 }
 
+/**
+ * Yields `fetch(ref)` for every ref in order while keeping up to `ahead` fetches running,
+ * so a file can be written out block by block at full speed without holding it whole.
+ * The first failure is thrown where its block would have been yielded; fetches started
+ * after it (or left running when the consumer stops early) settle unobserved, never as
+ * unhandled rejections.
+ */
+export async function* blocksInOrder(refs: BlockRef[], ahead: number, fetch: (ref: BlockRef) => Promise<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const queue: Promise<Uint8Array>[] = [];
+  let next = 0;
+  const fill = (): void => {
+    while (next < refs.length && queue.length < ahead) {
+      const fetching = fetch(refs[next++]!);
+      fetching.catch(() => undefined);
+      queue.push(fetching);
+    }
+  };
+  fill();
+  while (queue.length > 0) {
+    const data = await queue.shift()!;
+    fill();
+    yield data;
+  }
+}
+
 /** Fetches one block from its owners (any node proxies), with its hash and size checked. */
 export async function fetchBlock(router: ClusterRouter, ref: BlockRef): Promise<Uint8Array> {
   const { result, url } = await router.block({ op: 'blocks.get', hash: ref.hash }, ref.hash);

@@ -3,7 +3,7 @@
 // client-router.ts, block transfer in client-blocks.ts, live changes in client-watch.ts;
 // this file is the API that puts them together.
 
-import { downloadBlocks, fetchBlock, missingBlocks, prepareBlocks, uploadBlocks, type PreparedBlock } from './client-blocks.ts';
+import { blocksInOrder, downloadBlocks, fetchBlock, getsInFlightMax, missingBlocks, prepareBlocks, uploadBlocks, type PreparedBlock } from './client-blocks.ts';
 import { ClusterRouter } from './client-router.ts';
 import type { ClientRuntime } from './client-runtime.ts';
 import { ChangeWatcher } from './client-watch.ts';
@@ -136,6 +136,17 @@ export class RaftboxClient {
       throw raftboxError('hash_mismatch', `${info.path} version ${info.version} should be ${info.size} bytes, but its blocks add up to ${data.length}`, { path: info.path, version: info.version });
     }
     return { version: info.version, data };
+  }
+
+  /**
+   * Like `readFile`, but the content comes as its blocks, in order and each checked,
+   * fetched `getsInFlightMax` ahead: a file of any size can be written out with only a
+   * few blocks in memory. Null when the path does not exist or that version is a delete.
+   */
+  async readFileBlocks(path: string, options: { version?: number } = {}): Promise<{ info: FileInfo; blocks: AsyncGenerator<Uint8Array> } | null> {
+    const info = await this.stat(path, options);
+    if (info === null || info.deleted) return null;
+    return { info, blocks: blocksInOrder(info.blocks, getsInFlightMax, (ref) => fetchBlock(this.router, ref)) };
   }
 
   /** The record of `path` (of `version`, if given), or null when it does not exist. Linearizable: served through the leader. */

@@ -23,13 +23,21 @@ export function text(bytesMax: number, minBytes = 1) {
 }
 
 /**
- * Binary of at most `bytesMax` bytes, copied out of the frame: the copy detaches the
- * bytes from the frame buffer, which the transport may reuse.
+ * Binary of at most `bytesMax` bytes. Decoded binary is a view of the frame's buffer
+ * (transports hand over a fresh buffer per message and never write to it again). A view
+ * of less than half its buffer is copied out, so a small field kept for long (a log
+ * entry) does not pin a large frame; a field that is most of its frame (a block, a
+ * snapshot) stays a view, which spares a copy of every block on every hop.
  */
 export function binary(bytesMax: number) {
   return v.pipe(
     v.instance(Uint8Array, 'must be binary (msgpack bin)'),
     v.maxLength(bytesMax, `must be at most ${bytesMax} bytes`),
-    v.transform((bytes): Uint8Array => bytes.slice()),
+    v.transform((bytes): Uint8Array => detachSmall(bytes)),
   );
+}
+
+/** `bytes` itself when it is at least half of its buffer, else a copy that owns its buffer. */
+export function detachSmall(bytes: Uint8Array): Uint8Array {
+  return bytes.byteLength * 2 >= bytes.buffer.byteLength ? bytes : bytes.slice();
 }

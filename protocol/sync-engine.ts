@@ -10,7 +10,7 @@
 // change is on both sides; a run that stops anywhere is finished by the next, whose
 // planner sees equal content on both sides and only records it.
 
-import { forEachLimited } from './client-blocks.ts';
+import { blocksInOrder, forEachLimited } from './client-blocks.ts';
 import { isRaftboxError, raftboxError } from './errors.ts';
 import { planSync, type SyncAction, type SyncPlan } from './sync-planner.ts';
 import {
@@ -256,18 +256,8 @@ class SyncRun {
   }
 
   /** The blocks of a file in order, fetching up to `blocksAheadMax` ahead. */
-  private async *blockStream(refs: BlockRef[], localBlocks: Map<BlockHash, LocalBlock>): AsyncGenerator<Uint8Array> {
-    const ahead: Promise<Uint8Array>[] = [];
-    let next = 0;
-    const fill = (): void => {
-      while (next < refs.length && ahead.length < blocksAheadMax) ahead.push(this.fetch(refs[next++]!, localBlocks));
-    };
-    fill();
-    while (ahead.length > 0) {
-      const data = await ahead.shift()!;
-      fill();
-      yield data;
-    }
+  private blockStream(refs: BlockRef[], localBlocks: Map<BlockHash, LocalBlock>): AsyncGenerator<Uint8Array> {
+    return blocksInOrder(refs, blocksAheadMax, (ref) => this.fetch(ref, localBlocks));
   }
 
   private async fetch(ref: BlockRef, localBlocks: Map<BlockHash, LocalBlock>): Promise<Uint8Array> {

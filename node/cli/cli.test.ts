@@ -3,7 +3,8 @@
 // against it, with the JSON shapes of CONTRACT.md and its exit statuses; Ctrl-C stops all.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -99,6 +100,18 @@ test('raftbox cluster, then status, put, get, ls, history, restore, rm; Ctrl-C s
     const missing = raftbox('get', 'docs/notes.txt', copy);
     assert.is(missing.status, 1);
     assert.ok(missing.stderr.trim().split('\n').length === 1, `one sentence on stderr: ${missing.stderr}`);
+
+    // A file of many blocks is streamed to disk by get, byte for byte, leaving no temporary behind.
+    const big = join(dir, 'big.bin');
+    const bigData = randomBytes(12 << 20);
+    writeFileSync(big, bigData);
+    assert.is(raftbox('put', big, 'media/big.bin').status, 0);
+    const bigCopy = join(dir, 'big-copy.bin');
+    const bigGet = raftbox('get', 'media/big.bin', bigCopy, '--json');
+    assert.is(bigGet.status, 0, bigGet.stderr);
+    assert.equal(JSON.parse(bigGet.stdout), { path: 'media/big.bin', version: 1, size: bigData.length });
+    assert.ok(readFileSync(bigCopy).equals(bigData), 'the copy is byte-identical');
+    assert.equal(readdirSync(dir).filter((name) => name.includes('.raftbox-')), [], 'no temporary file is left');
 
     assert.is(raftbox('put', local).status, 2, 'a missing argument is bad usage');
     assert.is(raftbox('ls', '--bogus').status, 2, 'an unknown option is bad usage');

@@ -2,10 +2,11 @@
 // put, get, ls, rm, history, restore. Each prints a short human line or table, or with
 // --json exactly one JSON object (shapes in CONTRACT.md).
 
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { formatTable } from '../../bench/table.ts';
 import { raftboxError } from '../../protocol/errors.ts';
 import type { FileInfo } from '../../protocol/wire.ts';
+import { downloadToFile } from '../download.ts';
 import { connect, type Client } from '../sdk.ts';
 import { optionalInteger, parseArgs, serverUrls, UsageError, type ParsedArgs } from './args.ts';
 
@@ -61,13 +62,9 @@ async function get(argv: string[]): Promise<number> {
   const args = parseArgs(argv, [...commonValues, '--version'], ['--json']);
   const [remote, local] = positionals(args, ['REMOTE', 'LOCAL']) as [string, string];
   const version = optionalInteger(args, '--version');
-  const file = await withClient(args, (client) => client.readFile(remote, version === undefined ? {} : { version }));
-  if (!file) throw raftboxError('not_found', `there is no file at "${remote}"${version === undefined ? '' : ` version ${version}`}; raftbox ls shows what exists`);
-  // Written beside the target and renamed, so an interrupted get never leaves half a file.
-  const temporary = `${local}.raftbox-${process.pid}`;
-  await writeFile(temporary, file.data);
-  await rename(temporary, local);
-  print(args.flags.has('--json'), { path: remote, version: file.version, size: file.data.length }, `${remote}: version ${file.version} → ${local} (${file.data.length} bytes)`);
+  const info = await withClient(args, (client) => downloadToFile(client, remote, local, version === undefined ? {} : { version }));
+  if (!info) throw raftboxError('not_found', `there is no file at "${remote}"${version === undefined ? '' : ` version ${version}`}; raftbox ls shows what exists`);
+  print(args.flags.has('--json'), { path: remote, version: info.version, size: info.size }, `${remote}: version ${info.version} → ${local} (${info.size} bytes)`);
   return 0;
 }
 

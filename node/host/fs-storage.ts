@@ -170,11 +170,10 @@ export class FsStorage implements Storage {
     // The whole file is replaced, so appends buffered before it would be overwritten anyway.
     takeBuffer(state);
     state.exists = null;
-    const copy = new Uint8Array(bytes);
     this.enqueue(state, async () => {
       let failure: Failure | null = null;
       try {
-        await this.replace(state, copy);
+        await this.replace(state, bytes);
         // The replaced content is known now; an earlier failed append no longer matters.
         state.failure = null;
         state.poisoned = null;
@@ -186,12 +185,8 @@ export class FsStorage implements Storage {
   }
 
   size(file: string): number | null {
-    try {
-      return fs.statSync(this.pathOf(file)).size;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw error;
-    }
+    // Asked mostly of blocks about to be written, so absence is the common answer: no exception for it.
+    return fs.statSync(this.pathOf(file), { throwIfNoEntry: false })?.size ?? null;
   }
 
   read(file: string): Uint8Array | null {

@@ -4,6 +4,7 @@ import type { NodeId } from '../../protocol/raft-messages.ts';
 import { decodeNodeFrame, encodeWire } from '../../protocol/wire-schema.ts';
 import { protocolVersion, type HelloFrame, type PeerEnvelope } from '../../protocol/wire.ts';
 import { encodePeerMessage, OutgoingFragments } from './peer-fragments.ts';
+import { processSocketOptions } from './ws-client-options.ts';
 
 export interface PeerLinkOptions {
   self: NodeId;
@@ -126,7 +127,7 @@ export class PeerLink {
 
   private connect(): void {
     if (this.closed) return;
-    const socket = new WebSocket(this.options.url, { perMessageDeflate: false, maxPayload: 16 * 1024 * 1024 });
+    const socket = new WebSocket(this.options.url, processSocketOptions(16 * 1024 * 1024));
     socket.binaryType = 'nodebuffer';
     this.socket = socket;
     socket.on('open', () => {

@@ -93,7 +93,8 @@ test('creates, edits, deletes, moves and renames propagate both ways; a large re
     const first = await s.sync(a);
     assert.is(first.status, 0, first.stderr);
     assert.is(first.summary!.filesUp, 8, 'folders, files, the 0-byte file and .raftboxignore; not the ignored ones');
-    assert.is((await s.sync(b)).status, 0);
+    const intoB = await s.sync(b);
+    assert.is(intoB.status, 0, intoB.stderr);
     const expected = snapshot(a);
     delete expected['.DS_Store'];
     delete expected['build'];

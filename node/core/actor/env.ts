@@ -14,7 +14,10 @@ export type TimerId = number;
  * the actor's mailbox. Reads are synchronous and meant for recovery at start-up.
  */
 export interface Storage {
-  /** Buffer bytes at the end of a file, creating it. Not durable until a later sync completes. */
+  /**
+   * Buffer bytes at the end of a file, creating it. Not durable until a later sync completes.
+   * `append` and `put` keep `bytes` by reference until written: the caller must not change them.
+   */
   append(file: string, bytes: Uint8Array): void;
   /** Make every earlier append to `file` durable; `done` is delivered to the actor afterwards. */
   sync(file: string, done: unknown): void;

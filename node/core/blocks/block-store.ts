@@ -111,7 +111,8 @@ export class BlockStore {
       pending.waiters.push(waiter);
       return 'pending';
     }
-    const existing = this.read(hash);
+    // Most blocks written are new here: a size check spares reading (and failing to read) them.
+    const existing: LocalRead = this.has(hash) ? this.read(hash) : { state: 'missing' };
     if (existing.state === 'ok') return 'present';
     if (this.writes.size >= this.options.writesInFlightMax) return 'overloaded';
     const replacedSize = existing.state === 'corrupt' ? existing.size : null;
