@@ -34,13 +34,18 @@ function controlledFetch() {
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
-test('blocks come out in file order while later fetches finish first, with at most `ahead` running', async () => {
-  const control = controlledFetch();
-  const stream = blocksInOrder(refs(10), 3, control.fetch);
+/** Reads `stream` to its end in the background: the first byte of every block, and how the read ended. */
+function drain(stream: AsyncGenerator<Uint8Array>): { out: number[]; reading: Promise<void> } {
   const out: number[] = [];
   const reading = (async () => {
     for await (const block of stream) out.push(block[0]!);
   })();
+  return { out, reading };
+}
+
+test('blocks come out in file order while later fetches finish first, with at most `ahead` running', async () => {
+  const control = controlledFetch();
+  const { out, reading } = drain(blocksInOrder(refs(10), 3, control.fetch));
   await tick();
   assert.ok(control.started(2) && !control.started(3), 'three fetches start, no more');
   // Finish in reverse order inside each window: the stream still yields 0, 1, 2, …
@@ -59,11 +64,7 @@ test('a failed fetch is thrown at its block; one failing behind it is no unhandl
   process.on('unhandledRejection', onUnhandled);
   try {
     const control = controlledFetch();
-    const stream = blocksInOrder(refs(5), 3, control.fetch);
-    const out: number[] = [];
-    const reading = (async () => {
-      for await (const block of stream) out.push(block[0]!);
-    })();
+    const { out, reading } = drain(blocksInOrder(refs(5), 3, control.fetch));
     await tick();
     control.fail(2, 'block 2 is lost'); // behind block 0, which is still being fetched
     await tick();

@@ -38,6 +38,6 @@ export function binary(bytesMax: number) {
 }
 
 /** `bytes` itself when it is at least half of its buffer, else a copy that owns its buffer. */
-export function detachSmall(bytes: Uint8Array): Uint8Array {
+function detachSmall(bytes: Uint8Array): Uint8Array {
   return bytes.byteLength * 2 >= bytes.buffer.byteLength ? bytes : bytes.slice();
 }
