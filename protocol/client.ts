@@ -7,7 +7,7 @@ import { blocksInOrder, downloadBlocks, fetchBlock, getsInFlightMax, missingBloc
 import { ClusterRouter } from './client-router.ts';
 import type { ClientRuntime } from './client-runtime.ts';
 import { ChangeWatcher } from './client-watch.ts';
-import { isRaftboxError, raftboxError } from './errors.ts';
+import { isRaftboxError, raftboxError, type RaftboxError } from './errors.ts';
 import { normalizePath, normalizePrefix } from './paths.ts';
 import type { BlockHash, BlockRef, ClusterMap, ClusterStatus, FileChange, FileInfo } from './wire.ts';
 
@@ -132,9 +132,7 @@ export class RaftboxClient {
     const info = await this.stat(path, options);
     if (info === null || info.deleted) return null;
     const data = await downloadBlocks(this.router, info.blocks);
-    if (data.length !== info.size) {
-      throw raftboxError('hash_mismatch', `${info.path} version ${info.version} should be ${info.size} bytes, but its blocks add up to ${data.length}`, { path: info.path, version: info.version });
-    }
+    if (data.length !== info.size) throw sizeMismatch(info, data.length);
     return { version: info.version, data };
   }
 
@@ -142,11 +140,22 @@ export class RaftboxClient {
    * Like `readFile`, but the content comes as its blocks, in order and each checked,
    * fetched `getsInFlightMax` ahead: a file of any size can be written out with only a
    * few blocks in memory. Null when the path does not exist or that version is a delete.
+   * Like `readFile`, the stream throws `hash_mismatch` at its end if the blocks do not add
+   * up to the file's size.
    */
   async readFileBlocks(path: string, options: { version?: number } = {}): Promise<{ info: FileInfo; blocks: AsyncGenerator<Uint8Array> } | null> {
     const info = await this.stat(path, options);
     if (info === null || info.deleted) return null;
-    return { info, blocks: blocksInOrder(info.blocks, getsInFlightMax, (ref) => fetchBlock(this.router, ref)) };
+    return { info, blocks: this.checkedBlocks(info) };
+  }
+
+  private async *checkedBlocks(info: FileInfo): AsyncGenerator<Uint8Array> {
+    let size = 0;
+    for await (const block of blocksInOrder(info.blocks, getsInFlightMax, (ref) => fetchBlock(this.router, ref))) {
+      size += block.length;
+      yield block;
+    }
+    if (size !== info.size) throw sizeMismatch(info, size);
   }
 
   /** The record of `path` (of `version`, if given), or null when it does not exist. Linearizable: served through the leader. */
@@ -288,6 +297,10 @@ export class RaftboxClient {
       return this.commit(changes);
     }
   }
+}
+
+function sizeMismatch(info: FileInfo, actual: number): RaftboxError {
+  return raftboxError('hash_mismatch', `${info.path} version ${info.version} should be ${info.size} bytes, but its blocks add up to ${actual}`, { path: info.path, version: info.version });
 }
 
 function versionOf(files: FileInfo[], path: string): number {
