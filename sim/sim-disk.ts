@@ -89,6 +89,18 @@ export class SimDisk implements Storage {
     return concat(view.durable);
   }
 
+  readRange(file: string, offset: number, length: number): Uint8Array | null {
+    const f = this.files.get(file);
+    if (!f || !f.exists) return null;
+    // Packs are read a record at a time: join the durable chunks once instead of per read,
+    // and read them directly while the cache holds only appends past the range.
+    if (f.durable.length > 1) f.durable = [concatBytes(f.durable)];
+    const durable = f.durable[0] ?? new Uint8Array(0);
+    const appendsOnly = f.pending.every((op) => op.kind === 'append');
+    const bytes = appendsOnly && f.durableExists && offset + length <= durable.byteLength ? durable : this.read(file)!;
+    return bytes.slice(offset, offset + length);
+  }
+
   size(file: string): number | null {
     return this.read(file)?.byteLength ?? null;
   }

@@ -32,6 +32,7 @@ const noStorage: Storage = {
   truncate: () => assert.unreachable('storage not used'),
   put: () => assert.unreachable('storage not used'),
   read: () => null,
+  readRange: () => null,
   size: () => null,
   remove: () => assert.unreachable('storage not used'),
   list: () => [],

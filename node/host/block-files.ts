@@ -1,27 +1,80 @@
-// Reading block files straight off nodes' disks, for process-level tests and benchmarks
-// that must check copies where they physically are, not where the registry says.
+// Reading block copies straight off nodes' disks (their pack files), for process-level
+// tests and benchmarks that must check copies where they physically are, not where the
+// registry says. The changing helpers (corrupt, plant, lose) act as a failing disk or a
+// stray copy would; plant and lose must run while the node is stopped, because a running
+// node appends to its packs and keeps their layout in memory.
 
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import * as fs from 'node:fs';
 import { join } from 'node:path';
+import { encodeRecordHeader, packedBlocks, packFile, packListPrefix, packSeqs, type PackReader } from '../core/blocks/pack-format.ts';
 
-/** Where node data folder `dataDir` keeps block `hash` (blocks/ab/cd/<hash>). */
-export function blockPath(dataDir: string, hash: string): string {
-  return join(dataDir, 'blocks', hash.slice(0, 2), hash.slice(2, 4), hash);
+/** A read-only view of data folder `dataDir` for the pack readers. */
+function folderReader(dataDir: string): PackReader {
+  const path = (file: string) => join(dataDir, ...file.split('/'));
+  return {
+    list: (prefix) => {
+      const folder = join(dataDir, prefix);
+      return fs.existsSync(folder) ? fs.readdirSync(folder).map((name) => `${prefix}${name}`) : [];
+    },
+    size: (file) => fs.statSync(path(file), { throwIfNoEntry: false })?.size ?? null,
+    readRange: (file, offset, length) => {
+      if (!fs.existsSync(path(file))) return null;
+      const fd = fs.openSync(path(file), 'r');
+      try {
+        const bytes = Buffer.alloc(length);
+        return bytes.subarray(0, fs.readSync(fd, bytes, 0, length, offset));
+      } finally {
+        fs.closeSync(fd);
+      }
+    },
+  };
+}
+
+/** The bytes data folder `dataDir` holds for block `hash` (unverified), or null. */
+export function copyOf(dataDir: string, hash: string): Uint8Array | null {
+  const reader = folderReader(dataDir);
+  const location = packedBlocks(reader).get(hash);
+  return location === undefined ? null : reader.readRange(packFile(location.pack), location.offset, location.length);
 }
 
 /** The data folders among `dataDirs` holding a copy of `hash` whose bytes hash to its name. */
 export function goodCopies(dataDirs: string[], hash: string): string[] {
   return dataDirs.filter((dir) => {
-    const path = blockPath(dir, hash);
-    return existsSync(path) && createHash('sha256').update(readFileSync(path)).digest('hex') === hash;
+    const copy = copyOf(dir, hash);
+    return copy !== null && createHash('sha256').update(copy).digest('hex') === hash;
   });
 }
 
 /** Flips one bit of the copy of `hash` in `dataDir`, as a failing disk would. */
 export function corruptCopy(dataDir: string, hash: string, offset = 0): void {
-  const path = blockPath(dataDir, hash);
-  const bytes = readFileSync(path);
-  bytes[offset % bytes.length] ^= 0x01;
-  writeFileSync(path, bytes);
+  const location = packedBlocks(folderReader(dataDir)).get(hash);
+  if (location === undefined) throw new Error(`${dataDir} holds no copy of block ${hash}`);
+  const fd = fs.openSync(join(dataDir, ...packFile(location.pack).split('/')), 'r+');
+  try {
+    const position = location.offset + (offset % location.length);
+    const byte = Buffer.alloc(1);
+    fs.readSync(fd, byte, 0, 1, position);
+    byte[0]! ^= 0x01;
+    fs.writeSync(fd, byte, 0, 1, position);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Adds a pack holding `data` as block `hash` (right or wrong) to a stopped node's folder, as a stray copy. */
+export function plantCopy(dataDir: string, hash: string, data: Uint8Array): void {
+  fs.writeFileSync(newPackPath(dataDir), Buffer.concat([encodeRecordHeader('block', hash, data.byteLength), data]));
+}
+
+/** Records in a stopped node's folder that its copy of `hash` is gone, as a lost file would leave it. */
+export function loseCopy(dataDir: string, hash: string): void {
+  fs.writeFileSync(newPackPath(dataDir), encodeRecordHeader('tombstone', hash, 0));
+}
+
+function newPackPath(dataDir: string): string {
+  const folder = join(dataDir, packListPrefix);
+  fs.mkdirSync(folder, { recursive: true });
+  const last = packSeqs(fs.readdirSync(folder).map((name) => `${packListPrefix}${name}`)).at(-1) ?? 0;
+  return join(dataDir, ...packFile(last + 1).split('/'));
 }

@@ -269,6 +269,11 @@ test('disk full by injected fault: write errors ENOSPC after a partial write; fa
       if (length > 3) return nodeFsOperations.write(fd, data, offset, 3);
       throw enospc();
     },
+    writev: async (fd, chunks) => {
+      if (!full) return nodeFsOperations.writev(fd, chunks);
+      if (chunks[0]!.byteLength > 3) return nodeFsOperations.write(fd, chunks[0]!, 0, 3);
+      throw enospc();
+    },
   };
   const { storage, delivered, until } = open(temporaryFolder(), faulty);
   storage.append('wal/1', bytes('kept;'));
@@ -322,6 +327,31 @@ test('a failed fdatasync poisons the file: it and every later sync of it fail wi
     assert.is(failure.done, done);
     assert.ok(failure.message.includes('EIO'), failure.message);
   }
+  await storage.close();
+});
+
+
+test('appends between syncs go out with writev, whole even when the kernel takes a few bytes per call; readRange reads any part', async () => {
+  let calls = 0;
+  const stingy: FsOperations = {
+    ...nodeFsOperations,
+    // At most 5 bytes per call, cutting chunks anywhere, as a short write may.
+    writev: async (fd, chunks) => {
+      calls++;
+      const first = chunks[0]!;
+      return nodeFsOperations.write(fd, first, 0, Math.min(5, first.byteLength));
+    },
+  };
+  const { storage, delivered, until } = open(temporaryFolder(), stingy);
+  for (const part of ['alpha;', 'be', '', 'gamma-delta;', 'e']) storage.append('packs/000000000001', bytes(part));
+  storage.sync('packs/000000000001', 'synced');
+  await until(1);
+  assert.is(delivered[0], 'synced');
+  assert.is(text(storage.read('packs/000000000001')), 'alpha;begamma-delta;e');
+  assert.ok(calls >= 5, `short writes were continued (${calls} calls)`);
+  assert.is(text(storage.readRange('packs/000000000001', 6, 7)!), 'begamma');
+  assert.is(text(storage.readRange('packs/000000000001', 18, 100)!), 'a;e', 'fewer bytes at the end');
+  assert.is(storage.readRange('packs/000000000002', 0, 4), null);
   await storage.close();
 });
 

@@ -4,13 +4,12 @@
 
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { connect } from '../sdk.ts';
-import { blockPath, goodCopies } from './block-files.ts';
+import { copyOf, goodCopies } from './block-files.ts';
 import { LocalCluster, waitForLeader } from './local-cluster.ts';
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
@@ -44,8 +43,8 @@ test('GC frees the blocks of deleted files after the grace period and keeps ever
     assert.equal(report, { deletedBlocks: 2, freedBytes: 3 * doomedBytes });
     const dirs = cluster.members.map((member) => member.dataDir);
     const deadline = Date.now() + 10_000;
-    while (doomedOnly.some((block) => dirs.some((dir) => existsSync(blockPath(dir, block.hash)))) && Date.now() < deadline) await sleep(50);
-    for (const block of doomedOnly) for (const dir of dirs) assert.not.ok(existsSync(blockPath(dir, block.hash)), `block ${block.hash} left ${dir}`);
+    while (doomedOnly.some((block) => dirs.some((dir) => copyOf(dir, block.hash) !== null)) && Date.now() < deadline) await sleep(50);
+    for (const block of doomedOnly) for (const dir of dirs) assert.is(copyOf(dir, block.hash), null, `block ${block.hash} left ${dir}`);
     for (const block of keptBlocks) assert.is(goodCopies(dirs, block.hash).length, 3, `kept block ${block.hash} keeps its 3 copies`);
     assert.equal((await client.list('gc/')).map((file) => file.path), [...kept.keys()].sort());
     for (const [path, data] of kept) {

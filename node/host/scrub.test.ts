@@ -1,17 +1,17 @@
-// Corruption with real processes: a flipped byte in a block file on disk. A read still
+// Corruption with real processes: a flipped byte in a block copy on disk. A read still
 // returns the right bytes (from another owner) and repairs the copy it found bad;
-// `raftbox admin scrub` finds corrupt and missing copies and repairs them.
+// `raftbox admin scrub` finds corrupt copies and repairs them; a copy lost while its node
+// was down comes back on its own once the node runs again.
 
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PlacementRing } from '../../protocol/ring.ts';
 import { connect } from '../sdk.ts';
-import { blockPath, corruptCopy, goodCopies } from './block-files.ts';
+import { corruptCopy, goodCopies, loseCopy } from './block-files.ts';
 import { LocalCluster, waitForLeader } from './local-cluster.ts';
 import { eventually } from './eventually.ts';
 
@@ -22,7 +22,7 @@ async function raftbox(args: string[]): Promise<string> {
   return stdout;
 }
 
-test('a corrupt copy is read around and repaired; scrub repairs corrupt and missing copies', async () => {
+test('a corrupt copy is read around and repaired; scrub repairs corrupt copies; a lost copy is restored after restart', async () => {
   // No background scrub, so every repair below is the read's or the admin pass's doing.
   const cluster = await LocalCluster.start({ nodes: 3, replication: 3, nodeFlags: ['--scrub-mib-per-second', '0'] });
   const client = await connect({ servers: cluster.urls, device: 'scrub-test' });
@@ -46,12 +46,18 @@ test('a corrupt copy is read around and repaired; scrub repairs corrupt and miss
     assert.ok(read && Buffer.from(read.data).equals(files[0]!.data), 'the read returns the right bytes');
     await eventually('the read to repair the corrupt copy', () => goodCopies([dir(first)], hashes[0]!).length === 1, 10_000, 50);
 
-    // Scrub: one corrupt and one missing copy on the same node.
+    // A copy lost while its node was down: the node's start-up scan fetches it again.
     const victim = 'n2';
+    await cluster.stop(victim);
+    loseCopy(dir(victim), hashes[2]!);
+    assert.is(goodCopies([dir(victim)], hashes[2]!).length, 0, 'the copy is gone from disk');
+    await cluster.restart(victim);
+    await eventually('the lost copy to be fetched again', () => goodCopies([dir(victim)], hashes[2]!).length === 1, 20_000, 50);
+
+    // Scrub: a corrupt copy nothing has read.
     corruptCopy(dir(victim), hashes[1]!, 7);
-    rmSync(blockPath(dir(victim), hashes[2]!));
     const report = JSON.parse(await raftbox(['admin', 'scrub', '--node', victim, '--json', '--server', cluster.urls.join(',')]));
-    assert.equal(report, { checked: hashes.length - 1, corrupt: 1, repaired: 2, missing: 1 });
+    assert.equal(report, { checked: hashes.length, corrupt: 1, repaired: 1, missing: 0 });
     for (const hash of hashes) assert.is(goodCopies(all.map(dir), hash).length, 3, `block ${hash} has 3 good copies again`);
     const clean = JSON.parse(await raftbox(['admin', 'scrub', '--json', '--server', cluster.urls.join(',')]));
     assert.equal(clean, { checked: 3 * hashes.length, corrupt: 0, repaired: 0, missing: 0 }, 'a scrub of every node finds nothing left to fix');

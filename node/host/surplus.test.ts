@@ -1,16 +1,14 @@
 // Surplus copies with real processes: 4 nodes at R=3; kill -9 one, and its blocks are
 // copied to the others; restart it, and the copies made while it was away are dropped
 // (after the returning owners confirm theirs), so every block ends with exactly three
-// copies on disk. Also: a block file no registry entry names (an orphan) is deleted by
+// copies on disk. Also: a block copy no registry entry names (an orphan) is deleted by
 // a later sweep once it is older than the grace period.
 
 import { randomBytes, createHash } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { connect } from '../sdk.ts';
-import { blockPath, goodCopies } from './block-files.ts';
+import { copyOf, goodCopies, plantCopy } from './block-files.ts';
 import { LocalCluster, waitForLeader } from './local-cluster.ts';
 import { eventually } from './eventually.ts';
 
@@ -47,7 +45,7 @@ test('a node that returns keeps its copies and the copies made meanwhile are dro
   }
 });
 
-test('an unregistered block file is deleted by a later sweep once older than the grace period; registered ones stay', async () => {
+test('an unregistered block copy is deleted by a later sweep once older than the grace period; registered ones stay', async () => {
   const cluster = await LocalCluster.start({ nodes: 3, replication: 3, nodeFlags: ['--gc-grace-ms', '1500', '--orphan-sweep-ms', '300'] });
   const client = await connect({ servers: cluster.urls, device: 'orphan-test' });
   try {
@@ -57,12 +55,13 @@ test('an unregistered block file is deleted by a later sweep once older than the
     // An orphan as a copy landing just after GC forgot its block would leave it.
     const orphan = randomBytes(50_000);
     const hash = createHash('sha256').update(orphan).digest('hex');
-    const path = blockPath(cluster.member('n2').dataDir, hash);
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, orphan);
+    const dir = cluster.member('n2').dataDir;
+    await cluster.stop('n2');
+    plantCopy(dir, hash, orphan);
+    await cluster.restart('n2');
     await sleep(500);
-    assert.ok(existsSync(path), 'a fresh orphan is kept within the grace period');
-    await eventually('the orphan to be swept', async () => !existsSync(path) || 'still on disk', 20_000);
+    assert.ok(copyOf(dir, hash) !== null, 'a fresh orphan is kept within the grace period');
+    await eventually('the orphan to be swept', async () => copyOf(dir, hash) === null || 'still on disk', 20_000);
     const info = await client.stat('orphan/kept');
     for (const block of info!.blocks) assert.is(goodCopies(cluster.members.map((m) => m.dataDir), block.hash).length, 3, 'registered blocks stay');
     const file = await client.readFile('orphan/kept');

@@ -2,7 +2,7 @@
 // over the real MetadataStateMachine and MetadataService) and a block actor (the real
 // BlockActor, reading that state machine as its directory), on simulated disks and the
 // simulated network. A client uploads, deletes and collects garbage while nodes crash
-// and block files are corrupted, never more than R−1 failures at once.
+// and block copies are corrupted, never more than R−1 failures at once.
 //
 // Checkers: (a) no block that a retained version refers to is ever without a good copy
 // on some disk, and after healing every such block is back at R good copies; (b) garbage
@@ -11,7 +11,7 @@
 import type { LogLevel } from '../../node/core/actor/env.ts';
 import type { BlockDirectory } from '../../node/core/blocks/block-directory.ts';
 import { BlockActor } from '../../node/core/blocks/block-actor.ts';
-import { blockFile } from '../../node/core/blocks/block-store.ts';
+import { packedBlocks, packFile } from '../../node/core/blocks/pack-format.ts';
 import { MetadataService } from '../../node/core/metadata/service.ts';
 import { MetadataStateMachine } from '../../node/core/metadata/state-machine.ts';
 import { defaultRaftActorOptions, RaftActor } from '../../node/core/raft/raft-actor.ts';
@@ -175,12 +175,12 @@ export class BlockSimCluster {
     if (!node.blocks.up) node.blocks.start();
   }
 
-  // A flipped bit in one block file: the owner is failed until scrub or a read replaces the copy.
+  // A flipped bit in one block copy: the owner is failed until scrub or a read replaces the copy.
   private corrupt(node: BlockSimNode, prng: Prng): void {
-    const files = node.blocks.disk.list('blocks/');
-    if (files.length === 0) return;
-    const file = prng.pick(files);
-    if (!node.blocks.disk.corrupt(file, prng.int(0, 4096))) return;
+    const held = [...packedBlocks(node.blocks.disk).values()];
+    if (held.length === 0) return;
+    const copy = prng.pick(held);
+    if (!node.blocks.disk.corrupt(packFile(copy.pack), copy.offset + prng.int(0, copy.length - 1))) return;
     this.corruptions++;
     this.failed.add(node.id);
     this.queue.schedule(8000, () => this.failed.delete(node.id));
@@ -209,9 +209,11 @@ export class BlockSimCluster {
     if (this.failures.length > 0) return;
     const sm = this.latest();
     if (!sm) return;
+    const held = this.nodes.map((node) => ({ disk: node.blocks.disk, copies: packedBlocks(node.blocks.disk) }));
     for (const hash of referencedBlocks(sm)) {
-      const good = this.nodes.filter((node) => {
-        const data = node.blocks.disk.read(blockFile(hash));
+      const good = held.filter(({ disk, copies }) => {
+        const copy = copies.get(hash);
+        const data = copy === undefined ? null : disk.readRange(packFile(copy.pack), copy.offset, copy.length);
         return data !== null && simHash(data) === hash;
       }).length;
       const wanted = final ? this.options.replication : 1;

@@ -27,6 +27,8 @@ export interface Storage {
   put(file: string, bytes: Uint8Array, done: unknown): void;
   /** The whole file as the disk holds it now, or null when it does not exist. */
   read(file: string): Uint8Array | null;
+  /** Up to `length` bytes of the file from byte `offset` (fewer at its end), or null when it does not exist. */
+  readRange(file: string, offset: number, length: number): Uint8Array | null;
   /** The file's length in bytes as the disk holds it now, or null when it does not exist; reads no content. */
   size(file: string): number | null;
   /** Remove a file; durability follows the next sync or put. */

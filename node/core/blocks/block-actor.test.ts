@@ -5,7 +5,8 @@ import type { Env, LogLevel, Storage } from '../actor/env.ts';
 import { PlacementRing } from '../../../protocol/ring.ts';
 import type { RequestMessage, ResponseMessage, Request } from '../../../protocol/wire.ts';
 import { blockActorDefaults, BlockActor, type BlockActorOptions } from './block-actor.ts';
-import { blockFile } from './block-store.ts';
+import { encodeRecordHeader, packedBlocks, packedCopy, packFile, parsePack } from './pack-format.ts';
+import { concatBytes } from '../../../protocol/bytes.ts';
 import type { BlockDirectory } from './block-directory.ts';
 
 // ---------------------------------------------------------------- a tiny deterministic world
@@ -17,33 +18,41 @@ interface Envelope {
   message: unknown;
 }
 
-/** In-memory storage: a put becomes durable when the world delivers its completion. */
+/** In-memory storage: appends become durable (visible to reads) when the world delivers their sync's completion. */
 class MemoryStorage implements Storage {
   files = new Map<string, Uint8Array>();
-  puts: string[] = [];
+  private cached = new Map<string, Uint8Array[]>();
+  syncs = 0;
   diskFull = false;
   constructor(private readonly world: World, private readonly self: string) {}
-  append(): void {
-    throw new Error('block actor must not append');
+  append(file: string, bytes: Uint8Array): void {
+    const cached = this.cached.get(file) ?? [];
+    cached.push(bytes.slice());
+    this.cached.set(file, cached);
   }
-  sync(): void {
-    throw new Error('block actor must not sync');
-  }
-  truncate(): void {
-    throw new Error('block actor must not truncate');
-  }
-  put(file: string, bytes: Uint8Array, done: unknown): void {
-    this.puts.push(file);
-    const copy = bytes.slice();
+  sync(file: string, done: unknown): void {
+    const chunks = this.cached.get(file) ?? [];
+    this.cached.delete(file);
+    this.syncs++;
     if (this.diskFull) {
       this.world.queue.push({ to: this.self, message: { type: 'storage.failed', done, code: 'disk_full', message: 'ENOSPC: no space left on device' } });
       return;
     }
-    // The write lands when its completion is pumped, as a real rename would before the ack.
-    this.world.queue.push({ to: this.self, message: { type: '__apply', apply: () => this.files.set(file, copy), done } });
+    // The bytes land when the completion is pumped, as a real fdatasync would before the ack.
+    const apply = () => this.files.set(file, concatBytes([this.files.get(file) ?? new Uint8Array(0), ...chunks]));
+    this.world.queue.push({ to: this.self, message: { type: '__apply', apply, done } });
+  }
+  truncate(): void {
+    throw new Error('block actor must not truncate');
+  }
+  put(): void {
+    throw new Error('block actor must not put');
   }
   read(file: string): Uint8Array | null {
     return this.files.get(file)?.slice() ?? null;
+  }
+  readRange(file: string, offset: number, length: number): Uint8Array | null {
+    return this.files.get(file)?.slice(offset, offset + length) ?? null;
   }
   size(file: string): number | null {
     return this.files.get(file)?.byteLength ?? null;
@@ -53,6 +62,29 @@ class MemoryStorage implements Storage {
   }
   list(prefix: string): string[] {
     return [...this.files.keys()].filter((f) => f.startsWith(prefix)).sort();
+  }
+
+  /** The bytes held for `hash`, read back from the packs as a restarted node would. */
+  copy(hash: string): Uint8Array | null {
+    return packedCopy(this, hash);
+  }
+  /** How many records of block `hash` the packs hold, live or not. */
+  records(hash: string): number {
+    return this.list('packs/').reduce((count, file) => count + parsePack(this.files.get(file)!).records.filter((r) => r.kind === 'block' && r.hash === hash).length, 0);
+  }
+  /** Flip a bit of the held copy of `hash`, as a failing disk would. */
+  rot(hash: string): void {
+    const location = packedBlocks(this).get(hash)!;
+    this.files.get(packFile(location.pack))![location.offset]! ^= 0x01;
+  }
+  /** Lose the pack file holding `hash`, behind the actor's back. */
+  lose(hash: string): void {
+    this.files.delete(packFile(packedBlocks(this).get(hash)!.pack));
+  }
+  /** A pack holding these blocks, as left by an earlier run, followed by `tail`. */
+  preload(blocks: { hash: string; data: Uint8Array }[], tail: Uint8Array = new Uint8Array(0)): void {
+    const seq = this.list('packs/').length + 1;
+    this.files.set(packFile(seq), concatBytes([...blocks.flatMap((b) => [encodeRecordHeader('block', b.hash, b.data.byteLength), b.data]), tail]));
   }
 }
 
@@ -185,7 +217,7 @@ class World {
   }
 
   holders(hash: string): string[] {
-    return this.nodes.filter((n) => this.storages.get(n)!.files.has(blockFile(hash)));
+    return this.nodes.filter((n) => this.storages.get(n)!.copy(hash) !== null);
   }
 }
 
@@ -215,7 +247,7 @@ test('a put is stored on all 3 nodes and registered once with all of them as own
   world.run();
   assert.equal(ok(world.response(1)), { replicas: 3 });
   assert.equal(world.holders(hash), nodes);
-  for (const n of nodes) assert.equal(world.storages.get(n)!.files.get(blockFile(hash)), data);
+  for (const n of nodes) assert.equal(world.storages.get(n)!.copy(hash), data);
   assert.is(world.registers.length, 1);
   const registered = world.registers[0]!.request;
   assert.is(world.registers[0]!.node, 'n1');
@@ -268,13 +300,13 @@ test('concurrent puts of one hash share one flow: one write per node, one regist
   for (let id = 1; id <= 5; id++) world.request('n1', id, { op: 'blocks.put', hash, data });
   world.run();
   for (let id = 1; id <= 5; id++) assert.equal(ok(world.response(id)), { replicas: 3 });
-  for (const n of nodes) assert.equal(world.storages.get(n)!.puts, [blockFile(hash)], `${n} wrote once`);
+  for (const n of nodes) assert.is(world.storages.get(n)!.records(hash), 1, `${n} wrote once`);
   assert.is(world.registers.length, 1);
   // A later put of a block already stored verifies the copies instead of writing again.
   world.request('n1', 6, { op: 'blocks.put', hash, data });
   world.run();
   assert.equal(ok(world.response(6)), { replicas: 3 });
-  for (const n of nodes) assert.is(world.storages.get(n)!.puts.length, 1);
+  for (const n of nodes) assert.is(world.storages.get(n)!.records(hash), 1);
   assert.equal(world.stats.get('n1'), { blocks: 1, bytes: data.byteLength });
 });
 
@@ -368,7 +400,7 @@ test('a full disk on the coordinating node fails the put with disk_full and coun
   assert.match(error.message, /disk of node n1 is full/);
   assert.is(world.registers.length, 0);
   assert.equal(world.stats.get('n1'), { blocks: 0, bytes: 0 });
-  assert.not.ok(world.storages.get('n1')!.files.has(blockFile(hash)));
+  assert.is(world.storages.get('n1')!.copy(hash), null);
 });
 
 test('a replica whose disk is full is passed over like any node that cannot take a copy', () => {
@@ -409,9 +441,7 @@ test('a get falls back to a replica when the local copy is corrupt, and warns', 
   const { hash, data } = block('will rot');
   world.request('n1', 1, { op: 'blocks.put', hash, data });
   world.run();
-  const rotten = data.slice();
-  rotten[0]! ^= 0xff;
-  world.storages.get('n1')!.files.set(blockFile(hash), rotten);
+  world.storages.get('n1')!.rot(hash);
   world.request('n1', 2, { op: 'blocks.get', hash });
   world.run();
   assert.equal(ok(world.response(2)), { data });
@@ -423,9 +453,9 @@ test('a get skips a peer that serves a corrupt copy and one that stays silent', 
   const { hash, data } = block('hard to find');
   world.request('n1', 1, { op: 'blocks.put', hash, data });
   world.run();
-  world.storages.get('n1')!.files.delete(blockFile(hash));
+  world.storages.get('n1')!.lose(hash);
   const [first, second] = new PlacementRing(nodes).preference(hash).filter((n) => n !== 'n1');
-  world.storages.get(first!)!.files.set(blockFile(hash), new Uint8Array([1, 2, 3]));
+  world.storages.get(first!)!.rot(hash);
   world.request('n1', 2, { op: 'blocks.get', hash });
   world.run();
   assert.equal(ok(world.response(2)), { data });
@@ -440,7 +470,7 @@ test('a copy garbled on the way from a peer is not served; the next peer is aske
   const { hash, data } = block('garbled in flight');
   world.request('n1', 1, { op: 'blocks.put', hash, data });
   world.run();
-  world.storages.get('n1')!.files.delete(blockFile(hash));
+  world.storages.get('n1')!.lose(hash);
   const [first] = new PlacementRing(nodes).preference(hash).filter((n) => n !== 'n1');
   world.tamper = ({ message }) => {
     const m = message as { type: string; from: string; data: Uint8Array | null };
@@ -464,14 +494,14 @@ test('a get of a block no node holds is not_found', () => {
 
 // ---------------------------------------------------------------- start-up, peers, the rest
 
-test('at start the actor counts the blocks on disk, ignores other files, and reports them', () => {
+test('at start the actor counts the blocks in its packs, ignores a torn tail and other files, and reports them', () => {
   const one = block('old one');
   const two = block('old two');
+  const torn = encodeRecordHeader('block', block('torn').hash, 4).subarray(0, 30);
   const world = new World(nodes, {}, (node, storage) => {
     if (node !== 'n1') return;
-    storage.files.set(blockFile(one.hash), one.data);
-    storage.files.set(blockFile(two.hash), two.data);
-    storage.files.set(`${blockFile(two.hash)}.tmp`, new Uint8Array(9));
+    storage.preload([one, two], torn);
+    storage.files.set('packs/notes.txt', new Uint8Array(9));
   });
   // The count goes out after the first stats interval, when the metadata actor listens.
   world.run(blockActorDefaults.statsIntervalMs);
@@ -511,7 +541,7 @@ test('a copy no target needs is given up, through the log first, once every targ
   const { hash, data } = block('one copy too many');
   const targets = new PlacementRing(four, blockActorDefaults.virtualNodes).owners(hash, 3);
   const spare = four.find((node) => !targets.includes(node))!;
-  const world = new World(four, { directory: directoryView(hash, data.byteLength, four, []), dropProtectMs: 0 }, (_, storage) => storage.files.set(blockFile(hash), data));
+  const world = new World(four, { directory: directoryView(hash, data.byteLength, four, []), dropProtectMs: 0 }, (_, storage) => storage.preload([{ hash, data }]));
   world.run(2000);
   assert.equal(world.releases, [{ node: spare, hashes: [hash] }]);
   assert.equal(world.holders(hash), targets.slice().sort());
@@ -524,7 +554,7 @@ test('a returning node whose own view still counts it down gives none of its cop
   const returning = targets[0]!;
   // Its return is not in the log yet: every view, its own too, still counts it down, and
   // the other three are the targets and would all confirm their copies.
-  const world = new World(four, { directory: directoryView(hash, data.byteLength, four, [returning]), dropProtectMs: 0 }, (_, storage) => storage.files.set(blockFile(hash), data));
+  const world = new World(four, { directory: directoryView(hash, data.byteLength, four, [returning]), dropProtectMs: 0 }, (_, storage) => storage.preload([{ hash, data }]));
   world.run(2000);
   assert.ok(world.holders(hash).includes(returning), `${returning} kept its copy`);
   assert.not.ok(world.releases.some((release) => release.node === returning), `${returning} released nothing`);

@@ -11,13 +11,13 @@ import type { NodeId } from '../../../protocol/raft-messages.ts';
 import { virtualNodesDefault } from '../../../protocol/ring.ts';
 import type { BlockHash, BlockPeerMessage, BlockStatsMessage, RequestMessage, ResponseMessage, StorageFailedMessage } from '../../../protocol/wire.ts';
 import type { BlockDirectory } from './block-directory.ts';
-import { respond, wireError, type BlockInternalMessage, type BlockWrittenMessage } from './block-messages.ts';
+import { respond, wireError, type BlockInternalMessage, type PackSyncedMessage } from './block-messages.ts';
 import { BlockGets, type GetSources } from './block-gets.ts';
 import { Placement } from './placement.ts';
 import { Repairer, type RepairStats } from './repairer.ts';
 import { Scrubber, type ScrubStats } from './scrubber.ts';
 import { BlockPuts } from './block-puts.ts';
-import { BlockStore, blockBytesMax, isBlockHash } from './block-store.ts';
+import { BlockStore, blockBytesMax, isBlockHash, packBytesMaxDefault } from './block-store.ts';
 import { RegisterBatcher } from './register-batcher.ts';
 import { Suspects } from './suspects.ts';
 import { SurplusDropper } from './surplus.ts';
@@ -55,6 +55,8 @@ export interface BlockActorOptions {
   repairTickMs?: number;
   repairScanIntervalMs?: number;
   repairFullScanIntervalMs?: number;
+  /** See RepairerOptions.startupFullScansMs. */
+  repairStartupFullScansMs?: number;
   /** Rate of the background scrub; 0 turns it off. */
   scrubBytesPerSecond?: number;
   scrubTickMs?: number;
@@ -64,11 +66,15 @@ export interface BlockActorOptions {
   /** How long an owner may take to confirm its copy before a surplus copy here is kept after all. */
   surplusConfirmTimeoutMs?: number;
   surplusChecksMax?: number;
-  /** A block file no registry entry names this node an owner of is deleted after staying so this long. */
+  /** A block copy no registry entry names this node an owner of is deleted after staying so this long. */
   orphanGraceMs?: number;
   /** How often to look for such files; 0 turns the sweep off. */
   orphanSweepIntervalMs?: number;
   orphansTrackedMax?: number;
+  /** See packBytesMaxDefault. */
+  packBytesMax?: number;
+  /** How often to look for a pack worth compacting; 0 turns compaction off. */
+  compactIntervalMs?: number;
 }
 
 export const blockActorDefaults = {
@@ -92,6 +98,7 @@ export const blockActorDefaults = {
   repairTickMs: 100,
   repairScanIntervalMs: 250,
   repairFullScanIntervalMs: 60_000,
+  repairStartupFullScansMs: 10_000,
   scrubBytesPerSecond: 4 * 1024 * 1024,
   scrubTickMs: 1000,
   scrubStepBytesMax: 32 * 1024 * 1024,
@@ -101,6 +108,8 @@ export const blockActorDefaults = {
   orphanGraceMs: 60 * 60 * 1000,
   orphanSweepIntervalMs: 5 * 60 * 1000,
   orphansTrackedMax: 1_000_000,
+  packBytesMax: packBytesMaxDefault,
+  compactIntervalMs: 1000,
 } satisfies Partial<BlockActorOptions>;
 
 /** Local message from the node's metadata actor: the log forgot these blocks, so drop their copies here. */
@@ -135,6 +144,7 @@ export class BlockActor implements Actor {
   private nextRequestId = 1;
   private statsSent = { blocks: -1, bytes: -1 };
   private statsTimerArmed = false;
+  private compactTimerArmed = false;
 
   constructor(private readonly env: Env, options: BlockActorOptions) {
     this.options = { ...blockActorDefaults, ...withoutUndefined(options) } as ResolvedOptions;
@@ -144,7 +154,7 @@ export class BlockActor implements Actor {
     this.placement = new Placement(o.nodes, o.virtualNodes, replication, o.directory);
     const nextId = () => this.nextRequestId++;
     const suspects = new Suspects(o.suspectMs);
-    this.store = new BlockStore(env.storage, { node: o.node, sha256: o.sha256, writesInFlightMax: o.writesInFlightMax, waitersPerWriteMax });
+    this.store = new BlockStore(env.storage, { node: o.node, sha256: o.sha256, writesInFlightMax: o.writesInFlightMax, waitersPerWriteMax, packBytesMax: o.packBytesMax });
     this.register = this.batcher('blocks.register', o.putsInFlightMax + o.repairsInFlightMax, nextId);
     this.releaser = this.batcher('blocks.release', o.surplusChecksMax, nextId);
     const putOptions = { node: o.node, replication, replicateTimeoutMs: o.replicateTimeoutMs, putsInFlightMax: o.putsInFlightMax, putBytesInFlightMax: o.putBytesInFlightMax };
@@ -159,6 +169,7 @@ export class BlockActor implements Actor {
       fetchTimeoutMs: o.replicateTimeoutMs,
       scanIntervalMs: o.repairScanIntervalMs,
       fullScanIntervalMs: o.repairFullScanIntervalMs,
+      startupFullScansMs: o.repairStartupFullScansMs,
     };
     const surplusOptions = { node: o.node, confirmTimeoutMs: o.surplusConfirmTimeoutMs, checksMax: o.surplusChecksMax };
     const mayDrop = (hash: BlockHash, sinceMs: number) => !this.busy(hash, false) && (this.recentWrites.get(hash) ?? -Infinity) < sinceMs;
@@ -286,10 +297,13 @@ export class BlockActor implements Actor {
 
   private onInternal(message: BlockInternalMessage): void {
     switch (message?.type) {
-      case 'blocks.written':
-        this.store.onWritten(message);
-        this.rememberWrite(message.hash);
+      case 'blocks.pack-synced':
+        for (const hash of this.store.onSynced(message)) this.rememberWrite(hash);
         return this.noticeStats();
+      case 'blocks.compact-tick':
+        this.compactTimerArmed = false;
+        this.store.compactOne();
+        return this.armCompaction();
       case 'blocks.repair-tick':
         this.env.timer(this.options.repairTickMs, { type: 'blocks.repair-tick' } satisfies BlockInternalMessage);
         return this.repairer.tick();
@@ -372,10 +386,10 @@ export class BlockActor implements Actor {
   }
 
   private onStorageFailed(message: StorageFailedMessage): void {
-    const done = message.done as BlockWrittenMessage | null;
-    if (done?.type !== 'blocks.written') return this.env.log('debug', 'blocks.storage-failed-unknown', { code: message.code });
-    this.env.log('error', 'blocks.write-failed', { hash: done.hash, code: message.code, message: message.message });
-    this.store.onFailed(message, done.hash);
+    const done = message.done as PackSyncedMessage | null;
+    if (done?.type !== 'blocks.pack-synced') return this.env.log('debug', 'blocks.storage-failed-unknown', { code: message.code });
+    this.env.log('error', 'blocks.write-failed', { pack: done.pack, code: message.code, message: message.message });
+    this.store.onFailed(message);
   }
 
   private sweepOrphans(): void {
@@ -392,8 +406,17 @@ export class BlockActor implements Actor {
     if (this.recentWrites.size > recentWritesMax) this.recentWrites.delete(this.recentWrites.keys().next().value as BlockHash);
   }
 
+  // A pack worth compacting is looked at one interval later, one pack per interval, so
+  // compaction never competes with a burst of writes for long.
+  private armCompaction(): void {
+    if (this.compactTimerArmed || this.options.compactIntervalMs <= 0 || !this.store.compactionDue()) return;
+    this.compactTimerArmed = true;
+    this.env.timer(this.options.compactIntervalMs, { type: 'blocks.compact-tick' } satisfies BlockInternalMessage);
+  }
+
   // Counts go to the metadata actor at most once per interval, and only when they changed.
   private noticeStats(): void {
+    this.armCompaction();
     if (this.statsTimerArmed) return;
     this.statsTimerArmed = true;
     this.env.timer(this.options.statsIntervalMs, { type: 'blocks.stats-due' } satisfies BlockInternalMessage);

@@ -6,14 +6,15 @@ import type { Env } from '../actor/env.ts';
 import type { RaftboxError } from '../../../protocol/errors.ts';
 import type { Address, ResponseMessage, WireError } from '../../../protocol/wire.ts';
 
-/** The completion of a local block write, handed to `storage.put` as its done message. */
-export interface BlockWrittenMessage {
-  type: 'blocks.written';
-  hash: string;
+/** The completion of a sync of pack `pack`, handed to `storage.sync` as its done message. */
+export interface PackSyncedMessage {
+  type: 'blocks.pack-synced';
+  pack: number;
 }
 
 export type BlockInternalMessage =
-  | BlockWrittenMessage
+  | PackSyncedMessage
+  | { type: 'blocks.compact-tick' }
   | { type: 'blocks.replicate-timeout'; id: number }
   | { type: 'blocks.fetch-timeout'; id: number }
   | { type: 'blocks.register-timeout'; id: number; attempt: number }

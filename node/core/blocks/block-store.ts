@@ -1,26 +1,30 @@
-// The blocks this node keeps on its own disk: one file per block at `blocks/ab/cd/<hash>`,
-// written atomically by the host (temporary name, sync, rename). Every read is checked
-// against the name, so a corrupt file is never served as good. Writes of the same block
-// share one storage put, whoever asked for them (a client put or a peer's replica).
+// The blocks this node keeps on its own disk, in append-only pack files (pack-format.ts).
+// Writes are group-committed: every block appended while one sync of the pack is in
+// flight waits for the next, so a burst of small blocks shares one fdatasync. A block is
+// counted, readable and acknowledged only once its sync completed. Deletes append a
+// tombstone; packs that are mostly dead, or left small by a restart, are compacted: their
+// live blocks are copied into the pack being written, then the old file is removed. Every
+// read is checked against the block's name, so a corrupt copy is never served as good.
+// Writes of the same block share one append, whoever asked for them (a client put or a
+// peer's replica).
 
 import type { Storage } from '../actor/env.ts';
 import { raftboxError, type RaftboxError } from '../../../protocol/errors.ts';
 import type { BlockHash, StorageFailedMessage } from '../../../protocol/wire.ts';
-import type { BlockWrittenMessage } from './block-messages.ts';
+import type { PackSyncedMessage } from './block-messages.ts';
+import { encodeRecordHeader, packFile, packHeaderBytes, packListPrefix, packSeqs, parsePack, readPackRecords, type PackLocation } from './pack-format.ts';
 
 /** Largest block, in bytes: FastCDC's maximum chunk. */
 export const blockBytesMax = 4 * 1024 * 1024;
+
+/** A pack takes no new batch once it is this long; packs with less live data than half of it get compacted. */
+export const packBytesMaxDefault = 64 * 1024 * 1024;
 
 const blockHashPattern = /^[0-9a-f]{64}$/;
 
 /** Tells whether `value` is a block name: 64 lowercase hex characters. */
 export function isBlockHash(value: unknown): value is BlockHash {
   return typeof value === 'string' && blockHashPattern.test(value);
-}
-
-/** The file a block lives in, fanned out over two folder levels so no folder grows huge. */
-export function blockFile(hash: BlockHash): string {
-  return `blocks/${hash.slice(0, 2)}/${hash.slice(2, 4)}/${hash}`;
 }
 
 export type LocalRead = { state: 'ok'; data: Uint8Array } | { state: 'missing' } | { state: 'corrupt'; size: number };
@@ -35,72 +39,116 @@ export interface BlockStoreOptions {
   sha256: (bytes: Uint8Array) => string;
   writesInFlightMax: number;
   waitersPerWriteMax: number;
+  /** See packBytesMaxDefault. */
+  packBytesMax?: number;
 }
 
 interface PendingWrite {
-  size: number;
-  /** Size of the (corrupt) file being replaced, or null when the block was absent. */
-  replacedSize: number | null;
+  location: PackLocation;
   waiters: ((outcome: WriteOutcome) => void)[];
 }
 
+interface PackStats {
+  /** Bytes appended to the file, records and anything a crash left. */
+  bytes: number;
+  /** Bytes of the blocks held in it. */
+  live: number;
+}
+
+/** Records appended since the last sync was asked for; they all sit in one pack. */
+interface Batch {
+  pack: number;
+  writes: BlockHash[];
+  records: number;
+  /** A compaction whose copies are in this batch: it completes when the batch is durable. */
+  compaction: Compaction | null;
+}
+
+interface Compaction {
+  pack: number;
+  moves: { hash: BlockHash; from: PackLocation; to: PackLocation }[];
+}
+
 /**
- * Local block files plus the counts the dashboard shows. `blocks` and `bytes` change only
+ * Local block copies plus the counts the dashboard shows. `blocks` and `bytes` change only
  * when a write is durable, so they never count a block the disk might not hold.
  */
 export class BlockStore {
   blocks = 0;
   bytes = 0;
+  private readonly packBytesMax: number;
+  private readonly index = new Map<BlockHash, PackLocation>();
+  private readonly packs = new Map<number, PackStats>();
   private readonly writes = new Map<BlockHash, PendingWrite>();
+  /** The pack new batches go to. */
+  private active = 1;
+  private batch: Batch;
+  private syncing: Batch | null = null;
+  private compacting = false;
+  /** A sync of the active pack failed: the next batch starts a fresh pack rather than trust that file. */
+  private rollOver = false;
 
-  constructor(private readonly storage: Storage, private readonly options: BlockStoreOptions) {}
+  constructor(private readonly storage: Storage, private readonly options: BlockStoreOptions) {
+    this.packBytesMax = options.packBytesMax ?? packBytesMaxDefault;
+    this.batch = this.emptyBatch();
+  }
 
-  /** Count the blocks already on disk; files whose names are not block names (temporaries) are skipped. */
+  /**
+   * Rebuild what this node holds from its packs. Reads only the record headers. Nothing is
+   * appended to a pack written before a restart (its tail may be torn): a new one is begun.
+   */
   scan(): void {
     this.blocks = 0;
     this.bytes = 0;
-    for (const name of this.storage.list('blocks/')) {
-      const hash = name.slice(name.lastIndexOf('/') + 1);
-      if (!isBlockHash(hash) || blockFile(hash) !== name) continue;
-      const bytes = this.storage.size(name);
-      if (bytes === null) continue;
-      this.blocks++;
-      this.bytes += bytes;
+    this.index.clear();
+    this.packs.clear();
+    const seqs = packSeqs(this.storage.list(packListPrefix));
+    const replayed: { seq: number; records: ReturnType<typeof parsePack>['records'] }[] = [];
+    for (const seq of seqs) {
+      const file = packFile(seq);
+      const bytes = this.storage.size(file) ?? 0;
+      const { records } = readPackRecords((offset, length) => this.storage.readRange(file, offset, length), bytes);
+      replayed.push({ seq, records });
+      this.packs.set(seq, { bytes, live: 0 });
     }
+    for (const { seq, records } of replayed) {
+      for (const record of records) {
+        if (this.index.has(record.hash)) this.unplace(record.hash);
+        if (record.kind === 'block') this.place(record.hash, { pack: seq, offset: record.offset, length: record.length });
+      }
+    }
+    this.active = (seqs.at(-1) ?? 0) + 1;
+    this.batch = this.emptyBatch();
   }
 
   /** The block's bytes if this node holds a copy that hashes to its name. */
   read(hash: BlockHash): LocalRead {
-    const data = this.storage.read(blockFile(hash));
+    const location = this.index.get(hash);
+    if (location === undefined) return { state: 'missing' };
+    const data = this.storage.readRange(packFile(location.pack), location.offset, location.length);
     if (data === null) return { state: 'missing' };
-    if (this.options.sha256(data) !== hash) return { state: 'corrupt', size: data.byteLength };
+    if (data.byteLength !== location.length || this.options.sha256(data) !== hash) return { state: 'corrupt', size: data.byteLength };
     return { state: 'ok', data };
   }
 
-  /** Whether a file for the block exists, without reading it. */
+  /** Whether this node holds a copy of the block (unverified). */
   has(hash: BlockHash): boolean {
-    return this.storage.size(blockFile(hash)) !== null;
+    return this.index.has(hash);
   }
 
   /** Delete this node's copy of a block (garbage collection, a surplus copy); false when there was none or a write of it is in flight. */
   remove(hash: BlockHash): boolean {
-    if (this.writes.has(hash)) return false;
-    const size = this.storage.size(blockFile(hash));
-    if (size === null) return false;
-    this.storage.remove(blockFile(hash));
-    this.blocks--;
-    this.bytes -= size;
+    if (this.writes.has(hash) || !this.index.has(hash)) return false;
+    this.unplace(hash);
+    // Durable with the next batch; a crash before it brings the copy back, which the orphan sweeper or surplus check removes again.
+    this.append(encodeRecordHeader('tombstone', hash, 0));
+    this.flush();
     return true;
   }
 
-  /** Every block file name on this node's disk, as hashes, sorted. */
+  /** Every block held here, as hashes, sorted. */
   list(): BlockHash[] {
-    const hashes: BlockHash[] = [];
-    for (const name of this.storage.list('blocks/')) {
-      const hash = name.slice(name.lastIndexOf('/') + 1);
-      if (isBlockHash(hash) && blockFile(hash) === name) hashes.push(hash);
-    }
-    return hashes;
+    return [...this.index.keys()].sort();
   }
 
   /** Store a block whose bytes the caller has verified; see WriteStart for when `waiter` is called. */
@@ -111,39 +159,179 @@ export class BlockStore {
       pending.waiters.push(waiter);
       return 'pending';
     }
-    // Most blocks written are new here: a size check spares reading (and failing to read) them.
-    const existing: LocalRead = this.has(hash) ? this.read(hash) : { state: 'missing' };
-    if (existing.state === 'ok') return 'present';
+    if (this.index.has(hash) && this.read(hash).state === 'ok') return 'present';
     if (this.writes.size >= this.options.writesInFlightMax) return 'overloaded';
-    const replacedSize = existing.state === 'corrupt' ? existing.size : null;
-    this.writes.set(hash, { size: data.byteLength, replacedSize, waiters: [waiter] });
-    this.storage.put(blockFile(hash), data, { type: 'blocks.written', hash } satisfies BlockWrittenMessage);
+    const offset = this.append(encodeRecordHeader('block', hash, data.byteLength), data);
+    this.writes.set(hash, { location: { pack: this.batch.pack, offset, length: data.byteLength }, waiters: [waiter] });
+    this.batch.writes.push(hash);
+    this.flush();
     return 'pending';
   }
 
-  /** The host made a write durable. */
-  onWritten(message: BlockWrittenMessage): void {
-    const pending = this.writes.get(message.hash);
-    if (!pending) return;
-    this.writes.delete(message.hash);
-    this.blocks += pending.replacedSize === null ? 1 : 0;
-    this.bytes += pending.size - (pending.replacedSize ?? 0);
-    for (const waiter of pending.waiters) waiter({ ok: true });
+  /** A sync of a pack completed: its batch is durable. Returns the blocks it stored. */
+  onSynced(message: PackSyncedMessage): BlockHash[] {
+    const batch = this.syncing;
+    if (batch === null || batch.pack !== message.pack) return [];
+    this.syncing = null;
+    for (const hash of batch.writes) {
+      const pending = this.writes.get(hash)!;
+      this.writes.delete(hash);
+      // A corrupt copy being replaced stops counting here.
+      if (this.index.has(hash)) this.unplace(hash);
+      this.place(hash, pending.location);
+      for (const waiter of pending.waiters) waiter({ ok: true });
+    }
+    if (batch.compaction) this.finishCompaction(batch.compaction);
+    this.flush();
+    return batch.writes;
   }
 
-  /** The host could not write; the block is not stored and the counts stay as they were. */
-  onFailed(message: StorageFailedMessage, hash: BlockHash): void {
-    const pending = this.writes.get(hash);
-    if (!pending) return;
-    this.writes.delete(hash);
+  /** A sync could not complete: its blocks are not stored, and later batches go to a fresh pack. */
+  onFailed(message: StorageFailedMessage): void {
+    const batch = this.syncing;
+    const done = message.done as PackSyncedMessage;
+    if (batch === null || batch.pack !== done.pack) return;
+    this.syncing = null;
+    this.rollOver = true;
+    if (batch.compaction) this.compacting = false;
     const error =
       message.code === 'disk_full'
-        ? raftboxError('disk_full', `the disk of node ${this.options.node} is full, so block ${hash} was not stored there; free space on that node or add nodes`, { node: this.options.node })
-        : raftboxError('internal', `node ${this.options.node} could not write block ${hash}: ${message.message}`, { node: this.options.node });
-    for (const waiter of pending.waiters) waiter({ ok: false, error });
+        ? raftboxError('disk_full', `the disk of node ${this.options.node} is full, so ${batch.writes.length} block(s) were not stored there; free space on that node or add nodes`, { node: this.options.node })
+        : raftboxError('internal', `node ${this.options.node} could not write ${batch.writes.length} block(s): ${message.message}`, { node: this.options.node });
+    for (const hash of batch.writes) {
+      const pending = this.writes.get(hash)!;
+      this.writes.delete(hash);
+      for (const waiter of pending.waiters) waiter({ ok: false, error });
+    }
+    this.flush();
+  }
+
+  /**
+   * Start compacting one pack that is not being written, if one has less live data than
+   * half a full pack: its live blocks (and the tombstones still needed) are copied into the
+   * current batch, and the pack is removed once that batch is durable. Returns whether it
+   * started one.
+   */
+  compactOne(): boolean {
+    if (this.compacting) return false;
+    const pack = this.compactionCandidate();
+    if (pack === null) return false;
+    const bytes = this.storage.read(packFile(pack));
+    if (bytes === null) {
+      this.packs.delete(pack);
+      return false;
+    }
+    const oldest = Math.min(...this.packs.keys()) === pack;
+    const compaction: Compaction = { pack, moves: [] };
+    const recordsBefore = this.batch.records;
+    for (const record of parsePack(bytes).records) {
+      const from = this.index.get(record.hash);
+      if (record.kind === 'tombstone') {
+        // A tombstone matters while an older pack may still hold a record of the block.
+        if (!oldest && from === undefined && !this.writes.has(record.hash)) this.append(encodeRecordHeader('tombstone', record.hash, 0));
+        continue;
+      }
+      if (from === undefined || from.pack !== pack || from.offset !== record.offset) continue;
+      const data = bytes.subarray(record.offset, record.offset + record.length);
+      const offset = this.append(encodeRecordHeader('block', record.hash, record.length), data);
+      compaction.moves.push({ hash: record.hash, from, to: { pack: this.batch.pack, offset, length: record.length } });
+    }
+    // Nothing in it is needed any more: remove it now (durable with the next sync, and harmless if a crash brings it back).
+    if (this.batch.records === recordsBefore) {
+      this.finishCompaction(compaction);
+      return true;
+    }
+    this.compacting = true;
+    this.batch.compaction = compaction;
+    this.flush();
+    return true;
+  }
+
+  /** Whether some pack is worth compacting now (compactOne would start). */
+  compactionDue(): boolean {
+    return !this.compacting && this.compactionCandidate() !== null;
   }
 
   get writesInFlight(): number {
     return this.writes.size;
+  }
+
+  /** Pack files on disk, for metrics. */
+  get packCount(): number {
+    return this.packs.size;
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private emptyBatch(): Batch {
+    return { pack: this.active, writes: [], records: 0, compaction: null };
+  }
+
+  /** Append a record to the current batch (moving to a fresh pack first when due); returns the offset of `data`. */
+  private append(header: Uint8Array, data?: Uint8Array): number {
+    if (this.batch.records === 0) {
+      const stats = this.packs.get(this.active);
+      if (this.rollOver || (stats !== undefined && stats.bytes >= this.packBytesMax)) {
+        this.active++;
+        this.rollOver = false;
+        this.batch = this.emptyBatch();
+      }
+    }
+    let stats = this.packs.get(this.active);
+    if (stats === undefined) {
+      stats = { bytes: 0, live: 0 };
+      this.packs.set(this.active, stats);
+    }
+    const file = packFile(this.active);
+    this.storage.append(file, header);
+    if (data !== undefined) this.storage.append(file, data);
+    const dataOffset = stats.bytes + packHeaderBytes;
+    stats.bytes = dataOffset + (data?.byteLength ?? 0);
+    this.batch.records++;
+    return dataOffset;
+  }
+
+  /** Ask for a sync of the current batch unless one is in flight (its completion asks for the next). */
+  private flush(): void {
+    if (this.syncing !== null || this.batch.records === 0) return;
+    this.syncing = this.batch;
+    this.batch = this.emptyBatch();
+    this.storage.sync(packFile(this.syncing.pack), { type: 'blocks.pack-synced', pack: this.syncing.pack } satisfies PackSyncedMessage);
+  }
+
+  private place(hash: BlockHash, location: PackLocation): void {
+    this.index.set(hash, location);
+    this.packs.get(location.pack)!.live += location.length;
+    this.blocks++;
+    this.bytes += location.length;
+  }
+
+  private unplace(hash: BlockHash): void {
+    const location = this.index.get(hash)!;
+    this.index.delete(hash);
+    const stats = this.packs.get(location.pack);
+    if (stats) stats.live -= location.length;
+    this.blocks--;
+    this.bytes -= location.length;
+  }
+
+  private compactionCandidate(): number | null {
+    const busy = new Set([this.active, this.batch.pack, this.syncing?.pack]);
+    for (const [pack, stats] of this.packs) {
+      if (!busy.has(pack) && stats.live * 2 < this.packBytesMax) return pack;
+    }
+    return null;
+  }
+
+  private finishCompaction(compaction: Compaction): void {
+    this.compacting = false;
+    for (const move of compaction.moves) {
+      // Removed or replaced while the copy was written: the copy is dead space.
+      if (this.index.get(move.hash) !== move.from) continue;
+      this.unplace(move.hash);
+      this.place(move.hash, move.to);
+    }
+    this.storage.remove(packFile(compaction.pack));
+    this.packs.delete(compaction.pack);
   }
 }

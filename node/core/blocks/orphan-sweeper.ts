@@ -1,4 +1,4 @@
-// Orphans: block files on this node's disk that the registry does not list this node as
+// Orphans: block copies on this node's disk that the registry does not list this node as
 // an owner of. They arise when a copy lands just after a GC pass forgot its block (the
 // drop spares recent writes), or when a node crashed between releasing a surplus copy
 // and deleting it. A periodic sweep notes when it first saw each one unowned, and deletes

@@ -28,6 +28,12 @@ export interface RepairerOptions {
   scanIntervalMs: number;
   /** A full scan, which also checks this node's own copies exist, at least this often. */
   fullScanIntervalMs: number;
+  /**
+   * For this long after start every scan is full: the registry catches up with the log
+   * only after start, and a copy lost while the node was down should come back then, not
+   * a full interval later.
+   */
+  startupFullScansMs: number;
 }
 
 /** `rereplicate`: this node should gain a copy and register it; `repair`: it already owns the block and replaces a bad copy. */
@@ -68,6 +74,7 @@ export class Repairer {
   private seenVersion = -1;
   private lastScanMs = -Infinity;
   private lastFullScanMs = -Infinity;
+  private readonly startedMs: number;
   private pumpTimerArmed = false;
   private copiedBlocks = 0;
   private copiedBytes = 0;
@@ -85,6 +92,7 @@ export class Repairer {
     private readonly onSurplus: ((hash: BlockHash, size: number, targets: NodeId[]) => void) | null = null,
   ) {
     this.bucket = new TokenBucket(options.repairBytesPerSecond, Math.max(blockBytesMax, options.repairBytesPerSecond / 4), env.now());
+    this.startedMs = env.now();
   }
 
   get stats(): RepairStats {
@@ -95,8 +103,8 @@ export class Repairer {
   tick(): void {
     const now = this.env.now();
     if (this.directory !== null) {
-      const full = now - this.lastFullScanMs >= this.options.fullScanIntervalMs;
       const changed = this.directory.blocksVersion !== this.seenVersion && now - this.lastScanMs >= this.options.scanIntervalMs;
+      const full = now - this.lastFullScanMs >= this.options.fullScanIntervalMs || (changed && now - this.startedMs < this.options.startupFullScansMs);
       if (full || changed) this.scan(full);
     }
     this.pump();

@@ -1,4 +1,4 @@
-// Scrub: re-hash this node's block files and replace any that are corrupt (or that the
+// Scrub: re-hash this node's block copies and replace any that are corrupt (or that the
 // registry says are here but are not) with a good copy from another owner. A slow pass
 // runs in the background at a configured rate; `admin.scrub` runs a whole pass now and
 // answers with what it found once every repair it started has finished.

@@ -1,0 +1,211 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createHash } from 'node:crypto';
+import type { Storage } from '../actor/env.ts';
+import { concatBytes } from '../../../protocol/bytes.ts';
+import type { StorageFailedMessage } from '../../../protocol/wire.ts';
+import { BlockStore, type WriteOutcome } from './block-store.ts';
+import type { PackSyncedMessage } from './block-messages.ts';
+import { packedBlocks, packFile } from './pack-format.ts';
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/** Storage whose syncs complete only when the test says so; a crash forgets what no completed sync covered. */
+class TestDisk implements Storage {
+  durable = new Map<string, Uint8Array>();
+  private cached = new Map<string, Uint8Array[]>();
+  private removed = new Set<string>();
+  syncs: { file: string; done: PackSyncedMessage; chunks: Uint8Array[]; removed: string[] }[] = [];
+  append(file: string, bytes: Uint8Array): void {
+    this.cached.set(file, [...(this.cached.get(file) ?? []), bytes.slice()]);
+  }
+  sync(file: string, done: unknown): void {
+    this.syncs.push({ file, done: done as PackSyncedMessage, chunks: this.cached.get(file) ?? [], removed: [...this.removed] });
+    this.cached.delete(file);
+    this.removed.clear();
+  }
+  /** Make the oldest sync durable and return its completion. */
+  complete(): PackSyncedMessage {
+    const sync = this.syncs.shift()!;
+    for (const file of sync.removed) this.durable.delete(file);
+    this.durable.set(sync.file, concatBytes([this.durable.get(sync.file) ?? new Uint8Array(0), ...sync.chunks]));
+    return sync.done;
+  }
+  fail(): StorageFailedMessage {
+    const sync = this.syncs.shift()!;
+    return { type: 'storage.failed', done: sync.done, code: 'disk_full', message: 'ENOSPC' };
+  }
+  truncate(): void {
+    throw new Error('not used');
+  }
+  put(): void {
+    throw new Error('not used');
+  }
+  read(file: string): Uint8Array | null {
+    return this.removed.has(file) ? null : (this.durable.get(file)?.slice() ?? null);
+  }
+  readRange(file: string, offset: number, length: number): Uint8Array | null {
+    return this.read(file)?.slice(offset, offset + length) ?? null;
+  }
+  size(file: string): number | null {
+    return this.read(file)?.byteLength ?? null;
+  }
+  remove(file: string): void {
+    this.removed.add(file);
+  }
+  /** A removed file is gone at once for readers, and for good once a later sync completes. */
+  list(prefix: string): string[] {
+    return [...this.durable.keys()].filter((name) => name.startsWith(prefix) && !this.removed.has(name)).sort();
+  }
+  /** Forget everything no completed sync covered. */
+  crash(): void {
+    this.cached.clear();
+    this.removed.clear();
+    this.syncs = [];
+  }
+}
+
+function block(text: string, size = 0): { hash: string; data: Uint8Array } {
+  const data = new Uint8Array(Math.max(size, text.length));
+  data.set(new TextEncoder().encode(text));
+  return { hash: sha256(data), data };
+}
+
+function open(disk: TestDisk, packBytesMax = 1 << 20): BlockStore {
+  const store = new BlockStore(disk, { node: 'n1', sha256, writesInFlightMax: 100, waitersPerWriteMax: 4, packBytesMax });
+  store.scan();
+  return store;
+}
+
+/** Complete syncs until the store asks for no more. */
+function settle(store: BlockStore, disk: TestDisk): void {
+  while (disk.syncs.length > 0) store.onSynced(disk.complete());
+}
+
+function write(store: BlockStore, b: { hash: string; data: Uint8Array }): WriteOutcome[] {
+  const outcomes: WriteOutcome[] = [];
+  assert.is(store.write(b.hash, b.data, (outcome) => outcomes.push(outcome)), 'pending');
+  return outcomes;
+}
+
+test('writes while a sync is in flight share the next one; a block counts and reads only once durable', () => {
+  const disk = new TestDisk();
+  const store = open(disk);
+  const [a, b, c] = [block('a'), block('b'), block('c')];
+  const first = write(store, a);
+  const later = [write(store, b), write(store, c)];
+  assert.is(disk.syncs.length, 1, 'one sync in flight');
+  assert.is(store.read(a.hash).state, 'missing', 'not readable before its sync completes');
+  assert.is(store.blocks, 0);
+  assert.equal(store.onSynced(disk.complete()), [a.hash]);
+  assert.equal(first, [{ ok: true }]);
+  assert.is(disk.syncs.length, 1, 'b and c went out together in the next sync');
+  assert.equal(store.onSynced(disk.complete()), [b.hash, c.hash]);
+  assert.equal(later, [[{ ok: true }], [{ ok: true }]]);
+  assert.equal(store.read(c.hash), { state: 'ok', data: c.data });
+  assert.equal([store.blocks, store.bytes], [3, 3]);
+  assert.is(store.write(a.hash, a.data, () => assert.unreachable('present')), 'present');
+});
+
+test('a removed block stays removed across a restart; an unsynced write is simply not there', () => {
+  const disk = new TestDisk();
+  const store = open(disk);
+  const [a, b, c] = [block('a'), block('b'), block('c')];
+  write(store, a);
+  write(store, b);
+  store.onSynced(disk.complete());
+  store.onSynced(disk.complete());
+  assert.ok(store.remove(a.hash));
+  assert.not.ok(store.remove(a.hash), 'nothing left to remove');
+  store.onSynced(disk.complete());
+  write(store, c);
+  disk.crash();
+  const again = open(disk);
+  assert.equal(again.list(), [b.hash]);
+  assert.equal([again.blocks, again.bytes], [1, 1]);
+  assert.is(again.read(a.hash).state, 'missing');
+});
+
+test('a corrupt copy is replaced by a new write, and the old bytes stop counting', () => {
+  const disk = new TestDisk();
+  const store = open(disk);
+  const a = block('a', 100);
+  write(store, a);
+  store.onSynced(disk.complete());
+  const location = packedBlocks(disk).get(a.hash)!;
+  disk.durable.get(packFile(location.pack))![location.offset]! ^= 1;
+  assert.equal(store.read(a.hash), { state: 'corrupt', size: 100 });
+  write(store, a);
+  store.onSynced(disk.complete());
+  assert.equal(store.read(a.hash), { state: 'ok', data: a.data });
+  assert.equal([store.blocks, store.bytes], [1, 100]);
+  assert.equal(open(disk).read(a.hash), { state: 'ok', data: a.data }, 'the newer record wins on restart');
+});
+
+test('a failed sync fails its writes with disk_full, counts nothing, and later writes go to a fresh pack', () => {
+  const disk = new TestDisk();
+  const store = open(disk);
+  const [a, b] = [block('a'), block('b')];
+  const outcomes = write(store, a);
+  store.onFailed(disk.fail());
+  assert.is(outcomes.length, 1);
+  assert.is(outcomes[0]!.ok, false);
+  assert.is(!outcomes[0]!.ok && outcomes[0]!.error.code, 'disk_full');
+  assert.equal([store.blocks, store.bytes], [0, 0]);
+  write(store, b);
+  assert.is(disk.syncs[0]!.file, packFile(2));
+  store.onSynced(disk.complete());
+  assert.equal(store.list(), [b.hash]);
+});
+
+test('full packs roll over; a mostly dead pack is compacted into the current one and removed, and a restart agrees', () => {
+  const disk = new TestDisk();
+  const store = open(disk, 4096);
+  const blocks = Array.from({ length: 8 }, (_, i) => block(`block ${i}`, 1000));
+  for (const b of blocks) {
+    write(store, b);
+    store.onSynced(disk.complete());
+  }
+  assert.ok(disk.list('packs/').length >= 2, 'more than one pack');
+  assert.not.ok(store.compactionDue(), 'full packs with live blocks are left alone');
+  const inFirst = [...packedBlocks(disk)].filter(([, location]) => location.pack === 1).map(([hash]) => hash);
+  assert.ok(inFirst.length >= 3);
+  for (const hash of inFirst.slice(1)) store.remove(hash);
+  settle(store, disk);
+  assert.ok(store.compactionDue());
+  assert.ok(store.compactOne());
+  settle(store, disk);
+  assert.not.ok(disk.list('packs/').includes(packFile(1)), 'the old pack is gone');
+  const kept = blocks.filter((b) => !inFirst.slice(1).includes(b.hash));
+  for (const b of kept) assert.equal(store.read(b.hash), { state: 'ok', data: b.data });
+  const again = open(disk, 4096);
+  assert.equal(again.list(), kept.map((b) => b.hash).sort());
+  assert.equal([again.blocks, again.bytes], [kept.length, kept.length * 1000]);
+});
+
+test('compaction carries a tombstone forward while an older pack still holds the block it deleted', () => {
+  const disk = new TestDisk();
+  const store = open(disk, 3000);
+  const [a, b, e, c, d, f, g] = ['a', 'b', 'e', 'c', 'd', 'f', 'g'].map((text) => block(text, 1000));
+  const put = (x: { hash: string; data: Uint8Array }) => {
+    write(store, x);
+    store.onSynced(disk.complete());
+  };
+  const remove = (x: { hash: string }) => {
+    assert.ok(store.remove(x.hash));
+    store.onSynced(disk.complete());
+  };
+  // Pack 1: a, b, e. Pack 2: c, the tombstone of a, d, f. Pack 3: g and the tombstones of c and d.
+  [a, b, e, c].forEach(put);
+  remove(a);
+  [d, f, g].forEach(put);
+  [c, d].forEach(remove);
+  assert.equal(disk.list('packs/'), [packFile(1), packFile(2), packFile(3)]);
+  // Pack 2 is mostly dead and is compacted; pack 1 is still two-thirds live.
+  assert.ok(store.compactOne());
+  store.onSynced(disk.complete());
+  assert.equal(disk.list('packs/'), [packFile(1), packFile(3)]);
+  assert.equal(open(disk, 3000).list(), [b, e, f, g].map((x) => x.hash).sort(), 'a does not come back from pack 1');
+});
+
+test.run();

@@ -1,0 +1,144 @@
+// Pack files: a node keeps its block copies in append-only files `packs/<seq>`, many
+// blocks to a file, so storing a block costs one append and a share of one fdatasync
+// instead of a file created, synced, renamed and its folder synced (Haystack and Magic
+// Pocket keep blobs the same way). Each record is a header, then the block's bytes:
+//
+//   0   u32 LE  data length (0 for a tombstone)
+//   4   u8      kind: 1 block, 2 tombstone (the block was deleted)
+//   5   3 bytes zero
+//   8   32 B    the block's SHA-256
+//   40  u32 LE  CRC-32C of bytes 0..39
+//
+// A pack is read from the start; the first header that fails its CRC or whose data runs
+// past the end marks where a crash cut the last append, and nothing after it is a record.
+// Block data is not checksummed here: every read checks it against its SHA-256 anyway.
+// Replaying the packs in sequence order rebuilds which blocks are held, and where.
+
+import { crc32cRange } from '../../../protocol/crc32.ts';
+import { bytesToHex, hexToBytes } from '../../../protocol/bytes.ts';
+import type { BlockHash } from '../../../protocol/wire.ts';
+
+export const packHeaderBytes = 44;
+const kindBlock = 1;
+const kindTombstone = 2;
+const packPrefix = 'packs/';
+const packNamePattern = /^packs\/(\d{12})$/;
+
+/** Where a block's bytes are: pack `pack`, `length` bytes from byte `offset`. */
+export interface PackLocation {
+  pack: number;
+  offset: number;
+  length: number;
+}
+
+export type PackRecord =
+  | { kind: 'block'; hash: BlockHash; /** Of the data, after the header. */ offset: number; length: number }
+  | { kind: 'tombstone'; hash: BlockHash; offset: number; length: 0 };
+
+/** The storage name of pack `seq`. */
+export function packFile(seq: number): string {
+  return `${packPrefix}${String(seq).padStart(12, '0')}`;
+}
+
+/** The sequence number of a pack file name, or null for any other name. */
+export function packSeq(name: string): number | null {
+  const match = packNamePattern.exec(name);
+  return match ? Number(match[1]) : null;
+}
+
+/** The packs among storage names, oldest first. */
+export function packSeqs(names: readonly string[]): number[] {
+  return names.map(packSeq).filter((seq): seq is number => seq !== null).sort((a, b) => a - b);
+}
+
+/** Every pack file name starts with it. */
+export const packListPrefix = packPrefix;
+
+/** The header of a record holding `length` bytes of block `hash`, or of a tombstone for it. */
+export function encodeRecordHeader(kind: PackRecord['kind'], hash: BlockHash, length: number): Uint8Array {
+  const header = new Uint8Array(packHeaderBytes);
+  const view = new DataView(header.buffer);
+  view.setUint32(0, kind === 'block' ? length : 0, true);
+  header[4] = kind === 'block' ? kindBlock : kindTombstone;
+  header.set(hexToBytes(hash), 8);
+  view.setUint32(40, crc32cRange(header, 0, 40), true);
+  return header;
+}
+
+/**
+ * The record whose header is `header` (at `headerOffset` of a pack `packBytes` long), or
+ * null when the header is not a whole, intact record header.
+ */
+export function decodeRecordHeader(header: Uint8Array, headerOffset: number, packBytes: number): PackRecord | null {
+  if (header.byteLength < packHeaderBytes) return null;
+  const view = new DataView(header.buffer, header.byteOffset, packHeaderBytes);
+  if (view.getUint32(40, true) !== crc32cRange(header, 0, 40)) return null;
+  const length = view.getUint32(0, true);
+  const kind = header[4];
+  if (header[5] !== 0 || header[6] !== 0 || header[7] !== 0) return null;
+  const hash = bytesToHex(header.subarray(8, 40));
+  const offset = headerOffset + packHeaderBytes;
+  if (kind === kindTombstone && length === 0) return { kind: 'tombstone', hash, offset, length: 0 };
+  if (kind !== kindBlock || offset + length > packBytes) return null;
+  return { kind: 'block', hash, offset, length };
+}
+
+/**
+ * The records of a pack, by reading `readAt(offset, length)` header after header, and the
+ * length of its intact prefix. `readAt` may return fewer bytes at the end of the file.
+ */
+export function readPackRecords(readAt: (offset: number, length: number) => Uint8Array | null, packBytes: number): { records: PackRecord[]; intactBytes: number } {
+  const records: PackRecord[] = [];
+  let offset = 0;
+  while (offset + packHeaderBytes <= packBytes) {
+    const header = readAt(offset, packHeaderBytes);
+    const record = header === null ? null : decodeRecordHeader(header, offset, packBytes);
+    if (record === null) break;
+    records.push(record);
+    offset = record.offset + record.length;
+  }
+  return { records, intactBytes: offset };
+}
+
+/** The records of a pack held whole in memory. */
+export function parsePack(bytes: Uint8Array): { records: PackRecord[]; intactBytes: number } {
+  return readPackRecords((offset, length) => bytes.subarray(offset, offset + length), bytes.byteLength);
+}
+
+/**
+ * Where each held block is, from every pack's records replayed oldest pack first: a block
+ * record places the block, a tombstone removes it.
+ */
+export function replayPacks(packs: Iterable<{ seq: number; records: readonly PackRecord[] }>): Map<BlockHash, PackLocation> {
+  const held = new Map<BlockHash, PackLocation>();
+  for (const { seq, records } of packs) {
+    for (const record of records) {
+      if (record.kind === 'block') held.set(record.hash, { pack: seq, offset: record.offset, length: record.length });
+      else held.delete(record.hash);
+    }
+  }
+  return held;
+}
+
+/** What reading packs back needs of a storage. */
+export type PackReader = {
+  list(prefix: string): string[];
+  size(file: string): number | null;
+  readRange(file: string, offset: number, length: number): Uint8Array | null;
+};
+
+/** Where each block held in `storage`'s packs is, read from the disk as it is now (for checks and tools, not the store itself). */
+export function packedBlocks(storage: PackReader): Map<BlockHash, PackLocation> {
+  return replayPacks(
+    packSeqs(storage.list(packPrefix)).map((seq) => {
+      const file = packFile(seq);
+      return { seq, records: readPackRecords((offset, length) => storage.readRange(file, offset, length), storage.size(file) ?? 0).records };
+    }),
+  );
+}
+
+/** The bytes the disk holds for block `hash` (unverified), or null when no pack holds it. */
+export function packedCopy(storage: PackReader, hash: BlockHash): Uint8Array | null {
+  const location = packedBlocks(storage).get(hash);
+  return location === undefined ? null : storage.readRange(packFile(location.pack), location.offset, location.length);
+}
