@@ -7,7 +7,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, lstat, mkdir, open, readdir, rename, rmdir, unlink, utimes } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { closeSync, openSync, readSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { Chunker, cutPoints } from '../../protocol/fastcdc.ts';
 import { forEachLimited } from '../../protocol/client-blocks.ts';
@@ -20,6 +20,12 @@ import type { IgnoreTest } from './ignore-rules.ts';
 
 /** Bytes read from a file at a time while hashing it. */
 const readSliceBytes = 4 * 1024 * 1024;
+/**
+ * Files and blocks up to this size are read with synchronous calls: for a small file the
+ * thread-pool round trips and promise of each async call cost more than the read itself,
+ * and a folder of many small files is where that adds up.
+ */
+const smallReadBytes = 256 * 1024;
 /** Files hashed at once during a scan. */
 const hashesInFlightMax = 16;
 /** lstat calls in flight at once while walking a folder. */
@@ -103,7 +109,7 @@ export class FolderReplica implements SyncReplica {
     const stamp = stampOf(stats);
     const cached = this.state.scanCache.get(path);
     if (cached !== undefined && sameStamp(cached.stamp, stamp)) return cached.entry;
-    const blocks = await hashFile(join(this.root, path));
+    const blocks = await hashFile(join(this.root, path), stats.size);
     const entry: LocalEntry = {
       kind: 'file',
       blocks: blocks.refs,
@@ -140,6 +146,15 @@ export class FolderReplica implements SyncReplica {
   // ---------------------------------------------------------------- SyncReplica
 
   async readBlock(path: string, offset: number, size: number): Promise<Uint8Array | null> {
+    if (size <= smallReadBytes) {
+      try {
+        const data = readSmallSync(join(this.root, path), offset, size);
+        return data.byteLength === size ? data : null;
+      } catch (error) {
+        if (isGone(error)) return null;
+        throw error;
+      }
+    }
     let handle;
     try {
       handle = await open(join(this.root, path), 'r');
@@ -256,12 +271,24 @@ export class FolderReplica implements SyncReplica {
  * slice is read whole and cut in place; a larger one streams through a Chunker, slice by
  * slice, so memory stays bounded whatever the file's size.
  */
-export async function hashFile(path: string): Promise<{ refs: BlockRef[]; size: number }> {
-  const handle = await open(path, 'r');
+export async function hashFile(path: string, sizeHint = Infinity): Promise<{ refs: BlockRef[]; size: number }> {
   const refs: BlockRef[] = [];
   const name = (chunk: Uint8Array): void => {
     refs.push({ hash: createHash('sha256').update(chunk).digest('hex'), size: chunk.length });
   };
+  if (sizeHint < smallReadBytes) {
+    // One byte of room proves the end; a file that grew past it since its stat takes the streaming path.
+    const data = readSmallSync(path, 0, sizeHint + 1);
+    if (data.byteLength <= sizeHint) {
+      let start = 0;
+      for (const end of cutPoints(data)) {
+        name(data.subarray(start, end));
+        start = end;
+      }
+      return { refs, size: data.byteLength };
+    }
+  }
+  const handle = await open(path, 'r');
   let size = 0;
   try {
     const { size: statSize } = await handle.stat();
@@ -288,6 +315,19 @@ export async function hashFile(path: string): Promise<{ refs: BlockRef[]; size: 
     await handle.close();
   }
   return { refs, size };
+}
+
+/** Up to `length` bytes of the file at `path` from `offset` (fewer at its end), with synchronous calls. */
+function readSmallSync(path: string, offset: number, length: number): Uint8Array {
+  const fd = openSync(path, 'r');
+  try {
+    const data = Buffer.allocUnsafe(length);
+    let read = 0;
+    for (let n = 1; n > 0 && read < length; read += n) n = readSync(fd, data, read, length - read, offset + read);
+    return data.subarray(0, read);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function stampOf(stats: Stats): FileStamp {
