@@ -142,20 +142,22 @@ test('a corrupt copy is replaced by a new write, and the old bytes stop counting
   assert.equal(open(disk).read(a.hash), { state: 'ok', data: a.data }, 'the newer record wins on restart');
 });
 
-test('a failed sync fails its writes with disk_full, counts nothing, and later writes go to a fresh pack', () => {
+test('a failed sync fails its writes and those queued behind them in that pack; nothing counts; later writes go to a fresh pack', () => {
   const disk = new TestDisk();
   const store = open(disk);
-  const [a, b] = [block('a'), block('b')];
-  const outcomes = write(store, a);
+  const [a, b, c] = [block('a'), block('b'), block('c')];
+  const outcomes = [write(store, a), write(store, b)];
   store.onFailed(disk.fail());
-  assert.is(outcomes.length, 1);
-  assert.is(outcomes[0]!.ok, false);
-  assert.is(!outcomes[0]!.ok && outcomes[0]!.error.code, 'disk_full');
+  for (const outcome of outcomes) {
+    assert.is(outcome.length, 1);
+    assert.is(!outcome[0]!.ok && outcome[0]!.error.code, 'disk_full');
+  }
   assert.equal([store.blocks, store.bytes], [0, 0]);
-  write(store, b);
+  assert.is(disk.syncs.length, 0, 'b is not synced into the pack whose write failed');
+  write(store, c);
   assert.is(disk.syncs[0]!.file, packFile(2));
   store.onSynced(disk.complete());
-  assert.equal(store.list(), [b.hash]);
+  assert.equal(store.list(), [c.hash]);
 });
 
 test('full packs roll over; a mostly dead pack is compacted into the current one and removed, and a restart agrees', () => {

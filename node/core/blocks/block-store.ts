@@ -186,19 +186,29 @@ export class BlockStore {
     return batch.writes;
   }
 
-  /** A sync could not complete: its blocks are not stored, and later batches go to a fresh pack. */
+  /**
+   * A sync could not complete: its blocks are not stored, nor those appended behind them to
+   * the same pack (their offsets assumed the failed bytes are on disk); later writes go to
+   * a fresh pack.
+   */
   onFailed(message: StorageFailedMessage): void {
-    const batch = this.syncing;
+    const syncing = this.syncing;
     const done = message.done as PackSyncedMessage;
-    if (batch === null || batch.pack !== done.pack) return;
+    if (syncing === null || syncing.pack !== done.pack) return;
     this.syncing = null;
+    const failed = [syncing];
+    if (this.batch.pack === syncing.pack && this.batch.records > 0) {
+      failed.push(this.batch);
+      this.batch = this.emptyBatch();
+    }
     this.rollOver = true;
-    if (batch.compaction) this.compacting = false;
+    const writes = failed.flatMap((batch) => batch.writes);
+    if (failed.some((batch) => batch.compaction !== null)) this.compacting = false;
     const error =
       message.code === 'disk_full'
-        ? raftboxError('disk_full', `the disk of node ${this.options.node} is full, so ${batch.writes.length} block(s) were not stored there; free space on that node or add nodes`, { node: this.options.node })
-        : raftboxError('internal', `node ${this.options.node} could not write ${batch.writes.length} block(s): ${message.message}`, { node: this.options.node });
-    for (const hash of batch.writes) {
+        ? raftboxError('disk_full', `the disk of node ${this.options.node} is full, so ${writes.length} block(s) were not stored there; free space on that node or add nodes`, { node: this.options.node })
+        : raftboxError('internal', `node ${this.options.node} could not write ${writes.length} block(s): ${message.message}`, { node: this.options.node });
+    for (const hash of writes) {
       const pending = this.writes.get(hash)!;
       this.writes.delete(hash);
       for (const waiter of pending.waiters) waiter({ ok: false, error });
