@@ -7,35 +7,17 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { encodeRecordHeader, packedBlocks, packFile, packListPrefix, packSeqs, type PackReader } from '../core/blocks/pack-format.ts';
+import { encodeRecordHeader, packedBlocks, packedCopy, packFile, packListPrefix, packSeqs } from '../core/blocks/pack-format.ts';
+import { FsStorage } from './fs-storage.ts';
 
-/** A read-only view of data folder `dataDir` for the pack readers. */
-function folderReader(dataDir: string): PackReader {
-  const path = (file: string) => join(dataDir, ...file.split('/'));
-  return {
-    list: (prefix) => {
-      const folder = join(dataDir, prefix);
-      return fs.existsSync(folder) ? fs.readdirSync(folder).map((name) => `${prefix}${name}`) : [];
-    },
-    size: (file) => fs.statSync(path(file), { throwIfNoEntry: false })?.size ?? null,
-    readRange: (file, offset, length) => {
-      if (!fs.existsSync(path(file))) return null;
-      const fd = fs.openSync(path(file), 'r');
-      try {
-        const bytes = Buffer.alloc(length);
-        return bytes.subarray(0, fs.readSync(fd, bytes, 0, length, offset));
-      } finally {
-        fs.closeSync(fd);
-      }
-    },
-  };
+/** Data folder `dataDir` as storage, for reading only (reads take no lock and open nothing that stays open). */
+function folderReader(dataDir: string): FsStorage {
+  return new FsStorage(dataDir, () => undefined);
 }
 
 /** The bytes data folder `dataDir` holds for block `hash` (unverified), or null. */
 export function copyOf(dataDir: string, hash: string): Uint8Array | null {
-  const reader = folderReader(dataDir);
-  const location = packedBlocks(reader).get(hash);
-  return location === undefined ? null : reader.readRange(packFile(location.pack), location.offset, location.length);
+  return packedCopy(folderReader(dataDir), hash);
 }
 
 /** The data folders among `dataDirs` holding a copy of `hash` whose bytes hash to its name. */
@@ -73,8 +55,7 @@ export function loseCopy(dataDir: string, hash: string): void {
 }
 
 function newPackPath(dataDir: string): string {
-  const folder = join(dataDir, packListPrefix);
-  fs.mkdirSync(folder, { recursive: true });
-  const last = packSeqs(fs.readdirSync(folder).map((name) => `${packListPrefix}${name}`)).at(-1) ?? 0;
+  const last = packSeqs(folderReader(dataDir).list(packListPrefix)).at(-1) ?? 0;
+  fs.mkdirSync(join(dataDir, packListPrefix), { recursive: true });
   return join(dataDir, ...packFile(last + 1).split('/'));
 }

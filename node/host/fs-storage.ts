@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { StorageFailedMessage } from '../../protocol/wire.ts';
 import type { Storage } from '../core/actor/env.ts';
+import { readRangeSync } from './read-range.ts';
 
 // The real disk behind an actor's Storage. Every file has its own queue of operations
 // that run strictly in order on the libuv thread pool, so the event loop stays free and
@@ -193,20 +194,11 @@ export class FsStorage implements Storage {
   }
 
   readRange(file: string, offset: number, length: number): Uint8Array | null {
-    let fd: number;
     try {
-      fd = fs.openSync(this.pathOf(file), 'r');
+      return readRangeSync(this.pathOf(file), offset, length);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw error;
-    }
-    try {
-      const bytes = Buffer.allocUnsafe(length);
-      let read = 0;
-      for (let n = 1; read < length && n > 0; read += n) n = fs.readSync(fd, bytes, read, length - read, offset + read);
-      return new Uint8Array(bytes.buffer, bytes.byteOffset, read);
-    } finally {
-      fs.closeSync(fd);
     }
   }
 

@@ -7,7 +7,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, lstat, mkdir, open, readdir, rename, rmdir, unlink, utimes } from 'node:fs/promises';
-import { closeSync, openSync, readSync, type Stats } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { Chunker, cutPoints } from '../../protocol/fastcdc.ts';
 import { forEachLimited } from '../../protocol/client-blocks.ts';
@@ -15,6 +15,7 @@ import { isNormalPath } from '../../protocol/paths.ts';
 import type { SyncReplica } from '../../protocol/sync-engine.ts';
 import { sameContent, type BaseEntry, type BaseTree, type LocalEntry, type LocalTree, type RemoteEntry } from '../../protocol/sync-tree.ts';
 import type { BlockRef } from '../../protocol/wire.ts';
+import { readRangeSync } from '../host/read-range.ts';
 import { FolderState, type FileStamp } from './folder-state.ts';
 import type { IgnoreTest } from './ignore-rules.ts';
 
@@ -148,7 +149,7 @@ export class FolderReplica implements SyncReplica {
   async readBlock(path: string, offset: number, size: number): Promise<Uint8Array | null> {
     if (size <= smallReadBytes) {
       try {
-        const data = readSmallSync(join(this.root, path), offset, size);
+        const data = readRangeSync(join(this.root, path), offset, size);
         return data.byteLength === size ? data : null;
       } catch (error) {
         if (isGone(error)) return null;
@@ -278,7 +279,7 @@ export async function hashFile(path: string, sizeHint = Infinity): Promise<{ ref
   };
   if (sizeHint < smallReadBytes) {
     // One byte of room proves the end; a file that grew past it since its stat takes the streaming path.
-    const data = readSmallSync(path, 0, sizeHint + 1);
+    const data = readRangeSync(path, 0, sizeHint + 1);
     if (data.byteLength <= sizeHint) {
       let start = 0;
       for (const end of cutPoints(data)) {
@@ -315,19 +316,6 @@ export async function hashFile(path: string, sizeHint = Infinity): Promise<{ ref
     await handle.close();
   }
   return { refs, size };
-}
-
-/** Up to `length` bytes of the file at `path` from `offset` (fewer at its end), with synchronous calls. */
-function readSmallSync(path: string, offset: number, length: number): Uint8Array {
-  const fd = openSync(path, 'r');
-  try {
-    const data = Buffer.allocUnsafe(length);
-    let read = 0;
-    for (let n = 1; n > 0 && read < length; read += n) n = readSync(fd, data, read, length - read, offset + read);
-    return data.subarray(0, read);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 function stampOf(stats: Stats): FileStamp {

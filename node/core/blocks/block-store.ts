@@ -12,7 +12,7 @@ import type { Storage } from '../actor/env.ts';
 import { raftboxError, type RaftboxError } from '../../../protocol/errors.ts';
 import type { BlockHash, StorageFailedMessage } from '../../../protocol/wire.ts';
 import type { PackSyncedMessage } from './block-messages.ts';
-import { encodeRecordHeader, packFile, packHeaderBytes, packListPrefix, packSeqs, parsePack, readPackRecords, type PackLocation } from './pack-format.ts';
+import { encodeRecordHeader, packFile, packHeaderBytes, parsePack, readPacks, replayPacks, type PackLocation } from './pack-format.ts';
 
 /** Largest block, in bytes: FastCDC's maximum chunk. */
 export const blockBytesMax = 4 * 1024 * 1024;
@@ -102,22 +102,10 @@ export class BlockStore {
     this.bytes = 0;
     this.index.clear();
     this.packs.clear();
-    const seqs = packSeqs(this.storage.list(packListPrefix));
-    const replayed: { seq: number; records: ReturnType<typeof parsePack>['records'] }[] = [];
-    for (const seq of seqs) {
-      const file = packFile(seq);
-      const bytes = this.storage.size(file) ?? 0;
-      const { records } = readPackRecords((offset, length) => this.storage.readRange(file, offset, length), bytes);
-      replayed.push({ seq, records });
-      this.packs.set(seq, { bytes, live: 0 });
-    }
-    for (const { seq, records } of replayed) {
-      for (const record of records) {
-        if (this.index.has(record.hash)) this.unplace(record.hash);
-        if (record.kind === 'block') this.place(record.hash, { pack: seq, offset: record.offset, length: record.length });
-      }
-    }
-    this.active = (seqs.at(-1) ?? 0) + 1;
+    const packs = readPacks(this.storage);
+    for (const { seq, bytes } of packs) this.packs.set(seq, { bytes, live: 0 });
+    for (const [hash, location] of replayPacks(packs)) this.place(hash, location);
+    this.active = (packs.at(-1)?.seq ?? 0) + 1;
     this.batch = this.emptyBatch();
   }
 
@@ -326,9 +314,9 @@ export class BlockStore {
   }
 
   private compactionCandidate(): number | null {
-    const busy = new Set([this.active, this.batch.pack, this.syncing?.pack]);
     for (const [pack, stats] of this.packs) {
-      if (!busy.has(pack) && stats.live * 2 < this.packBytesMax) return pack;
+      const written = pack === this.active || pack === this.batch.pack || pack === this.syncing?.pack;
+      if (!written && stats.live * 2 < this.packBytesMax) return pack;
     }
     return null;
   }

@@ -21,7 +21,8 @@ import type { BlockHash } from '../../../protocol/wire.ts';
 export const packHeaderBytes = 44;
 const kindBlock = 1;
 const kindTombstone = 2;
-const packPrefix = 'packs/';
+/** Every pack file name starts with it. */
+export const packListPrefix = 'packs/';
 const packNamePattern = /^packs\/(\d{12})$/;
 
 /** Where a block's bytes are: pack `pack`, `length` bytes from byte `offset`. */
@@ -37,7 +38,7 @@ export type PackRecord =
 
 /** The storage name of pack `seq`. */
 export function packFile(seq: number): string {
-  return `${packPrefix}${String(seq).padStart(12, '0')}`;
+  return `${packListPrefix}${String(seq).padStart(12, '0')}`;
 }
 
 /** The sequence number of a pack file name, or null for any other name. */
@@ -50,9 +51,6 @@ export function packSeq(name: string): number | null {
 export function packSeqs(names: readonly string[]): number[] {
   return names.map(packSeq).filter((seq): seq is number => seq !== null).sort((a, b) => a - b);
 }
-
-/** Every pack file name starts with it. */
-export const packListPrefix = packPrefix;
 
 /** The header of a record holding `length` bytes of block `hash`, or of a tombstone for it. */
 export function encodeRecordHeader(kind: PackRecord['kind'], hash: BlockHash, length: number): Uint8Array {
@@ -127,14 +125,18 @@ export type PackReader = {
   readRange(file: string, offset: number, length: number): Uint8Array | null;
 };
 
-/** Where each block held in `storage`'s packs is, read from the disk as it is now (for checks and tools, not the store itself). */
+/** Every pack in `storage`, oldest first, with its length and records (headers only are read). */
+export function readPacks(storage: PackReader): { seq: number; bytes: number; records: PackRecord[] }[] {
+  return packSeqs(storage.list(packListPrefix)).map((seq) => {
+    const file = packFile(seq);
+    const bytes = storage.size(file) ?? 0;
+    return { seq, bytes, records: readPackRecords((offset, length) => storage.readRange(file, offset, length), bytes).records };
+  });
+}
+
+/** Where each block held in `storage`'s packs is, read from the disk as it is now. */
 export function packedBlocks(storage: PackReader): Map<BlockHash, PackLocation> {
-  return replayPacks(
-    packSeqs(storage.list(packPrefix)).map((seq) => {
-      const file = packFile(seq);
-      return { seq, records: readPackRecords((offset, length) => storage.readRange(file, offset, length), storage.size(file) ?? 0).records };
-    }),
-  );
+  return replayPacks(readPacks(storage));
 }
 
 /** The bytes the disk holds for block `hash` (unverified), or null when no pack holds it. */
