@@ -26,6 +26,8 @@ export interface Client {
   list(prefix?: string, opts?: { includeDeleted?: boolean }): Promise<FileInfo[]>;
   remove(path: string, opts?: { ifVersion?: number }): Promise<{ version: number }>;
   history(path: string): Promise<FileInfo[]>;
+  /** Beyond CONTRACT.md: makes an old version current again as a new version (same blocks, mode and kind; nothing transferred). */
+  restore(path: string, version: number, opts?: { ifVersion?: number }): Promise<{ version: number }>;
   /** `reset`: the feed no longer reaches back to `cursor`; list everything, then continue from the returned cursor. */
   changes(cursor?: number): Promise<{ changes: FileInfo[]; cursor: number; reset: boolean }>;
   watch(onChange: (info: FileInfo) => void): () => void;

@@ -201,6 +201,38 @@ export class RaftboxClient {
     return { version: versionOf(await this.commit([change]), normal) };
   }
 
+  /**
+   * Makes `version` of `path` current again as a new version with that version's blocks,
+   * size, mode and kind (a folder record stays a folder, the executable bit is kept).
+   * Nothing is downloaded or uploaded: the cluster keeps the blocks of every retained
+   * version. Takes `ifVersion` like `writeFile`. Throws `unknown_version` when that version
+   * is not retained or is a deletion.
+   */
+  async restore(path: string, version: number, options: { ifVersion?: number } = {}): Promise<{ version: number }> {
+    const normal = normalizePath(path);
+    checkVersion('version', version, 1);
+    checkVersion('ifVersion', options.ifVersion, 0);
+    const old = await this.stat(normal, { version });
+    if (old === null) throw raftboxError('unknown_version', `${normal} has no version ${version}; raftbox history ${normal} lists the versions`, { path: normal });
+    if (old.deleted) throw raftboxError('unknown_version', `version ${version} of ${normal} is a deletion; restore a version that has content (raftbox history ${normal} lists them)`, { path: normal });
+    const change: FileChange = {
+      path: normal,
+      ...(options.ifVersion === undefined ? {} : { ifVersion: options.ifVersion }),
+      deleted: false,
+      blocks: old.blocks,
+      size: old.size,
+      mtime: this.runtime.now(),
+      mode: old.mode,
+    };
+    try {
+      return { version: versionOf(await this.commit([change]), normal) };
+    } catch (error) {
+      const missing = isRaftboxError(error, 'not_found') ? error.details?.missing : undefined;
+      if (!Array.isArray(missing)) throw error;
+      throw raftboxError('not_found', `version ${version} of ${normal} cannot be restored: ${missing.length} of its blocks are no longer stored on any node`, { path: normal, missing });
+    }
+  }
+
   /** Every retained version of `path`, newest first. */
   async history(path: string): Promise<FileInfo[]> {
     const { result } = await this.router.metadata({ op: 'history', path: normalizePath(path) });

@@ -106,9 +106,7 @@ async function restore(argv: string[]): Promise<number> {
   const wanted = Number(versionText);
   const restored = await withClient(args, async (client) => {
     const current = await client.stat(remote);
-    const old = await client.readFile(remote, { version: wanted });
-    if (!old) throw raftboxError('unknown_version', `version ${wanted} of "${remote}" is a deletion or does not exist; raftbox history ${remote} lists the versions`);
-    return client.writeFile(remote, old.data, { ifVersion: current?.version ?? 0 });
+    return client.restore(remote, wanted, { ifVersion: current?.version ?? 0 });
   });
   print(args.flags.has('--json'), { path: remote, restored: wanted, version: restored.version }, `${remote}: version ${wanted} restored as version ${restored.version}`);
   return 0;

@@ -22,6 +22,8 @@ interface Setup {
   root: string;
   folder(name: string): string;
   sync(dir: string, ...flags: string[]): Promise<{ status: number | null; summary: Record<string, unknown> | null; stderr: string }>;
+  /** Runs another raftbox command against the cluster. */
+  raftbox(...args: string[]): { status: number | null; stdout: string; stderr: string };
   done(): Promise<void>;
 }
 
@@ -44,6 +46,10 @@ async function setup(): Promise<Setup> {
       const result = spawnSync(process.execPath, [shim, 'sync', dir, '--json', ...flags], { encoding: 'utf8', env, timeout: 120_000 });
       const last = result.stdout.trim().split('\n').pop() ?? '';
       return { status: result.status, summary: last.startsWith('{') ? JSON.parse(last) : null, stderr: result.stderr };
+    },
+    raftbox: (...args) => {
+      const result = spawnSync(process.execPath, [shim, ...args], { encoding: 'utf8', env, timeout: 60_000 });
+      return { status: result.status, stdout: result.stdout, stderr: result.stderr };
     },
     done: async () => {
       await cluster.destroy();
@@ -122,6 +128,26 @@ test('creates, edits, deletes, moves and renames propagate both ways; a large re
     assert.is(readFileSync(join(b, 'papers/deep/notes.txt'), 'utf8'), 'notes edited on b');
     assert.not.ok(existsSync(join(b, 'zero')));
     assert.ok(statSync(join(b, 'tool.sh')).mode & 0o100, 'the executable bit survives');
+
+    // Restoring old versions brings back their mode and kind: the script is executable again, the folder a folder.
+    writeFileSync(join(b, 'tool.sh'), 'plain text now\n');
+    chmodSync(join(b, 'tool.sh'), 0o644);
+    rmSync(join(b, 'empty'), { recursive: true });
+    assert.is((await s.sync(b)).status, 0);
+    const history = JSON.parse(s.raftbox('history', 'tool.sh', '--json').stdout) as { versions: { version: number }[] };
+    assert.equal(history.versions.map((v) => v.version), [2, 1]);
+    const restoreTool = s.raftbox('restore', 'tool.sh', '1', '--json');
+    assert.is(restoreTool.status, 0, restoreTool.stderr);
+    assert.equal(JSON.parse(restoreTool.stdout), { path: 'tool.sh', restored: 1, version: 3 });
+    const restoreFolder = s.raftbox('restore', 'empty', '1');
+    assert.is(restoreFolder.status, 0, restoreFolder.stderr);
+    const deletion = s.raftbox('restore', 'empty', '2');
+    assert.is(deletion.status, 1, 'a deletion cannot be restored');
+    assert.match(deletion.stderr, /version 2 of empty is a deletion/);
+    assert.is((await s.sync(a)).status, 0);
+    assert.is(readFileSync(join(a, 'tool.sh'), 'utf8'), '#!/bin/sh\necho hi\n');
+    assert.ok(statSync(join(a, 'tool.sh')).mode & 0o100, 'the restored script is executable again');
+    assert.ok(statSync(join(a, 'empty')).isDirectory(), 'the restored folder is a folder');
   } finally {
     await s.done();
   }
