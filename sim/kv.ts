@@ -58,6 +58,11 @@ export class KvStateMachine implements StateMachine {
     return { value: this.values.get(key) ?? null };
   }
 
+  beginSnapshot(): () => Uint8Array {
+    const data = this.snapshot();
+    return () => data;
+  }
+
   snapshot(): Uint8Array {
     return encoder.encode(JSON.stringify({ values: [...this.values], sessions: this.sessions.toJSON(), digest: this.digest, appliedIndex: this.appliedIndex }));
   }

@@ -238,15 +238,27 @@ test('a factory that throws stops the host and rethrows to the caller', () => {
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
+// Its snapshots take `snapshotSteps` steps, like a large state encoded a slice at a time.
 class ListStateMachine implements StateMachine {
   values: string[] = [];
+  appliedDuringSnapshot = 0;
+  private snapshotting = false;
+  constructor(private readonly snapshotSteps = 1) {}
   apply(entry: Entry): unknown {
+    if (this.snapshotting) this.appliedDuringSnapshot++;
     const value = decoder.decode(entry.data);
     this.values.push(value);
     return this.values.length;
   }
-  snapshot(): Uint8Array {
-    return encoder.encode(JSON.stringify(this.values));
+  beginSnapshot(): () => Uint8Array | null {
+    const data = encoder.encode(JSON.stringify(this.values));
+    let stepsLeft = this.snapshotSteps;
+    this.snapshotting = true;
+    return () => {
+      if (--stepsLeft > 0) return null;
+      this.snapshotting = false;
+      return data;
+    };
   }
   restore(data: Uint8Array): void {
     this.values = JSON.parse(decoder.decode(data)) as string[];
@@ -260,8 +272,8 @@ interface ProposeRequest {
 }
 
 /** One single-voter Raft node on ActorHost + FsStorage in `dir`; proposals go through the mailbox like client requests. */
-function startNode(dir: string) {
-  const stateMachine = new ListStateMachine();
+function startNode(dir: string, tuning: { snapshotEntries?: number; snapshotSteps?: number } = {}) {
+  const stateMachine = new ListStateMachine(tuning.snapshotSteps);
   const logs: string[] = [];
   const crashes: unknown[] = [];
   let storage: FsStorage | null = null;
@@ -276,7 +288,7 @@ function startNode(dir: string) {
     log: (level, event, fields) => logs.push(`${level} ${event} ${JSON.stringify(fields)}`),
     onCrash: (error) => crashes.push(error),
   });
-  const options = { ...defaultRaftActorOptions, id: 'n1', initialVoters: ['n1'], tickMs: 2, electionTicks: 10, heartbeatTicks: 2 };
+  const options = { ...defaultRaftActorOptions, id: 'n1', initialVoters: ['n1'], tickMs: 2, electionTicks: 10, heartbeatTicks: 2, ...(tuning.snapshotEntries ? { snapshotEntries: tuning.snapshotEntries } : {}) };
   host.start((env) => {
     raft = new RaftActor(env, options, stateMachine, (message, actor) => {
       const request = message as ProposeRequest;
@@ -318,6 +330,31 @@ test('a single-node RaftActor on ActorHost and FsStorage elects itself, applies,
   assert.ok(second.raft().raft.term > 1, 'the term survived the restart');
   await second.propose('zeta');
   assert.equal(second.stateMachine.values.at(-1), 'zeta');
+  assert.equal(second.crashes, []);
+  await second.stop();
+});
+
+test('a snapshot encoded over many steps does not hold up applying, and a restart rebuilds from it plus the entries after it', async () => {
+  const dir = fs.mkdtempSync(join(tmpdir(), 'raftbox-actor-host-snapshot-'));
+  temporaryFolders.push(dir);
+  const tuning = { snapshotEntries: 20, snapshotSteps: 40 };
+  const first = startNode(dir, tuning);
+  await first.leader();
+  const values = Array.from({ length: 150 }, (_, i) => `v${i}`);
+  for (let i = 0; i < values.length; i += 10) await Promise.all(values.slice(i, i + 10).map((value) => first.propose(value)));
+  assert.equal(first.stateMachine.values, values);
+  assert.ok(first.stateMachine.appliedDuringSnapshot > 0, 'entries were applied while a snapshot was being encoded');
+  await eventually('a compaction completed', () => first.raft().raft.log.snapshot.index > 0);
+  assert.ok(fs.existsSync(join(dir, 'snapshot')), 'the snapshot is on disk');
+  assert.equal(first.crashes, []);
+  await first.stop();
+
+  const second = startNode(dir, tuning);
+  await second.leader();
+  const started = second.logs.find((line) => line.includes('raft.started'))!;
+  assert.ok(JSON.parse(started.slice(started.indexOf('{'))).snapshot > 0, `the restart began from the snapshot: ${started}`);
+  await eventually('the snapshot and the entries after it are back', () => second.stateMachine.values.length === values.length);
+  assert.equal(second.stateMachine.values, values);
   assert.equal(second.crashes, []);
   await second.stop();
 });

@@ -71,7 +71,8 @@ export class BlockRegistry {
   }
 
   toJSON(): RegistryRow[] {
-    return [...this.blocks].map(([hash, block]) => [hash, block.size, block.owners, block.touchedMs]);
+    // Owners are copied: applying adds to a block's list in place, and a snapshot being encoded must not see that.
+    return [...this.blocks].map(([hash, block]) => [hash, block.size, [...block.owners], block.touchedMs]);
   }
 
   static fromJSON(rows: RegistryRow[]): BlockRegistry {

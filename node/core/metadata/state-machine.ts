@@ -3,7 +3,7 @@
 // the same committed Raft entries in the same order. It is deterministic: apply reads
 // only the entry (its data and index), never the clock, so every replica ends equal.
 
-import { decode, encode } from '@msgpack/msgpack';
+import { decode } from '@msgpack/msgpack';
 import { isRaftboxError, raftboxError, type RaftboxError } from '../../../protocol/errors.ts';
 import { normalizePath, normalizePrefix } from '../../../protocol/paths.ts';
 import type { Entry, NodeId } from '../../../protocol/raft-messages.ts';
@@ -15,6 +15,7 @@ import { BlockRegistry } from './block-registry.ts';
 import { ChangeFeed } from './change-feed.ts';
 import { decodeCommand, toWireError, type ApplyResult, type CommitCommand, type GcCommand, type MemberCommand, type NodeCommand, type RegisterCommand, type ReleaseCommand } from './commands.ts';
 import { RingState, type JoinedNode } from './ring-state.ts';
+import { arrayHeader, arrayPieces, mapHeader, SlicedEncoder, whole, type Piece } from './snapshot-writer.ts';
 
 export interface MetadataStateMachineOptions {
   /** Versions kept per path, the current one included; older ones are dropped. */
@@ -59,6 +60,9 @@ export const changesLimitDefault = 1000;
 export const changesLimitMax = 10_000;
 
 const snapshotFormat = 1;
+
+/** File versions (or registry, feed or session rows) one snapshot step encodes: a few milliseconds of work. */
+export const snapshotRecordsPerStep = 1000;
 
 /** path → versions, oldest first; the last one is current. */
 type Namespace = Map<string, FileInfo[]>;
@@ -414,17 +418,34 @@ export class MetadataStateMachine implements StateMachine {
 
   // ---------------------------------------------------------------- snapshots
 
-  snapshot(): Uint8Array {
+  /**
+   * Begins a snapshot of the state as it is now, at `appliedIndex`. Each call of the
+   * returned step encodes about `snapshotRecordsPerStep` records and returns null, until
+   * the last returns the whole snapshot, so the node goes on applying in between. The
+   * steps work on copies of what applying changes (the version lists, registry owners);
+   * file records are never changed once written, so they are shared.
+   */
+  beginSnapshot(): () => Uint8Array | null {
     const state: SnapshotState = {
       format: snapshotFormat,
       appliedIndex: this.appliedIndex,
-      namespaces: [...this.namespaces].map(([name, files]) => [name, [...files]]),
+      namespaces: [...this.namespaces].map(([name, files]) => [name, [...files].map(([path, versions]) => [path, versions.slice()])]),
       registry: this.registry.toJSON(),
       feed: this.feed.toJSON(),
       sessions: this.sessions.toJSON(),
       ring: this.ring.toJSON(),
     };
-    return encode(state);
+    const encoder = new SlicedEncoder(snapshotPieces(state), snapshotRecordsPerStep);
+    return () => encoder.step();
+  }
+
+  /** The whole snapshot in one go. */
+  snapshot(): Uint8Array {
+    const step = this.beginSnapshot();
+    for (;;) {
+      const data = step();
+      if (data !== null) return data;
+    }
   }
 
   restore(data: Uint8Array): void {
@@ -441,6 +462,35 @@ export class MetadataStateMachine implements StateMachine {
     this.onMembersChanged?.();
     this.onRestored?.(previousIndex);
   }
+}
+
+// The snapshot's msgpack, piece by piece: the same bytes as encode(state), keys in the
+// order SnapshotState declares them.
+function* snapshotPieces(state: SnapshotState): Generator<Piece> {
+  yield { bytes: mapHeader(7), weight: 0 };
+  yield whole('format');
+  yield whole(state.format);
+  yield whole('appliedIndex');
+  yield whole(state.appliedIndex);
+  yield whole('namespaces');
+  yield { bytes: arrayHeader(state.namespaces.length), weight: 0 };
+  for (const [name, files] of state.namespaces) {
+    yield { bytes: arrayHeader(2), weight: 0 };
+    yield whole(name);
+    yield* arrayPieces(files, ([, versions]) => versions.length);
+  }
+  yield whole('registry');
+  yield* arrayPieces(state.registry);
+  yield whole('feed');
+  yield { bytes: mapHeader(2), weight: 0 };
+  yield whole('floor');
+  yield whole(state.feed.floor);
+  yield whole('rows');
+  yield* arrayPieces(state.feed.rows);
+  yield whole('sessions');
+  yield* arrayPieces(state.sessions);
+  yield whole('ring');
+  yield whole(state.ring);
 }
 
 function last<T>(items: T[] | undefined): T | null {

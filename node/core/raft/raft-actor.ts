@@ -11,8 +11,12 @@ import type { StorageFailedMessage } from '../../../protocol/wire.ts';
 export interface StateMachine {
   /** Apply one committed `normal` entry; the result goes back to whoever proposed it. */
   apply(entry: Entry): unknown;
-  /** The whole state, for a snapshot taken at the applied index. */
-  snapshot(): Uint8Array;
+  /**
+   * Begins a snapshot of the state at the applied index. Each call of the returned step
+   * does a bounded share of the encoding and returns null, until one returns the whole
+   * snapshot; entries applied between steps must not show in it.
+   */
+  beginSnapshot(): () => Uint8Array | null;
   restore(data: Uint8Array): void;
 }
 
@@ -60,7 +64,12 @@ export const defaultRaftActorOptions: Omit<RaftActorOptions, 'id' | 'initialVote
   segmentBytesMax: 64 * 1024 * 1024,
 };
 
-type Internal = { type: 'raft.tick' } | { type: 'raft.persisted'; step: 'snapshot' | 'log' } | { type: 'raft.compacted' } | { type: 'storage.failed' };
+type Internal =
+  | { type: 'raft.tick' }
+  | { type: 'raft.persisted'; step: 'snapshot' | 'log' }
+  | { type: 'raft.compacted' }
+  | { type: 'raft.snapshot-step'; generation: number }
+  | { type: 'storage.failed' };
 
 const RAFT_TYPES = new Set(['vote', 'voteResponse', 'append', 'appendResponse', 'heartbeat', 'heartbeatResponse', 'snapshot', 'timeoutNow']);
 
@@ -83,6 +92,12 @@ export class RaftActor implements Actor {
   readonly raft: Raft;
   private readonly wal: Wal;
   private inFlight: { ready: Ready; compaction: null } | { ready: null; compaction: Snapshot } | null = null;
+  /**
+   * A snapshot for compaction being encoded, a step per timer turn so the node keeps
+   * serving meanwhile; `data` is set once done, and it is saved when storage is free.
+   */
+  private compaction: { generation: number; snapshot: Omit<Snapshot, 'data'>; step: () => Uint8Array | null; data: Uint8Array | null } | null = null;
+  private compactionGeneration = 0;
   private proposals = new Map<number, { term: number; callback: ProposeCallback }>();
   private reads = new Map<number, ReadCallback>();
   private confirmedReads: { index: number; callback: ReadCallback }[] = [];
@@ -127,6 +142,8 @@ export class RaftActor implements Actor {
         return this.onPersisted(internal.step);
       case 'raft.compacted':
         return this.onCompacted();
+      case 'raft.snapshot-step':
+        return this.onSnapshotStep(internal.generation);
       case 'storage.failed':
         return this.onStorageFailed(message as unknown as StorageFailedMessage);
       default:
@@ -186,7 +203,8 @@ export class RaftActor implements Actor {
   private pump(): void {
     if (this.inFlight !== null) return;
     const log = this.raft.log;
-    if (log.applied - log.snapshot.index >= this.options.snapshotEntries && log.pendingSnapshot === null) return this.startCompaction();
+    if (this.compaction?.data) return this.saveCompaction();
+    if (this.compaction === null && log.applied - log.snapshot.index >= this.options.snapshotEntries && log.pendingSnapshot === null) this.beginCompaction();
     if (!this.raft.hasReady()) return;
     const ready = this.raft.ready();
     this.inFlight = { ready, compaction: null };
@@ -249,6 +267,8 @@ export class RaftActor implements Actor {
   }
 
   private restoreSnapshot(snapshot: Snapshot): void {
+    // A compaction being encoded describes the state this snapshot replaces.
+    this.compaction = null;
     this.stateMachine.restore(snapshot.data);
     this.env.log('info', 'raft.snapshotRestored', { index: snapshot.index, term: snapshot.term });
     for (const [index, proposal] of this.proposals) {
@@ -278,11 +298,28 @@ export class RaftActor implements Actor {
     });
   }
 
-  private startCompaction(): void {
-    const log = this.raft.log;
-    const snapshot: Snapshot = { index: log.applied, term: log.term(log.applied)!, config: this.raft.config, data: this.stateMachine.snapshot() };
-    this.inFlight = { ready: null, compaction: snapshot };
-    this.wal.saveSnapshot(snapshot, { type: 'raft.compacted' } satisfies Internal);
+  private beginCompaction(): void {
+    const generation = ++this.compactionGeneration;
+    this.compaction = { generation, snapshot: this.raft.snapshotPoint(), step: this.stateMachine.beginSnapshot(), data: null };
+    this.onSnapshotStep(generation);
+  }
+
+  // One step per timer turn: sockets, disk completions and Raft ticks are served between them.
+  private onSnapshotStep(generation: number): void {
+    const compaction = this.compaction;
+    if (compaction === null || compaction.generation !== generation || compaction.data !== null) return;
+    compaction.data = compaction.step();
+    if (compaction.data === null) this.env.timer(0, { type: 'raft.snapshot-step', generation } satisfies Internal);
+  }
+
+  private saveCompaction(): void {
+    const { snapshot, data } = this.compaction!;
+    this.compaction = null;
+    // A snapshot installed from the leader meanwhile may already cover this one.
+    if (snapshot.index <= this.raft.log.snapshot.index) return this.pump();
+    const compaction: Snapshot = { ...snapshot, data: data! };
+    this.inFlight = { ready: null, compaction };
+    this.wal.saveSnapshot(compaction, { type: 'raft.compacted' } satisfies Internal);
   }
 
   private onCompacted(): void {
@@ -290,7 +327,7 @@ export class RaftActor implements Actor {
     if (!snapshot) return;
     this.inFlight = null;
     if (snapshot.index > this.raft.log.snapshot.index) {
-      this.raft.compact(snapshot.index, snapshot.data);
+      this.raft.compact(snapshot, snapshot.data);
       this.wal.dropCoveredSegments(snapshot.index);
       this.env.log('debug', 'raft.compacted', { index: snapshot.index });
     }

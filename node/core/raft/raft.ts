@@ -184,10 +184,19 @@ export class Raft {
     return { ok: true, index: this.log.lastIndex(), term: this.term };
   }
 
-  /** Replace the log prefix with a snapshot the state machine took at the applied index (already durable). */
-  compact(index: number, data: Uint8Array): Snapshot {
-    assert(index === this.log.applied, 'compaction must be at the applied index, whose configuration we know');
-    const snapshot: Snapshot = { index, term: this.log.term(index)!, config: this.config, data };
+  /** Where a snapshot of the state machine taken now stands: the applied index, its term and the configuration as of it. */
+  snapshotPoint(): Omit<Snapshot, 'data'> {
+    const index = this.log.applied;
+    return { index, term: this.log.term(index)!, config: this.config };
+  }
+
+  /**
+   * Replace the log prefix with a snapshot the state machine took at `point` (from
+   * snapshotPoint, perhaps a while ago: entries applied since stay in the log), once it is
+   * durable.
+   */
+  compact(point: Omit<Snapshot, 'data'>, data: Uint8Array): Snapshot {
+    const snapshot: Snapshot = { ...point, data };
     this.log.compact(snapshot);
     return snapshot;
   }
