@@ -7,7 +7,7 @@
 
 import * as v from 'valibot';
 import { decodeWith, encodeFrame } from './frame.ts';
-import { binary, count, flag, text } from './schema-helpers.ts';
+import { binary, count, flag, text, variant } from './schema-helpers.ts';
 import { clusterNodesMax, entriesPerAppendMax, entryBytesMax, nodeIdBytesMax, snapshotBytesMax } from './limits.ts';
 import type { RaftMessage } from './raft-messages.ts';
 
@@ -65,7 +65,7 @@ const snapshot = v.object({
   data: binary(snapshotBytesMax),
 });
 
-export const raftMessageSchema = v.variant(
+export const raftMessageSchema = variant(
   'type',
   [
     v.object({ ...base, type: v.literal('vote'), preVote: flag, lastIndex: count, lastTerm: count, transfer: flag }),

@@ -13,7 +13,7 @@ import * as v from 'valibot';
 import { raftMessageSchema } from './codec.ts';
 import { isErrorCode, raftboxError, type ErrorCode } from './errors.ts';
 import { decodeWith, encodeFrame } from './frame.ts';
-import { binary, count, flag, text } from './schema-helpers.ts';
+import { binary, count, flag, text, variant } from './schema-helpers.ts';
 import { clusterNodesMax, frameBytesMax, nodeIdBytesMax } from './limits.ts';
 import { pathBytesMax } from './paths.ts';
 import { virtualNodesMax } from './ring.ts';
@@ -213,7 +213,7 @@ function discriminatorMessage(accepted: Record<string, string>) {
   };
 }
 
-export const requestSchema = v.variant('op', requestOps, discriminatorMessage({ op: opNames }));
+export const requestSchema = variant('op', requestOps, discriminatorMessage({ op: opNames }));
 
 type WithEntries<THead extends v.ObjectEntries, TOptions extends readonly v.ObjectSchema<v.ObjectEntries, string>[]> = {
   [K in keyof TOptions]: v.ObjectSchema<THead & TOptions[K]['entries'], string>;
@@ -229,7 +229,7 @@ function withEntries<const THead extends v.ObjectEntries, const TOptions extends
   return options.map((option) => struct({ ...head, ...option.entries })) as unknown as WithEntries<THead, TOptions>;
 }
 
-export const requestFrameSchema = v.variant(
+export const requestFrameSchema = variant(
   'op',
   withEntries({ type: v.literal('request'), id: count }, requestOps),
   discriminatorMessage({ op: opNames }),
@@ -257,7 +257,7 @@ export const welcomeFrameSchema = struct({
   map: clusterMapSchema,
 });
 
-export const responseFrameSchema = v.variant(
+export const responseFrameSchema = variant(
   'ok',
   [
     struct({ type: v.literal('response'), id: count, ok: v.literal(true), result: v.unknown() }),
@@ -270,13 +270,13 @@ export const pushFrameSchema = struct({ type: v.literal('push'), cursor: count, 
 
 export const errorFrameSchema = struct({ type: v.literal('error'), error: wireErrorSchema });
 
-export const clientToNodeSchema = v.variant(
+export const clientToNodeSchema = variant(
   'type',
   [helloFrameSchema, requestFrameSchema],
   discriminatorMessage({ type: 'hello, request', op: opNames }),
 );
 
-export const nodeToClientSchema = v.variant(
+export const nodeToClientSchema = variant(
   'type',
   [welcomeFrameSchema, responseFrameSchema, pushFrameSchema, errorFrameSchema],
   discriminatorMessage({ type: 'welcome, response, push, error', ok: 'true, false' }),
@@ -305,7 +305,7 @@ const blockPeerOptions = [
   struct({ type: v.literal('block.confirmed'), from: address, id: count, ok: flag }),
 ] as const;
 
-export const blockPeerMessageSchema = v.variant(
+export const blockPeerMessageSchema = variant(
   'type',
   blockPeerOptions,
   discriminatorMessage({ type: 'block.replicate, block.replicated, block.fetch, block.fetched, block.confirm, block.confirmed' }),
@@ -320,7 +320,7 @@ const peerTypes = [
 
 export const nodeHeartbeatMessageSchema = struct({ type: v.literal('node.heartbeat'), node: nodeId });
 
-export const peerMessageSchema = v.variant(
+export const peerMessageSchema = variant(
   'type',
   [raftMessageSchema, requestMessageSchema, responseMessageSchema, pushMessageSchema, blockPeerMessageSchema, nodeHeartbeatMessageSchema],
   discriminatorMessage({ type: peerTypes, ok: 'true, false' }),
