@@ -10,6 +10,7 @@
 //   rereplication [--quick]  detection and re-replication time after kill -9 of one of 4 nodes holding 1 GiB.
 //   hash [--quick]       FastCDC and SHA-256 MB/s on 256 MiB: alone, together on one thread,
 //                        and on a worker_threads pool; target ≥ 600 MB/s.
+//   layout [--quick]     small blocks stored as pack appends vs one file each: blocks/s and CPU per block.
 //   sim [--seeds-1000]   5 seeds × 60 simulated s (5 nodes, 8 clients, all faults) on one
 //                        thread, target: one 60 s seed ≤ 0.5 s wall (median). --seeds-1000
 //                        also times seeds 1..1000 (default duration) on the worker pool,
@@ -22,8 +23,8 @@ import { pathToFileURL } from 'node:url';
 import { allFaults, defaultSimOptions, type SimOptions } from '../sim/types.ts';
 import { median, parseBenchArgs, printTable, round, usageError } from './table.ts';
 
-/** Every benchmark name of CONTRACT.md "Benchmarks"; only `sim` is built so far. */
-export const benchmarkNames = ['meta', 'upload', 'delta', 'failover', 'rereplication', 'hash', 'sim'] as const;
+/** Every benchmark name: those of CONTRACT.md "Benchmarks", and `layout` (why blocks live in pack files). */
+export const benchmarkNames = ['meta', 'upload', 'delta', 'failover', 'rereplication', 'hash', 'layout', 'sim'] as const;
 
 /** One timed seed of the `sim` benchmark. */
 export interface SimRun {
@@ -184,6 +185,11 @@ export async function main(argv: string[]): Promise<number> {
     const { benchRereplication, printRereplication } = await import('./rereplication.ts');
     const report = await benchRereplication(quick ? { runs: 1, bytes: 256 * 2 ** 20 } : { runs: 3, bytes: 2 ** 30 });
     return emit(report, () => printRereplication(report));
+  }
+  if (args.name === 'layout') {
+    const { benchLayout, printLayout } = await import('./layout.ts');
+    const report = await benchLayout(quick ? { count: 1000, runs: 1 } : { count: 5000, runs: 3 });
+    return emit(report, () => printLayout(report));
   }
   if (args.name !== 'sim') usageError(`benchmark ${args.name} is not built yet`);
   const report = await benchSim(args.flags.has('seeds-1000'));
