@@ -227,8 +227,8 @@ export class RaftboxClient {
     try {
       return { version: versionOf(await this.commit([change]), normal) };
     } catch (error) {
-      const missing = isRaftboxError(error, 'not_found') ? error.details?.missing : undefined;
-      if (!Array.isArray(missing)) throw error;
+      const missing = missingBlocksOf(error);
+      if (missing === null) throw error;
       throw raftboxError('not_found', `version ${version} of ${normal} cannot be restored: ${missing.length} of its blocks are no longer stored on any node`, { path: normal, missing });
     }
   }
@@ -322,13 +322,19 @@ export class RaftboxClient {
     try {
       return await this.commit(changes);
     } catch (error) {
-      const missing = isRaftboxError(error, 'not_found') ? error.details?.missing : undefined;
-      if (!Array.isArray(missing)) throw error;
-      const lost = new Set<BlockHash>(missing.filter((hash): hash is string => typeof hash === 'string'));
+      const missing = missingBlocksOf(error);
+      if (missing === null) throw error;
+      const lost = new Set<BlockHash>(missing);
       await uploadBlocks(this.router, blocks.filter((block) => lost.has(block.hash)));
       return this.commit(changes);
     }
   }
+}
+
+/** The hashes a commit was refused for naming unstored blocks; null for any other error. */
+function missingBlocksOf(error: unknown): BlockHash[] | null {
+  const missing = isRaftboxError(error, 'not_found') ? error.details?.missing : undefined;
+  return Array.isArray(missing) ? missing.filter((hash): hash is string => typeof hash === 'string') : null;
 }
 
 function sizeMismatch(info: FileInfo, actual: number): RaftboxError {

@@ -59,12 +59,8 @@ export class KvStateMachine implements StateMachine {
   }
 
   beginSnapshot(): () => Uint8Array {
-    const data = this.snapshot();
+    const data = encoder.encode(JSON.stringify({ values: [...this.values], sessions: this.sessions.toJSON(), digest: this.digest, appliedIndex: this.appliedIndex }));
     return () => data;
-  }
-
-  snapshot(): Uint8Array {
-    return encoder.encode(JSON.stringify({ values: [...this.values], sessions: this.sessions.toJSON(), digest: this.digest, appliedIndex: this.appliedIndex }));
   }
 
   restore(data: Uint8Array): void {

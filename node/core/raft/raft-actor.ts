@@ -327,7 +327,7 @@ export class RaftActor implements Actor {
     if (!snapshot) return;
     this.inFlight = null;
     if (snapshot.index > this.raft.log.snapshot.index) {
-      this.raft.compact(snapshot, snapshot.data);
+      this.raft.compact(snapshot);
       this.wal.dropCoveredSegments(snapshot.index);
       this.env.log('debug', 'raft.compacted', { index: snapshot.index });
     }

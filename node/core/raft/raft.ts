@@ -191,14 +191,11 @@ export class Raft {
   }
 
   /**
-   * Replace the log prefix with a snapshot the state machine took at `point` (from
-   * snapshotPoint, perhaps a while ago: entries applied since stay in the log), once it is
-   * durable.
+   * Replace the log prefix with a durable snapshot the state machine took at a
+   * snapshotPoint, perhaps a while ago: entries applied since stay in the log.
    */
-  compact(point: Omit<Snapshot, 'data'>, data: Uint8Array): Snapshot {
-    const snapshot: Snapshot = { ...point, data };
+  compact(snapshot: Snapshot): void {
     this.log.compact(snapshot);
-    return snapshot;
   }
 
   // ---------------------------------------------------------------- output
