@@ -2,15 +2,20 @@
 // cluster which it lacks (so unchanged content is never sent twice), uploading those to
 // their ring owners and reading blocks back with their hashes checked.
 
+import { errorFromWire, isRetryable } from './client-errors.ts';
 import type { ClusterRouter } from './client-router.ts';
 import type { ClientRuntime } from './client-runtime.ts';
 import { raftboxError } from './errors.ts';
 import { cutPoints } from './fastcdc.ts';
-import { hashesPerHasMax } from './wire-schema.ts';
-import type { BlockHash, BlockRef } from './wire.ts';
+import { blocksPerPutMax, hashesPerHasMax } from './wire-schema.ts';
+import type { BlockHash, BlockRef, BlockUpload } from './wire.ts';
 
-/** Most block uploads one file write has in flight at once. */
+/** Most upload requests one call of `uploadBlocks` has in flight at once. */
 export const putsInFlightMax = 16;
+/** Blocks up to this size share requests (`blocks.put-many`); larger ones travel alone. */
+export const batchedBlockBytesMax = 512 * 1024;
+/** Most block bytes in one `blocks.put-many` request, well inside a frame. */
+export const putBatchBytesMax = 2 * 1024 * 1024;
 /** Most block downloads one file read has in flight at once. */
 export const getsInFlightMax = 16;
 
@@ -53,17 +58,69 @@ export async function missingBlocks(router: ClusterRouter, hashes: BlockHash[]):
 }
 
 /**
- * Uploads `blocks` (each hash once) to the first node of its ring preference order that
- * takes it, `putsInFlightMax` at a time, each with the router's retries. Returns the
- * number of blocks and bytes sent.
+ * Uploads `blocks` (each hash once), `putsInFlightMax` requests at a time, each with the
+ * router's retries. Small blocks bound for the same node go together in `blocks.put-many`
+ * requests, so ten thousand small files cost a few hundred requests, not ten thousand.
+ * Returns the number of blocks and bytes sent.
  */
-export async function uploadBlocks(router: ClusterRouter, blocks: PreparedBlock[]): Promise<{ blocks: number; bytes: number }> {
-  const byHash = new Map(blocks.map((block) => [block.hash, block]));
-  const unique = [...byHash.values()];
-  await forEachLimited(unique, putsInFlightMax, async (block) => {
-    await router.block({ op: 'blocks.put', hash: block.hash, data: block.data }, block.hash);
+export async function uploadBlocks(router: ClusterRouter, blocks: BlockUpload[]): Promise<{ blocks: number; bytes: number }> {
+  const unique = [...new Map(blocks.map((block) => [block.hash, block])).values()];
+  if (unique.some((block) => block.data.byteLength <= batchedBlockBytesMax) && router.map === null) await router.refreshMap();
+  await forEachLimited(putRequests(router, unique), putsInFlightMax, (batch) => putBatch(router, batch));
+  return { blocks: unique.length, bytes: unique.reduce((total, block) => total + block.data.byteLength, 0) };
+}
+
+// Each small block joins a batch for the node its ring preference starts with (any node
+// would store it, but that one holds a copy itself); a large block is a request of its own.
+function putRequests(router: ClusterRouter, blocks: BlockUpload[]): BlockUpload[][] {
+  const requests: BlockUpload[][] = [];
+  const open = new Map<string, { blocks: BlockUpload[]; bytes: number }>();
+  for (const block of blocks) {
+    const size = block.data.byteLength;
+    if (size > batchedBlockBytesMax) {
+      requests.push([block]);
+      continue;
+    }
+    const url = router.blockUrls(block.hash)[0] ?? '';
+    let batch = open.get(url);
+    if (batch && (batch.bytes + size > putBatchBytesMax || batch.blocks.length >= blocksPerPutMax)) {
+      requests.push(batch.blocks);
+      batch = undefined;
+    }
+    if (!batch) {
+      batch = { blocks: [], bytes: 0 };
+      open.set(url, batch);
+    }
+    batch.blocks.push(block);
+    batch.bytes += size;
+  }
+  for (const batch of open.values()) requests.push(batch.blocks);
+  return requests;
+}
+
+// A block the batch could not store (its node was overloaded, say) is sent again alone,
+// with the router's retries and backoff; an error retrying cannot fix is thrown.
+async function putBatch(router: ClusterRouter, batch: BlockUpload[]): Promise<void> {
+  if (batch.length === 1) {
+    const [{ hash, data }] = batch as [BlockUpload];
+    await router.block({ op: 'blocks.put', hash, data }, hash);
+    return;
+  }
+  const blocks = batch.map(({ hash, data }) => ({ hash, data }));
+  const { result, url } = await router.block({ op: 'blocks.put-many', blocks }, batch[0]!.hash);
+  if (result.outcomes.length !== batch.length) {
+    throw raftboxError('internal', `${url} answered ${result.outcomes.length} outcomes for a batch of ${batch.length} blocks`);
+  }
+  const failed: BlockUpload[] = [];
+  result.outcomes.forEach((outcome, index) => {
+    if (!('error' in outcome)) return;
+    const error = errorFromWire(outcome.error);
+    if (!isRetryable(error)) throw error;
+    failed.push(batch[index]!);
   });
-  return { blocks: unique.length, bytes: unique.reduce((total, block) => total + block.size, 0) };
+  await forEachLimited(failed, putsInFlightMax, async ({ hash, data }) => {
+    await router.block({ op: 'blocks.put', hash, data }, hash);
+  });
 }
 
 /**

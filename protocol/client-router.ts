@@ -147,7 +147,8 @@ export class ClusterRouter {
   async send<Op extends RequestOp>(request: RequestOf<Op>, route: Route): Promise<Answered<Op>> {
     const started = this.runtime.now();
     const tried = new Set<string>();
-    let lastError: RaftboxError = raftboxError('unavailable', 'no node was tried');
+    // Built only once a try fails: an Error's stack trace costs more than a small request.
+    let lastError: RaftboxError | null = null;
     for (let attempt = 0; attempt < retryAttemptsMax; attempt++) {
       if (this.closed) throw closedError();
       const url = pickUntried(route(), tried);
@@ -163,6 +164,7 @@ export class ClusterRouter {
       await this.sleep(delayMs);
     }
     const elapsedMs = this.runtime.now() - started;
+    lastError ??= raftboxError('unavailable', 'no node was tried');
     throw new RaftboxError(lastError.code, `gave up on ${request.op} after ${elapsedMs} ms of retries; last error: ${lastError.message}`, { ...lastError.details, op: request.op });
   }
 

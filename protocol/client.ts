@@ -9,7 +9,7 @@ import type { ClientRuntime } from './client-runtime.ts';
 import { ChangeWatcher } from './client-watch.ts';
 import { isRaftboxError, raftboxError, type RaftboxError } from './errors.ts';
 import { normalizePath, normalizePrefix } from './paths.ts';
-import type { BlockHash, BlockRef, ClusterMap, ClusterStatus, FileChange, FileInfo } from './wire.ts';
+import type { BlockHash, BlockRef, BlockUpload, ClusterMap, ClusterStatus, FileChange, FileInfo } from './wire.ts';
 
 export { ConflictError } from './client-errors.ts';
 export type { ClientRuntime, WebSocketLike } from './client-runtime.ts';
@@ -298,12 +298,12 @@ export class RaftboxClient {
   }
 
   /**
-   * Stores one block on its ring owners. The caller names it: a block whose bytes do not
-   * hash to `hash` is refused by the node with `hash_mismatch`.
+   * Stores blocks on their ring owners, small ones several to a request. The caller names
+   * each: a block whose bytes do not hash to its name is refused with `hash_mismatch`.
    */
-  async putBlock(hash: BlockHash, data: Uint8Array): Promise<void> {
-    await this.router.block({ op: 'blocks.put', hash, data }, hash);
-    this.knownBlocks.add(hash);
+  async putBlocks(blocks: BlockUpload[]): Promise<void> {
+    await uploadBlocks(this.router, blocks);
+    for (const block of blocks) this.knownBlocks.add(block.hash);
   }
 
   /** Reads one block, with its hash and size checked. */

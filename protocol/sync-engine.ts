@@ -25,13 +25,14 @@ import {
   type RemoteEntry,
   type SyncEntry,
 } from './sync-tree.ts';
-import type { BlockHash, BlockRef, FileChange, FileInfo } from './wire.ts';
+import type { BlockHash, BlockRef, BlockUpload, FileChange, FileInfo } from './wire.ts';
 
 /** The cluster as the engine uses it; RaftboxClient satisfies it. */
 export interface SyncRemote {
   list(prefix: string, options: { includeDeleted: boolean }): Promise<FileInfo[]>;
   missingBlocks(hashes: BlockHash[]): Promise<Set<BlockHash>>;
-  putBlock(hash: BlockHash, data: Uint8Array): Promise<void>;
+  /** Stores blocks, each named by its SHA-256; resolves once every one is durable. */
+  putBlocks(blocks: BlockUpload[]): Promise<void>;
   getBlock(ref: BlockRef): Promise<Uint8Array>;
   commit(changes: FileChange[]): Promise<FileInfo[]>;
 }
@@ -110,6 +111,13 @@ export interface SyncSummary {
   durationMs: number;
   passes: number;
 }
+
+/** Most bytes of blocks read and sent as one upload group. */
+const uploadGroupBytesMax = 8 * 1024 * 1024;
+/** Most blocks in one upload group. With `transfersMax` 32 that is 384 small blocks in flight, within what a node takes at once (blockActorDefaults). */
+const uploadGroupBlocksMax = 96;
+/** How many of `transfersMax` blocks one group stands for when bounding groups in flight. */
+const blocksPerUploadGroupTarget = 8;
 
 export const syncDefaults = {
   transfersMax: 32,
@@ -350,23 +358,33 @@ class SyncRun {
       files.get(block.path)!.bytesTotal += block.size;
     }
     for (const file of files.values()) this.options.onFileProgress?.({ ...file });
-    await forEachLimited([...missing], this.transfersMax, async (hash) => {
+    // Blocks go up in groups (read, checked, then sent together), so small files share
+    // requests; `transfersMax` blocks' worth of groups are in flight at once.
+    const groupsInFlight = Math.max(1, Math.ceil(this.transfersMax / blocksPerUploadGroupTarget));
+    const groupBytesMax = Math.min(uploadGroupBytesMax, this.options.limitBytesPerSecond || uploadGroupBytesMax);
+    await forEachLimited(uploadGroups([...missing], wanted, groupBytesMax), groupsInFlight, async (group) => {
       this.checkCancelled();
-      const source = wanted.get(hash)!;
-      if (spoiled.has(source.path)) return;
-      const data = await this.replica.readBlock(source.path, source.offset, source.size);
-      if (data === null || (await this.options.sha256(data)) !== hash) {
-        spoiled.add(source.path);
-        return;
+      const ready: { upload: BlockUpload; source: LocalBlock }[] = [];
+      for (const hash of group) {
+        const source = wanted.get(hash)!;
+        if (spoiled.has(source.path)) continue;
+        const data = await this.replica.readBlock(source.path, source.offset, source.size);
+        if (data === null || (await this.options.sha256(data)) !== hash) {
+          spoiled.add(source.path);
+          continue;
+        }
+        await this.throttle.take(data.length);
+        ready.push({ upload: { hash, data }, source });
       }
-      await this.throttle.take(data.length);
-      await this.remote.putBlock(hash, data);
-      this.summary.uploadedBlocks++;
-      this.summary.uploadedBytes += data.length;
-      this.bytesDone(data.length);
-      const file = files.get(source.path)!;
-      file.bytesDone += data.length;
-      this.options.onFileProgress?.({ ...file });
+      await this.remote.putBlocks(ready.map(({ upload }) => upload));
+      for (const { upload, source } of ready) {
+        this.summary.uploadedBlocks++;
+        this.summary.uploadedBytes += upload.data.length;
+        this.bytesDone(upload.data.length);
+        const file = files.get(source.path)!;
+        file.bytesDone += upload.data.length;
+        this.options.onFileProgress?.({ ...file });
+      }
     });
     if (spoiled.size > 0) this.unsettled = true;
     return actions.filter((action) => !usesSpoiled(action, spoiled, wanted, missing));
@@ -489,6 +507,25 @@ function plannedBytes(actions: SyncAction[]): number {
     if (action.type === 'upload') total += action.local.size;
   }
   return total;
+}
+
+/** Cuts `hashes` into groups of at most `uploadGroupBlocksMax` blocks and `bytesMax` bytes (a larger block is a group alone). */
+function uploadGroups(hashes: BlockHash[], blocks: Map<BlockHash, LocalBlock>, bytesMax: number): BlockHash[][] {
+  const groups: BlockHash[][] = [];
+  let group: BlockHash[] = [];
+  let bytes = 0;
+  for (const hash of hashes) {
+    const size = blocks.get(hash)!.size;
+    if (group.length > 0 && (bytes + size > bytesMax || group.length >= uploadGroupBlocksMax)) {
+      groups.push(group);
+      group = [];
+      bytes = 0;
+    }
+    group.push(hash);
+    bytes += size;
+  }
+  if (group.length > 0) groups.push(group);
+  return groups;
 }
 
 /**

@@ -8,7 +8,7 @@ import type { RaftMessage } from './raft-messages.ts';
 import type { ClientToNode, FileInfo, NodeToClient, PeerEnvelope, Request, RequestOp, Results } from './wire.ts';
 import { expectError } from './test-support/expect-error.ts';
 import {
-  blockBytesMax, checkResult, clockEntriesMax, decodeClientFrame, decodeNodeFrame, decodePeerEnvelope, encodeWire,
+  blockBytesMax, blocksPerPutMax, checkResult, clockEntriesMax, decodeClientFrame, decodeNodeFrame, decodePeerEnvelope, encodeWire,
   hashesPerHasMax, pathFieldBytesMax,
 } from './wire-schema.ts';
 
@@ -49,6 +49,7 @@ const requests: Request[] = [
   { op: 'node.info' },
   { op: 'blocks.has', hashes: [hashA, hashB] },
   { op: 'blocks.put', hash: hashA, data: new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 16, 0x4a, 0x46]) },
+  { op: 'blocks.put-many', blocks: [{ hash: hashA, data: new Uint8Array([1, 2]) }, { hash: hashB, data: new Uint8Array(0) }] },
   { op: 'blocks.get', hash: hashB },
   { op: 'blocks.register', client: 'cli-8d2e', seq: 18, blocks: [{ hash: hashA, size: 1_048_576, owners: ['n1', 'n3', 'n2'] }] },
   { op: 'admin.scrub', node: 'n2' },
@@ -59,7 +60,7 @@ const requests: Request[] = [
 ];
 const allOps: RequestOp[] = [
   'stat', 'list', 'history', 'changes', 'commit', 'watch', 'unwatch', 'status', 'cluster', 'node.info',
-  'blocks.has', 'blocks.put', 'blocks.get', 'blocks.register', 'admin.scrub', 'admin.gc',
+  'blocks.has', 'blocks.put', 'blocks.put-many', 'blocks.get', 'blocks.register', 'admin.scrub', 'admin.gc',
   'blocks.release', 'node.join', 'admin.remove-node',
 ];
 
@@ -85,6 +86,7 @@ const results: { [K in RequestOp]: Results[K] } = {
   'node.info': nodeStatus,
   'blocks.has': { missing: [hashB] },
   'blocks.put': { replicas: 3 },
+  'blocks.put-many': { outcomes: [{ replicas: 3 }, { error: { code: 'overloaded', message: 'n1 already has 256 block uploads in flight; retry with backoff' } }] },
   'blocks.get': { data: new Uint8Array([1, 2, 3, 4, 5]) },
   'blocks.register': { registered: 1 },
   'admin.scrub': { checked: 40, corrupt: 1, repaired: 1, missing: 0 },
@@ -136,9 +138,8 @@ const peerEnvelopes: PeerEnvelope[] = [
   { to: 'n1/client/7', message: { type: 'response', id: 44, ok: true, result: results.commit } },
   { to: 'n1/client/7', message: { type: 'response', id: 45, ok: false, error: { code: 'timeout', message: 'No quorum within 5000 ms.' } } },
   { to: 'n1/client/7', message: { type: 'push', cursor: 813, changes: [tombstone] } },
-  { to: 'n3/blocks', message: { type: 'block.replicate', from: 'n1/blocks', id: 3, hash: hashA, data: new Uint8Array([5, 6, 7]) } },
-  { to: 'n1/blocks', message: { type: 'block.replicated', from: 'n3/blocks', id: 3, ok: true } },
-  { to: 'n1/blocks', message: { type: 'block.replicated', from: 'n3/blocks', id: 4, ok: false, error: { code: 'disk_full', message: 'n3 has no room.' } } },
+  { to: 'n3/blocks', message: { type: 'block.replicate', from: 'n1/blocks', id: 3, blocks: [{ hash: hashA, data: new Uint8Array([5, 6, 7]) }, { hash: hashB, data: new Uint8Array([8]) }] } },
+  { to: 'n1/blocks', message: { type: 'block.replicated', from: 'n3/blocks', id: 3, outcomes: [{ ok: true }, { ok: false, error: { code: 'disk_full', message: 'n3 has no room.' } }] } },
   { to: 'n2/blocks', message: { type: 'block.fetch', from: 'n1/blocks', id: 5, hash: hashB } },
   { to: 'n1/blocks', message: { type: 'block.fetched', from: 'n2/blocks', id: 5, data: new Uint8Array([42]) } },
   { to: 'n1/blocks', message: { type: 'block.fetched', from: 'n2/blocks', id: 6, data: null } },
@@ -285,7 +286,9 @@ test('peer envelopes check Raft messages as strictly as the Raft codec', () => {
   bad({ to: 'n3', message: { ...append, prevIndex: 800 } }, /field 'message\.entries' must have consecutive indexes/);
   bad({ to: 'n2', message: { type: 'gossip' } }, /field 'message\.type' must be one of vote, .*, node\.heartbeat, got "gossip"/);
   bad({ to: 'n2', message: { type: 'request', from: 'n1/client/7', id: 1, hops: 0, request: { op: 'x' } } }, /field 'message\.request\.op' must be one of stat/);
-  bad({ to: 'n2', message: { type: 'block.replicate', from: 'n1/blocks', id: 1, hash: hashA, data: new Uint8Array(blockBytesMax + 1) } }, /field 'message\.data' must be at most 4194304 bytes/);
+  bad({ to: 'n2', message: { type: 'block.replicate', from: 'n1/blocks', id: 1, blocks: [{ hash: hashA, data: new Uint8Array(blockBytesMax + 1) }] } }, /field 'message\.blocks\.0\.data' must be at most 4194304 bytes/);
+  const tooMany = Array.from({ length: blocksPerPutMax + 1 }, () => ({ hash: hashA, data: new Uint8Array(1) }));
+  bad({ to: 'n2', message: { type: 'block.replicate', from: 'n1/blocks', id: 1, blocks: tooMany } }, /field 'message\.blocks' must hold at most 256 blocks, got length 257/);
   bad({ to: '', message: raftMessages[0] }, /field 'to' must not be empty/);
 });
 

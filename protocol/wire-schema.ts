@@ -13,7 +13,7 @@ import * as v from 'valibot';
 import { raftMessageSchema } from './codec.ts';
 import { isErrorCode, raftboxError, type ErrorCode } from './errors.ts';
 import { decodeWith, encodeFrame } from './frame.ts';
-import { binary, count, flag, text, variant } from './schema-helpers.ts';
+import { binary, binaryView, count, flag, text, variant } from './schema-helpers.ts';
 import { clusterNodesMax, frameBytesMax, nodeIdBytesMax } from './limits.ts';
 import { pathBytesMax } from './paths.ts';
 import { virtualNodesMax } from './ring.ts';
@@ -36,6 +36,9 @@ export const pathFieldBytesMax = 2 * pathBytesMax;
 
 /** Most hashes one `blocks.has` request may ask about (and one answer may list as missing). */
 export const hashesPerHasMax = 4096;
+
+/** Most blocks in one `blocks.put-many` request or `block.replicate` message; the frame size bounds their bytes. */
+export const blocksPerPutMax = 256;
 
 /** Most file changes in one `commit` request. */
 export const changesPerCommitMax = 10_000;
@@ -163,6 +166,8 @@ export const wireErrorSchema = struct({
 
 // ------------------------------------------------------------------ requests
 
+const blockUploads = list(struct({ hash, data: binaryView(blockBytesMax) }), blocksPerPutMax, 'blocks');
+
 const requestOps = [
   struct({ op: v.literal('stat'), namespace: optional(namespace), path, version: optional(count) }),
   struct({ op: v.literal('list'), namespace: optional(namespace), prefix: path, includeDeleted: optional(flag), after: optional(path), limit: optional(count) }),
@@ -183,6 +188,7 @@ const requestOps = [
   struct({ op: v.literal('node.info') }),
   struct({ op: v.literal('blocks.has'), hashes: list(hash, hashesPerHasMax, 'hashes') }),
   struct({ op: v.literal('blocks.put'), hash, data: binary(blockBytesMax) }),
+  struct({ op: v.literal('blocks.put-many'), blocks: blockUploads }),
   struct({ op: v.literal('blocks.get'), hash }),
   struct({
     op: v.literal('blocks.register'),
@@ -297,8 +303,8 @@ export const responseMessageSchema = responseFrameSchema;
 export const pushMessageSchema = pushFrameSchema;
 
 const blockPeerOptions = [
-  struct({ type: v.literal('block.replicate'), from: address, id: count, hash, data: binary(blockBytesMax) }),
-  struct({ type: v.literal('block.replicated'), from: address, id: count, ok: flag, error: optional(wireErrorSchema) }),
+  struct({ type: v.literal('block.replicate'), from: address, id: count, blocks: blockUploads }),
+  struct({ type: v.literal('block.replicated'), from: address, id: count, outcomes: list(struct({ ok: flag, error: optional(wireErrorSchema) }), blocksPerPutMax, 'outcomes') }),
   struct({ type: v.literal('block.fetch'), from: address, id: count, hash }),
   struct({ type: v.literal('block.fetched'), from: address, id: count, data: v.nullable(binary(blockBytesMax)) }),
   struct({ type: v.literal('block.confirm'), from: address, id: count, hash, epoch: count }),
@@ -344,6 +350,7 @@ export const resultSchemas = {
   'node.info': nodeStatusSchema,
   'blocks.has': struct({ missing: list(hash, hashesPerHasMax, 'hashes') }),
   'blocks.put': struct({ replicas: count }),
+  'blocks.put-many': struct({ outcomes: list(v.union([struct({ replicas: count }), struct({ error: wireErrorSchema })], 'must be a count of replicas or an error'), blocksPerPutMax, 'outcomes') }),
   'blocks.get': struct({ data: binary(blockBytesMax) }),
   'blocks.register': struct({ registered: count }),
   'admin.scrub': struct({ checked: count, corrupt: count, repaired: count, missing: count }),

@@ -119,6 +119,8 @@ export type Request =
   | { op: 'node.info' }
   | { op: 'blocks.has'; hashes: BlockHash[] }
   | { op: 'blocks.put'; hash: BlockHash; data: Uint8Array }
+  /** Several small blocks in one request, each stored as `blocks.put` would; each gets its own outcome. */
+  | { op: 'blocks.put-many'; blocks: BlockUpload[] }
   | { op: 'blocks.get'; hash: BlockHash }
   | { op: 'blocks.register'; client: string; seq: number; blocks: (BlockRef & { owners: NodeId[] })[] }
   /** Re-hash one node's blocks now and repair what is corrupt or missing; any node forwards it to `node`'s block actor. */
@@ -149,6 +151,8 @@ export interface Results {
   'node.info': NodeStatus;
   'blocks.has': { missing: BlockHash[] };
   'blocks.put': { replicas: number };
+  /** One outcome per block, in request order. A failed block is retried alone (`blocks.put`) or reported. */
+  'blocks.put-many': { outcomes: PutOutcome[] };
   'blocks.get': { data: Uint8Array };
   'blocks.register': { registered: number };
   'admin.scrub': ScrubReport;
@@ -262,10 +266,28 @@ export interface PushMessage {
   changes: FileInfo[];
 }
 
-/** Block replication between block actors: the primary owner copies a block to the others. */
+/** A block's bytes and their name, as uploaded or copied. */
+export interface BlockUpload {
+  hash: BlockHash;
+  data: Uint8Array;
+}
+
+/** How storing one block of a batch went: the copies made, or why it failed. */
+export type PutOutcome = { replicas: number } | { error: WireError };
+
+/** A replica's answer for one block of a `block.replicate`: stored durably, or why not. */
+export interface ReplicaOutcome {
+  ok: boolean;
+  error?: WireError;
+}
+
+/**
+ * Block replication between block actors: the node coordinating a put copies blocks to
+ * the other owners, several per message when they are small, and each gets an outcome.
+ */
 export type BlockPeerMessage =
-  | { type: 'block.replicate'; from: Address; id: number; hash: BlockHash; data: Uint8Array }
-  | { type: 'block.replicated'; from: Address; id: number; ok: boolean; error?: WireError }
+  | { type: 'block.replicate'; from: Address; id: number; blocks: BlockUpload[] }
+  | { type: 'block.replicated'; from: Address; id: number; outcomes: ReplicaOutcome[] }
   | { type: 'block.fetch'; from: Address; id: number; hash: BlockHash }
   | { type: 'block.fetched'; from: Address; id: number; data: Uint8Array | null }
   /** Does the receiver hold a verified copy and count itself an owner at ring `epoch`? Asked before a surplus copy is dropped. */

@@ -50,7 +50,7 @@ interface ClientSession {
   inFlight: Map<number, number>;
 }
 
-const blockOps = new Set(['blocks.put', 'blocks.get']);
+const blockOps = new Set(['blocks.put', 'blocks.put-many', 'blocks.get']);
 // A session whose socket holds this much unsent data is not reading its answers; it is cut off.
 const sessionBufferedBytesMax = 256 * 1024 * 1024;
 

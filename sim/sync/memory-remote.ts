@@ -6,7 +6,7 @@
 import { errorFromWire } from '../../protocol/client-errors.ts';
 import { raftboxError } from '../../protocol/errors.ts';
 import type { SyncRemote } from '../../protocol/sync-engine.ts';
-import type { BlockHash, BlockRef, FileChange, FileInfo } from '../../protocol/wire.ts';
+import type { BlockHash, BlockRef, BlockUpload, FileChange, FileInfo } from '../../protocol/wire.ts';
 import { defaultNamespace } from '../../protocol/wire.ts';
 import { encodeCommand } from '../../node/core/metadata/commands.ts';
 import { MetadataStateMachine } from '../../node/core/metadata/state-machine.ts';
@@ -64,11 +64,13 @@ export class MemoryRemote implements SyncRemote {
     return new Set(this.cluster.machine.missingBlocks(hashes));
   }
 
-  async putBlock(hash: BlockHash, data: Uint8Array): Promise<void> {
+  async putBlocks(blocks: BlockUpload[]): Promise<void> {
     this.reach();
-    this.cluster.putBlock(hash, data);
-    this.blocksSent++;
-    this.bytesSent += data.length;
+    for (const { hash, data } of blocks) {
+      this.cluster.putBlock(hash, data);
+      this.blocksSent++;
+      this.bytesSent += data.length;
+    }
   }
 
   async getBlock(ref: BlockRef): Promise<Uint8Array> {

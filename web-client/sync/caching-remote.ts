@@ -3,7 +3,7 @@
 // the next time, and so is available offline.
 
 import type { SyncRemote } from '../../protocol/sync-engine.ts';
-import type { BlockHash, BlockRef, FileChange, FileInfo } from '../../protocol/wire.ts';
+import type { BlockHash, BlockRef, BlockUpload, FileChange, FileInfo } from '../../protocol/wire.ts';
 import type { BlockCache } from '../store/block-cache.ts';
 
 /** Blocks larger than this are not cached, so one huge download does not flush the cache. */
@@ -24,8 +24,8 @@ export class CachingRemote implements SyncRemote {
     return this.remote.missingBlocks(hashes);
   }
 
-  putBlock(hash: BlockHash, data: Uint8Array): Promise<void> {
-    return this.remote.putBlock(hash, data);
+  putBlocks(blocks: BlockUpload[]): Promise<void> {
+    return this.remote.putBlocks(blocks);
   }
 
   /** A block from the cache when it holds it with the right hash, else from the cluster (then cached). */

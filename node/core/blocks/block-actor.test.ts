@@ -256,6 +256,42 @@ test('a put is stored on all 3 nodes and registered once with all of them as own
   for (const n of nodes) assert.equal(world.stats.get(n), { blocks: 1, bytes: data.byteLength });
 });
 
+test('a put-many batch is copied with one message per peer and answered with an outcome per block', () => {
+  const world = new World(nodes);
+  const good = Array.from({ length: 20 }, (_, i) => block(`small file ${i}`));
+  const forged = { hash: block('the name').hash, data: new TextEncoder().encode('other bytes') };
+  const replicates: { to: string; blocks: number }[] = [];
+  world.tamper = ({ to, message }) => {
+    const m = message as { type?: string; blocks?: unknown[] };
+    if (m.type === 'block.replicate') replicates.push({ to, blocks: m.blocks!.length });
+  };
+  world.request('n1', 1, { op: 'blocks.put-many', blocks: [...good.slice(0, 10), forged, ...good.slice(10)] });
+  world.run();
+  const { outcomes } = ok(world.response(1)) as { outcomes: ({ replicas: number } | { error: { code: string } })[] };
+  assert.is(outcomes.length, 21);
+  assert.equal(outcomes.map((o) => ('error' in o ? o.error.code : o.replicas)), [...Array(10).fill(3), 'hash_mismatch', ...Array(10).fill(3)]);
+  for (const { hash, data } of good) for (const n of nodes) assert.equal(world.storages.get(n)!.copy(hash), data);
+  assert.equal(world.holders(forged.hash), []);
+  assert.equal(replicates.sort((a, b) => a.to.localeCompare(b.to)), [{ to: 'n2/blocks', blocks: 20 }, { to: 'n3/blocks', blocks: 20 }]);
+  assert.is(world.registers.length, 1, 'the batch is registered in one request');
+  assert.is(world.registers[0]!.request.blocks.length, 20);
+});
+
+test('copies for one peer are split across messages at replicateBatchBytesMax', () => {
+  const world = new World(nodes, { replicateBatchBytesMax: 100 });
+  const blocks = Array.from({ length: 5 }, (_, i) => ({ ...block(`${i}`.repeat(40)) }));
+  const replicates: number[] = [];
+  world.tamper = ({ to, message }) => {
+    const m = message as { type?: string; blocks?: unknown[] };
+    if (m.type === 'block.replicate' && to === 'n2/blocks') replicates.push(m.blocks!.length);
+  };
+  world.request('n1', 1, { op: 'blocks.put-many', blocks });
+  world.run();
+  const { outcomes } = ok(world.response(1)) as { outcomes: { replicas: number }[] };
+  assert.equal(outcomes, Array(5).fill({ replicas: 3 }));
+  assert.equal(replicates, [2, 2, 1], '40-byte blocks, at most 100 bytes a message');
+});
+
 test('the put is answered only after the registration is acknowledged', () => {
   const world = new World(nodes);
   world.registerAnswers = ['drop'];
@@ -509,16 +545,19 @@ test('at start the actor counts the blocks in its packs, ignores a torn tail and
   assert.equal(world.stats.get('n2'), { blocks: 0, bytes: 0 });
 });
 
-test('a peer replicate with a wrong hash is refused with hash_mismatch', () => {
+test('a peer replicate stores each good block and refuses one with a wrong hash with hash_mismatch', () => {
   const world = new World(nodes);
   const { hash } = block('real');
-  world.queue.push({ to: 'n2/blocks', message: { type: 'block.replicate', from: 'peer/blocks', id: 9, hash, data: new Uint8Array([1]) } });
+  const good = block('good');
+  const blocks = [{ hash, data: new Uint8Array([1]) }, good];
+  world.queue.push({ to: 'n2/blocks', message: { type: 'block.replicate', from: 'peer/blocks', id: 9, blocks } });
   world.pump();
-  const [reply] = world.inbox.get('peer/blocks') as { ok: boolean; id: number; error?: { code: string } }[];
+  const [reply, extra] = world.inbox.get('peer/blocks') as { id: number; outcomes: { ok: boolean; error?: { code: string } }[] }[];
+  assert.is(extra, undefined, 'one answer for the whole batch');
   assert.is(reply!.id, 9);
-  assert.is(reply!.ok, false);
-  assert.is(reply!.error?.code, 'hash_mismatch');
+  assert.equal(reply!.outcomes.map((outcome) => [outcome.ok, outcome.error?.code]), [[false, 'hash_mismatch'], [true, undefined]]);
   assert.equal(world.holders(hash), []);
+  assert.equal(world.holders(good.hash), ['n2']);
 });
 
 // ---------------------------------------------------------------- surplus copies

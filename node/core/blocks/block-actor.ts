@@ -9,7 +9,7 @@ import type { Env } from '../actor/env.ts';
 import { raftboxError, type RaftboxError } from '../../../protocol/errors.ts';
 import type { NodeId } from '../../../protocol/raft-messages.ts';
 import { virtualNodesDefault } from '../../../protocol/ring.ts';
-import type { BlockHash, BlockPeerMessage, BlockStatsMessage, RequestMessage, ResponseMessage, StorageFailedMessage } from '../../../protocol/wire.ts';
+import type { BlockHash, BlockPeerMessage, BlockStatsMessage, BlockUpload, PutOutcome, ReplicaOutcome, RequestMessage, ResponseMessage, StorageFailedMessage } from '../../../protocol/wire.ts';
 import type { BlockDirectory } from './block-directory.ts';
 import { respond, wireError, type BlockInternalMessage, type PackSyncedMessage } from './block-messages.ts';
 import { BlockGets, type GetSources } from './block-gets.ts';
@@ -38,6 +38,8 @@ export interface BlockActorOptions {
   suspectMs?: number;
   putsInFlightMax?: number;
   putBytesInFlightMax?: number;
+  /** Most block bytes one replicate message to a peer carries; see BlockPutsOptions. */
+  replicateBatchBytesMax?: number;
   getsInFlightMax?: number;
   /** Local block writes in flight (client puts and peers' replicas together). */
   writesInFlightMax?: number;
@@ -84,6 +86,7 @@ export const blockActorDefaults = {
   suspectMs: 5000,
   putsInFlightMax: 256,
   putBytesInFlightMax: 256 * 1024 * 1024,
+  replicateBatchBytesMax: 1024 * 1024,
   getsInFlightMax: 256,
   writesInFlightMax: 512,
   registerRetriesMax: 5,
@@ -157,7 +160,14 @@ export class BlockActor implements Actor {
     this.store = new BlockStore(env.storage, { node: o.node, sha256: o.sha256, writesInFlightMax: o.writesInFlightMax, waitersPerWriteMax, packBytesMax: o.packBytesMax });
     this.register = this.batcher('blocks.register', o.putsInFlightMax + o.repairsInFlightMax, nextId);
     this.releaser = this.batcher('blocks.release', o.surplusChecksMax, nextId);
-    const putOptions = { node: o.node, replication, replicateTimeoutMs: o.replicateTimeoutMs, putsInFlightMax: o.putsInFlightMax, putBytesInFlightMax: o.putBytesInFlightMax };
+    const putOptions = {
+      node: o.node,
+      replication,
+      replicateTimeoutMs: o.replicateTimeoutMs,
+      putsInFlightMax: o.putsInFlightMax,
+      putBytesInFlightMax: o.putBytesInFlightMax,
+      replicateBatchBytesMax: o.replicateBatchBytesMax,
+    };
     this.puts = new BlockPuts(env, putOptions, this.placement, this.store, suspects, this.register, nextId);
     this.gets = new BlockGets(env, { node: o.node, sha256: o.sha256, fetchTimeoutMs: o.replicateTimeoutMs, getsInFlightMax: o.getsInFlightMax }, this.getSources(), this.store, suspects, nextId);
     const repairOptions = {
@@ -223,6 +233,7 @@ export class BlockActor implements Actor {
   /** Registration batches go out once per mailbox drain, so a burst of stored blocks shares one. */
   drained(): void {
     this.repairer.pump();
+    this.puts.flush();
     this.register.flush();
     this.releaser.flush();
   }
@@ -339,8 +350,9 @@ export class BlockActor implements Actor {
     if (request?.op === 'blocks.put') {
       const refusal = this.checkBlock(request.hash, request.data);
       if (refusal) return respond(this.env, message.from, message.id, { ok: false, error: refusal });
-      return this.puts.put(message.from, message.id, request.hash, request.data);
+      return this.puts.put(request.hash, request.data, (result) => respond(this.env, message.from, message.id, result.ok ? { ok: true, result: { replicas: result.replicas } } : result));
     }
+    if (request?.op === 'blocks.put-many') return this.putMany(message, request.blocks);
     if (request?.op === 'blocks.get') {
       if (!isBlockHash(request.hash)) return respond(this.env, message.from, message.id, { ok: false, error: badHash(request.hash) });
       return this.gets.get(message.from, message.id, request.hash);
@@ -350,7 +362,7 @@ export class BlockActor implements Actor {
       if (!started) respond(this.env, message.from, message.id, { ok: false, error: raftboxError('overloaded', `node ${this.options.node} is already running a scrub pass; retry when it finishes`) });
       return;
     }
-    const error = raftboxError('bad_message', `the block actor of node ${this.options.node} serves blocks.put and blocks.get, not '${String(request?.op)}'`);
+    const error = raftboxError('bad_message', `the block actor of node ${this.options.node} serves blocks.put, blocks.put-many and blocks.get, not '${String(request?.op)}'`);
     respond(this.env, message.from, message.id, { ok: false, error });
   }
 
@@ -364,18 +376,37 @@ export class BlockActor implements Actor {
     return null;
   }
 
-  private onReplicate(message: Extract<BlockPeerMessage, { type: 'block.replicate' }>): void {
-    const reply = (outcome: { ok: true } | { ok: false; error: RaftboxError }) => {
-      const answer: BlockPeerMessage = outcome.ok
-        ? { type: 'block.replicated', from: this.env.self, id: message.id, ok: true }
-        : { type: 'block.replicated', from: this.env.self, id: message.id, ok: false, error: wireError(outcome.error) };
-      this.env.send(message.from, answer);
+  // Each block of the batch is checked and stored on its own; one answer carries every outcome.
+  private putMany(message: RequestMessage, blocks: BlockUpload[]): void {
+    const outcomes: PutOutcome[] = new Array(blocks.length);
+    let remaining = blocks.length;
+    const settle = (index: number, outcome: PutOutcome): void => {
+      outcomes[index] = outcome;
+      if (--remaining === 0) respond(this.env, message.from, message.id, { ok: true, result: { outcomes } });
     };
-    const refusal = this.checkBlock(message.hash, message.data);
-    if (refusal) return reply({ ok: false, error: refusal });
-    const start = this.store.write(message.hash, message.data, reply);
-    if (start === 'present') reply({ ok: true });
-    if (start === 'overloaded') reply({ ok: false, error: raftboxError('overloaded', `node ${this.options.node} has too many block writes in flight`) });
+    if (remaining === 0) return respond(this.env, message.from, message.id, { ok: true, result: { outcomes } });
+    blocks.forEach(({ hash, data }, index) => {
+      const refusal = this.checkBlock(hash, data);
+      if (refusal) return settle(index, { error: wireError(refusal) });
+      this.puts.put(hash, data, (result) => settle(index, result.ok ? { replicas: result.replicas } : { error: wireError(result.error) }));
+    });
+  }
+
+  private onReplicate(message: Extract<BlockPeerMessage, { type: 'block.replicate' }>): void {
+    const outcomes: ReplicaOutcome[] = new Array(message.blocks.length);
+    let remaining = message.blocks.length;
+    const settle = (index: number, outcome: { ok: true } | { ok: false; error: RaftboxError }): void => {
+      outcomes[index] = outcome.ok ? { ok: true } : { ok: false, error: wireError(outcome.error) };
+      if (--remaining === 0) this.env.send(message.from, { type: 'block.replicated', from: this.env.self, id: message.id, outcomes } satisfies BlockPeerMessage);
+    };
+    if (remaining === 0) return this.env.send(message.from, { type: 'block.replicated', from: this.env.self, id: message.id, outcomes } satisfies BlockPeerMessage);
+    message.blocks.forEach(({ hash, data }, index) => {
+      const refusal = this.checkBlock(hash, data);
+      if (refusal) return settle(index, { ok: false, error: refusal });
+      const start = this.store.write(hash, data, (outcome) => settle(index, outcome));
+      if (start === 'present') settle(index, { ok: true });
+      if (start === 'overloaded') settle(index, { ok: false, error: raftboxError('overloaded', `node ${this.options.node} has too many block writes in flight`) });
+    });
   }
 
   private onFetch(message: Extract<BlockPeerMessage, { type: 'block.fetch' }>): void {

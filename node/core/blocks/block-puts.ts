@@ -3,12 +3,16 @@
 // register where they are, and only then tells the client the block is stored. A node
 // that does not answer in time is suspected and the next node in preference order takes
 // its place (sloppy placement, as in Dynamo), so one dead node does not stall uploads.
+// Copies bound for the same peer during one mailbox drain travel in one message (up to
+// `replicateBatchBytesMax`), so a burst of small files costs a few messages, not three
+// per file.
 
 import type { Env, TimerId } from '../actor/env.ts';
 import { raftboxError, type RaftboxError } from '../../../protocol/errors.ts';
 import type { NodeId } from '../../../protocol/raft-messages.ts';
-import type { Address, BlockHash, BlockPeerMessage } from '../../../protocol/wire.ts';
-import { blocksAddress, respond, type BlockInternalMessage } from './block-messages.ts';
+import { blocksPerPutMax } from '../../../protocol/wire-schema.ts';
+import type { BlockHash, BlockPeerMessage, BlockUpload } from '../../../protocol/wire.ts';
+import { blocksAddress, type BlockInternalMessage } from './block-messages.ts';
 import type { BlockStore, WriteOutcome } from './block-store.ts';
 import type { RegisterBatcher, RegisterOutcome } from './register-batcher.ts';
 import type { Suspects } from './suspects.ts';
@@ -22,29 +26,48 @@ export interface BlockPutsOptions {
   putsInFlightMax: number;
   /** Most block bytes held in memory by puts in flight. */
   putBytesInFlightMax: number;
+  /** Most block bytes in one replicate message; a larger block travels alone. */
+  replicateBatchBytesMax: number;
 }
+
+/** How a put ended: the copies made, or why it failed. */
+export type PutResult = { ok: true; replicas: number } | { ok: false; error: RaftboxError };
 
 interface PutFlow {
   hash: BlockHash;
   data: Uint8Array;
-  waiters: { from: Address; id: number }[];
+  waiters: ((result: PutResult) => void)[];
   preference: NodeId[];
   tried: Set<NodeId>;
   /** Nodes whose copy is durable. */
   durable: NodeId[];
-  /** Replicate requests awaiting an answer, by request id. */
-  pending: Map<number, { node: NodeId; timer: TimerId }>;
+  /** Nodes asked for a copy and not yet answered → the replicate request that carries it (0 while still queued). */
+  pending: Map<NodeId, number>;
   localPending: boolean;
   /** Why nodes could not take a copy, for the error sentence; at most one per node. */
   failures: string[];
   phase: 'copying' | 'registering';
 }
 
+/** A replicate message sent and not yet answered: which blocks it carried, in order. */
+interface ReplicateRequest {
+  node: NodeId;
+  hashes: BlockHash[];
+  timer: TimerId;
+}
+
+/** Copies waiting for the end of the drain to go to one peer together. */
+interface OutgoingBatch {
+  flows: PutFlow[];
+  bytes: number;
+}
+
 type ReplicatedMessage = Extract<BlockPeerMessage, { type: 'block.replicated' }>;
 
 export class BlockPuts {
   private readonly flows = new Map<BlockHash, PutFlow>();
-  private readonly replicateRequests = new Map<number, BlockHash>();
+  private readonly replicateRequests = new Map<number, ReplicateRequest>();
+  private readonly outgoing = new Map<NodeId, OutgoingBatch>();
   private waiting = 0;
   private bytesInFlight = 0;
 
@@ -58,22 +81,24 @@ export class BlockPuts {
     private readonly nextId: () => number,
   ) {}
 
-  /** Store a verified block for the client at `from`; concurrent puts of one hash share one flow. */
-  put(from: Address, id: number, hash: BlockHash, data: Uint8Array): void {
+  /**
+   * Stores a verified block for a client and calls `done` once it is durable on enough
+   * nodes and registered, or has failed; concurrent puts of one hash share one flow.
+   */
+  put(hash: BlockHash, data: Uint8Array, done: (result: PutResult) => void): void {
     const existing = this.flows.get(hash);
     if (this.waiting >= this.options.putsInFlightMax || (!existing && this.bytesInFlight + data.byteLength > this.options.putBytesInFlightMax)) {
-      const error = raftboxError('overloaded', `node ${this.options.node} already has ${this.waiting} block uploads in flight; retry with backoff`);
-      return respond(this.env, from, id, { ok: false, error });
+      return done({ ok: false, error: raftboxError('overloaded', `node ${this.options.node} already has ${this.waiting} block uploads in flight; retry with backoff`) });
     }
     this.waiting++;
     if (existing) {
-      existing.waiters.push({ from, id });
+      existing.waiters.push(done);
       return;
     }
     const flow: PutFlow = {
       hash,
       data,
-      waiters: [{ from, id }],
+      waiters: [done],
       preference: this.ring.preference(hash),
       tried: new Set(),
       durable: [],
@@ -87,26 +112,41 @@ export class BlockPuts {
     this.advance(flow);
   }
 
-  /** A peer's answer to a replicate request. */
-  onReplicated(message: ReplicatedMessage): void {
-    const settled = this.settle(message.id, message.from);
-    if (!settled) return this.env.log('debug', 'blocks.replicated-unexpected', { id: message.id, from: message.from });
-    const { flow, node } = settled;
-    this.suspects.clear(node);
-    if (message.ok) flow.durable.push(node);
-    else flow.failures.push(`${node} refused (${message.error?.code ?? 'internal'}: ${message.error?.message ?? 'no reason given'})`);
-    this.advance(flow);
+  /** Sends the copies queued during this drain, one message per peer. */
+  flush(): void {
+    for (const node of [...this.outgoing.keys()]) this.sendBatch(node);
   }
 
-  /** A replicate request went unanswered: suspect the node and try the next one. */
+  /** A peer's answer to a replicate request: one outcome per block it carried. */
+  onReplicated(message: ReplicatedMessage): void {
+    const request = this.replicateRequests.get(message.id);
+    if (!request || message.from !== blocksAddress(request.node)) return this.env.log('debug', 'blocks.replicated-unexpected', { id: message.id, from: message.from });
+    this.replicateRequests.delete(message.id);
+    this.env.cancel(request.timer);
+    this.suspects.clear(request.node);
+    request.hashes.forEach((hash, index) => {
+      const flow = this.settle(hash, request.node, message.id);
+      if (!flow) return;
+      const outcome = message.outcomes[index];
+      if (outcome?.ok) flow.durable.push(request.node);
+      else flow.failures.push(`${request.node} refused (${outcome?.error?.code ?? 'internal'}: ${outcome?.error?.message ?? 'no outcome given for this block'})`);
+      this.advance(flow);
+    });
+  }
+
+  /** A replicate request went unanswered: suspect the node and try the next one for each block. */
   onReplicateTimeout(message: Extract<BlockInternalMessage, { type: 'blocks.replicate-timeout' }>): void {
-    const settled = this.settle(message.id, null);
-    if (!settled) return;
-    const { flow, node } = settled;
-    this.suspects.suspect(node, this.env.now());
-    this.env.log('warn', 'blocks.node-suspected', { node, hash: flow.hash, timeoutMs: this.options.replicateTimeoutMs });
-    flow.failures.push(`${node} did not answer within ${this.options.replicateTimeoutMs} ms`);
-    this.advance(flow);
+    const request = this.replicateRequests.get(message.id);
+    if (!request) return;
+    this.replicateRequests.delete(message.id);
+    this.suspects.suspect(request.node, this.env.now());
+    this.env.log('warn', 'blocks.node-suspected', { node: request.node, blocks: request.hashes.length, timeoutMs: this.options.replicateTimeoutMs });
+    for (const hash of request.hashes) {
+      const flow = this.settle(hash, request.node, message.id);
+      if (!flow) continue;
+      flow.failures.push(`${request.node} did not answer within ${this.options.replicateTimeoutMs} ms`);
+      this.advance(flow);
+    }
   }
 
   get inFlight(): number {
@@ -118,15 +158,12 @@ export class BlockPuts {
     return this.flows.has(hash);
   }
 
-  private settle(id: number, from: Address | null): { flow: PutFlow; node: NodeId } | null {
-    const flow = this.flows.get(this.replicateRequests.get(id) ?? '');
-    const request = flow?.pending.get(id);
-    if (!flow || !request) return null;
-    if (from !== null && from !== blocksAddress(request.node)) return null;
-    this.env.cancel(request.timer);
-    flow.pending.delete(id);
-    this.replicateRequests.delete(id);
-    return { flow, node: request.node };
+  // The flow of `hash` if its copy on `node` is still awaited from request `id`.
+  private settle(hash: BlockHash, node: NodeId, id: number): PutFlow | null {
+    const flow = this.flows.get(hash);
+    if (!flow || flow.pending.get(node) !== id) return null;
+    flow.pending.delete(node);
+    return flow;
   }
 
   // Start copies until R are durable or in flight, then decide: register, wait, or give up.
@@ -180,13 +217,37 @@ export class BlockPuts {
     this.advance(flow);
   }
 
+  // The copy joins this drain's batch for `node`; a batch that would outgrow a message goes now.
   private copyTo(flow: PutFlow, node: NodeId): void {
+    const size = flow.data.byteLength;
+    let batch = this.outgoing.get(node);
+    if (batch && (batch.bytes + size > this.options.replicateBatchBytesMax || batch.flows.length >= blocksPerPutMax)) {
+      this.sendBatch(node);
+      batch = undefined;
+    }
+    if (!batch) {
+      batch = { flows: [], bytes: 0 };
+      this.outgoing.set(node, batch);
+    }
+    batch.flows.push(flow);
+    batch.bytes += size;
+    flow.pending.set(node, 0);
+    if (batch.bytes >= this.options.replicateBatchBytesMax) this.sendBatch(node);
+  }
+
+  private sendBatch(node: NodeId): void {
+    const batch = this.outgoing.get(node);
+    if (!batch) return;
+    this.outgoing.delete(node);
+    // A flow that finished while queued (it failed, say) no longer waits for this copy.
+    const flows = batch.flows.filter((flow) => this.flows.get(flow.hash) === flow && flow.pending.get(node) === 0);
+    if (flows.length === 0) return;
     const id = this.nextId();
-    const message: BlockPeerMessage = { type: 'block.replicate', from: this.env.self, id, hash: flow.hash, data: flow.data };
-    this.env.send(blocksAddress(node), message);
+    const blocks: BlockUpload[] = flows.map((flow) => ({ hash: flow.hash, data: flow.data }));
+    this.env.send(blocksAddress(node), { type: 'block.replicate', from: this.env.self, id, blocks } satisfies BlockPeerMessage);
     const timer = this.env.timer(this.options.replicateTimeoutMs, { type: 'blocks.replicate-timeout', id } satisfies BlockInternalMessage);
-    flow.pending.set(id, { node, timer });
-    this.replicateRequests.set(id, flow.hash);
+    this.replicateRequests.set(id, { node, hashes: flows.map((flow) => flow.hash), timer });
+    for (const flow of flows) flow.pending.set(node, id);
   }
 
   private registerBlock(flow: PutFlow): void {
@@ -203,17 +264,12 @@ export class BlockPuts {
     this.finish(flow, outcome.ok ? { ok: true } : outcome);
   }
 
+  // Copies still awaited are no longer needed: a late answer finds no flow and is ignored.
   private finish(flow: PutFlow, outcome: { ok: true } | { ok: false; error: RaftboxError }): void {
     this.flows.delete(flow.hash);
     this.waiting -= flow.waiters.length;
     this.bytesInFlight -= flow.data.byteLength;
-    for (const [id, request] of flow.pending) {
-      this.env.cancel(request.timer);
-      this.replicateRequests.delete(id);
-    }
-    const replicas = flow.durable.length;
-    for (const waiter of flow.waiters) {
-      respond(this.env, waiter.from, waiter.id, outcome.ok ? { ok: true, result: { replicas } } : outcome);
-    }
+    const result: PutResult = outcome.ok ? { ok: true, replicas: flow.durable.length } : outcome;
+    for (const waiter of flow.waiters) waiter(result);
   }
 }

@@ -215,6 +215,7 @@ export class MetadataService {
       case 'blocks.has':
         return reply({ missing: this.stateMachine.missingBlocks(hashList(request.hashes)) });
       case 'blocks.put':
+      case 'blocks.put-many':
       case 'blocks.get':
         throw raftboxError('bad_message', `${request.op} is served by the block actor, at address ${this.options.node}/blocks, not by the metadata actor`);
       default:
