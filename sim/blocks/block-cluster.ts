@@ -249,10 +249,13 @@ function referencedBlocks(sm: MetadataStateMachine): Set<string> {
   return hashes;
 }
 
-// The block actor outlives no crash, but the state machine it reads is rebuilt on each restart of the metadata actor.
+// The block actor outlives no crash, but the state machine it reads is rebuilt on each
+// restart of the metadata actor. A rebuilt one numbers its registry versions afresh, so
+// the first question about changes after a rebuild is answered "look at everything".
 function currentDirectory(current: () => MetadataStateMachine | null): BlockDirectory {
   const empty = new MetadataStateMachine();
   const sm = () => current() ?? empty;
+  let askedOf: MetadataStateMachine | null = null;
   return {
     get blocksVersion() {
       return sm().blocksVersion;
@@ -265,5 +268,11 @@ function currentDirectory(current: () => MetadataStateMachine | null): BlockDire
     isDown: (node) => sm().isDown(node),
     block: (hash) => sm().block(hash),
     blocks: () => sm().blocks(),
+    ownersChangedSince: (version) => {
+      const asked = sm();
+      const known = asked === askedOf;
+      askedOf = asked;
+      return known ? asked.ownersChangedSince(version) : null;
+    },
   };
 }

@@ -572,8 +572,44 @@ function directoryView(hash: string, size: number, all: string[], down: string[]
     isDown: (node) => down.includes(node),
     block: (asked) => (asked === hash ? { size, owners: [...all] } : null),
     blocks: () => [[hash, { size, owners: all }]],
+    ownersChangedSince: () => null,
   };
 }
+
+test('after its first full scan, a repairer looks only at the blocks whose owners changed', () => {
+  const held = Array.from({ length: 500 }, (_, i) => block(`held by all ${i}`));
+  const fresh = block('registered with two copies');
+  const registry = new Map(held.map(({ hash, data }) => [hash, { size: data.byteLength, owners: nodes }]));
+  let version = 1;
+  let wholeScans = 0;
+  const directory: BlockDirectory = {
+    get blocksVersion() {
+      return version;
+    },
+    ringEpoch: 1,
+    liveNodes: () => nodes,
+    ringMembers: () => nodes,
+    isDown: () => false,
+    block: (hash) => {
+      const known = registry.get(hash);
+      return known ? { size: known.size, owners: [...known.owners] } : null;
+    },
+    blocks: () => {
+      wholeScans++;
+      return registry.entries();
+    },
+    ownersChangedSince: (since) => (since === 1 && version === 2 ? [fresh.hash] : since === version ? [] : null),
+  };
+  const world = new World(nodes, { directory, repairStartupFullScansMs: 0 }, (node, storage) => storage.preload(node === 'n3' ? held : [...held, fresh]));
+  world.run(500);
+  assert.is(wholeScans, 3, 'one full scan per node at start');
+  registry.set(fresh.hash, { size: fresh.data.byteLength, owners: ['n1', 'n2'] });
+  version = 2;
+  world.run(2000);
+  assert.equal(world.holders(fresh.hash), nodes, 'n3 copied the new block');
+  assert.is(wholeScans, 3, 'no scan of the whole registry after the change');
+  assert.ok(world.registers.some(({ node, request }) => node === 'n3' && request.blocks.some((b) => b.hash === fresh.hash && b.owners.includes('n3'))));
+});
 
 test('a copy no target needs is given up, through the log first, once every target confirms', () => {
   const four = ['n1', 'n2', 'n3', 'n4'];

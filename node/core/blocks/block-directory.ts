@@ -17,5 +17,11 @@ export interface BlockDirectory {
   ringMembers(): readonly NodeId[];
   isDown(node: NodeId): boolean;
   block(hash: BlockHash): { size: number; owners: NodeId[] } | null;
+  /**
+   * The blocks whose owners changed after registry version `version` (a past
+   * `blocksVersion`), or null when that is not known and every block must be looked at:
+   * after a ring change, a snapshot install, or once the record forgot that version.
+   */
+  ownersChangedSince(version: number): readonly BlockHash[] | null;
   blocks(): Iterable<[BlockHash, { readonly size: number; readonly owners: readonly NodeId[] }]>;
 }

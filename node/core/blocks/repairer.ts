@@ -72,6 +72,8 @@ export class Repairer {
   private readonly fetches = new Map<number, Fetch>();
   private readonly bucket: TokenBucket;
   private seenVersion = -1;
+  /** The last scan stopped early (the queue was full): the next looks at every block. */
+  private incomplete = false;
   private lastScanMs = -Infinity;
   private lastFullScanMs = -Infinity;
   private readonly startedMs: number;
@@ -103,7 +105,7 @@ export class Repairer {
   tick(): void {
     const now = this.env.now();
     if (this.directory !== null) {
-      const changed = this.directory.blocksVersion !== this.seenVersion && now - this.lastScanMs >= this.options.scanIntervalMs;
+      const changed = (this.incomplete || this.directory.blocksVersion !== this.seenVersion) && now - this.lastScanMs >= this.options.scanIntervalMs;
       const full = now - this.lastFullScanMs >= this.options.fullScanIntervalMs || (changed && now - this.startedMs < this.options.startupFullScansMs);
       if (full || changed) this.scan(full);
     }
@@ -175,7 +177,10 @@ export class Repairer {
   private scan(full: boolean): void {
     const directory = this.directory!;
     const now = this.env.now();
+    const since = this.seenVersion;
+    const everything = full || this.incomplete;
     this.seenVersion = directory.blocksVersion;
+    this.incomplete = false;
     this.lastScanMs = now;
     if (full) this.lastFullScanMs = now;
     const self = this.options.node;
@@ -183,7 +188,7 @@ export class Repairer {
     // up yet: its copies are about to be wanted again, so it gives none of them up.
     const mayGiveUp = this.placement.isLive(self);
     let found = 0;
-    for (const [hash, block] of directory.blocks()) {
+    for (const [hash, block] of this.blocksToScan(everything, since)) {
       if (this.jobs.has(hash)) continue;
       const live = block.owners.filter((node) => this.placement.isLive(node));
       const targets = this.placement.targets(hash);
@@ -194,10 +199,26 @@ export class Repairer {
         continue;
       }
       if (live.length === 0 || !targets.includes(self)) continue;
-      if (!this.enqueue(hash, block.size, 'rereplicate', live)) break;
+      if (!this.enqueue(hash, block.size, 'rereplicate', live)) {
+        // The queue is full: the blocks not looked at wait for a scan of every block.
+        this.incomplete = true;
+        break;
+      }
       found++;
     }
     if (found > 0) this.env.log('info', 'blocks.rereplicate-scan', { node: self, found, queued: this.queue.length, full });
+  }
+
+  // Every block, or only those whose owners changed after registry version `since`, unless
+  // the registry cannot say which (then every block too).
+  private *blocksToScan(everything: boolean, since: number): Iterable<[BlockHash, { readonly size: number; readonly owners: readonly NodeId[] }]> {
+    const directory = this.directory!;
+    const changed = everything ? null : directory.ownersChangedSince(since);
+    if (changed === null) return yield* directory.blocks();
+    for (const hash of new Set(changed)) {
+      const block = directory.block(hash);
+      if (block !== null) yield [hash, block];
+    }
   }
 
   // ---------------------------------------------------------------- copying
@@ -246,7 +267,7 @@ export class Repairer {
       this.failedBlocks++;
       this.env.log('warn', 'blocks.repair-failed', { hash: job.hash, kind: job.kind });
       // A later scan tries again, with whatever sources the registry then names.
-      this.seenVersion = -1;
+      this.incomplete = true;
     }
     for (const waiter of job.waiters) waiter(ok);
     this.pump();

@@ -14,6 +14,7 @@ import { SessionTable } from '../raft/sessions.ts';
 import { BlockRegistry } from './block-registry.ts';
 import { ChangeFeed } from './change-feed.ts';
 import { decodeCommand, toWireError, type ApplyResult, type CommitCommand, type GcCommand, type MemberCommand, type NodeCommand, type RegisterCommand, type ReleaseCommand } from './commands.ts';
+import { OwnerChanges } from './owner-changes.ts';
 import { RingState, type JoinedNode } from './ring-state.ts';
 import { arrayHeader, arrayPieces, mapHeader, SlicedEncoder, whole, type Piece } from './snapshot-writer.ts';
 
@@ -64,6 +65,9 @@ const snapshotFormat = 1;
 /** File versions (or registry, feed or session rows) one snapshot step encodes: a few milliseconds of work. */
 export const snapshotRecordsPerStep = 1000;
 
+/** Block hashes whose owner changes are remembered for repairers' scans (about 7 MB of strings). */
+const ownerChangesRecordedMax = 100_000;
+
 /** path → versions, oldest first; the last one is current. */
 type Namespace = Map<string, FileInfo[]>;
 
@@ -88,6 +92,7 @@ export class MetadataStateMachine implements StateMachine {
   appliedIndex = 0;
   /** Bumped whenever the registry changes, so a reader can tell cheaply that it must look again. */
   blocksVersion = 0;
+  private readonly ownerChanges = new OwnerChanges(ownerChangesRecordedMax);
   onCommit: CommitListener | null = null;
   onBlocksDropped: BlocksDroppedListener | null = null;
   /** Called after a node joined or was forgotten, so the host can dial it or hang up. */
@@ -200,7 +205,7 @@ export class MetadataStateMachine implements StateMachine {
       return { ok: false, error: { code: 'overloaded', message: `the block registry holds the most blocks allowed (${this.options.registryBlocksMax})` } };
     }
     this.registry.register(command.blocks, command.atMs ?? 0);
-    this.blocksVersion++;
+    this.ownerChanges.record(++this.blocksVersion, command.blocks.map((block) => block.hash));
     return { ok: true, result: { registered: command.blocks.length } };
   }
 
@@ -208,14 +213,21 @@ export class MetadataStateMachine implements StateMachine {
     if (!this.ring.isMember(command.node)) {
       return { ok: false, error: { code: 'not_found', message: `node ${command.node} is not on the placement ring; it has members ${this.ring.all.join(', ')}` } };
     }
-    if (this.ring.apply(command.node, command.change)) this.blocksVersion++;
+    if (this.ring.apply(command.node, command.change)) this.ownerChanges.forgetAll(++this.blocksVersion);
     return { ok: true, result: { epoch: this.ring.epoch } };
   }
 
   private release(command: ReleaseCommand): ApplyResult {
     let released = 0;
-    for (const block of command.blocks) for (const owner of block.owners) if (this.registry.release(block.hash, owner)) released++;
-    if (released > 0) this.blocksVersion++;
+    const changed = new Set<BlockHash>();
+    for (const block of command.blocks) {
+      for (const owner of block.owners) {
+        if (!this.registry.release(block.hash, owner)) continue;
+        released++;
+        changed.add(block.hash);
+      }
+    }
+    if (released > 0) this.ownerChanges.record(++this.blocksVersion, [...changed]);
     return { ok: true, result: { released } };
   }
 
@@ -230,7 +242,7 @@ export class MetadataStateMachine implements StateMachine {
       this.ring.forget(node);
       for (const [hash] of this.registry.entries()) this.registry.release(hash, node);
     }
-    this.blocksVersion++;
+    this.ownerChanges.forgetAll(++this.blocksVersion);
     if (change !== 'leave') this.onMembersChanged?.();
     return { ok: true, result: { epoch: this.ring.epoch } };
   }
@@ -250,7 +262,8 @@ export class MetadataStateMachine implements StateMachine {
     }
     for (const hash of dropped) this.registry.delete(hash);
     if (dropped.length > 0) {
-      this.blocksVersion++;
+      // A forgotten block needs no copies: nothing for a repairer to look at again.
+      this.ownerChanges.record(++this.blocksVersion, []);
       this.onBlocksDropped?.(dropped, null);
     }
     return { ok: true, result: { deletedBlocks: dropped.length, freedBytes } };
@@ -370,6 +383,11 @@ export class MetadataStateMachine implements StateMachine {
     return this.registry.entries();
   }
 
+  /** The blocks whose owners changed after registry version `version`; null when every block must be looked at. */
+  ownersChangedSince(version: number): BlockHash[] | null {
+    return this.ownerChanges.since(version);
+  }
+
   /** The ring members not declared down, sorted: the nodes blocks are placed on. */
   liveNodes(): NodeId[] {
     return this.ring.live();
@@ -458,7 +476,7 @@ export class MetadataStateMachine implements StateMachine {
     this.feed = ChangeFeed.fromJSON(state.feed, this.options.feedEntriesMax);
     this.sessions = SessionTable.fromJSON(state.sessions, this.options.sessionsMax);
     this.ring = RingState.fromJSON(state.ring, this.options.ringMembers);
-    this.blocksVersion++;
+    this.ownerChanges.forgetAll(++this.blocksVersion);
     this.onMembersChanged?.();
     this.onRestored?.(previousIndex);
   }
