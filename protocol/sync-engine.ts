@@ -361,7 +361,10 @@ class SyncRun {
     // Blocks go up in groups (read, checked, then sent together), so small files share
     // requests; `transfersMax` blocks' worth of groups are in flight at once.
     const groupsInFlight = Math.max(1, Math.ceil(this.transfersMax / blocksPerUploadGroupTarget));
-    const groupBytesMax = Math.min(uploadGroupBytesMax, this.options.limitBytesPerSecond || uploadGroupBytesMax);
+    // Under a rate limit a group holds at most a quarter second's worth, so blocks keep
+    // leaving steadily rather than all groups waiting for their whole budget at once.
+    const rate = this.options.limitBytesPerSecond;
+    const groupBytesMax = rate !== undefined && rate > 0 ? Math.min(uploadGroupBytesMax, Math.ceil(rate / 4)) : uploadGroupBytesMax;
     await forEachLimited(uploadGroups([...missing], wanted, groupBytesMax), groupsInFlight, async (group) => {
       this.checkCancelled();
       const ready: { upload: BlockUpload; source: LocalBlock }[] = [];
