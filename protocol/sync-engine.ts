@@ -82,7 +82,10 @@ export interface SyncOptions {
   sha256(bytes: Uint8Array): Promise<string>;
   now(): number;
   sleep(ms: number): Promise<void>;
-  /** Block transfers in flight at once. */
+  /**
+   * Block transfers in flight at once. Uploads go in groups (one group per eight of
+   * these), and a group of small blocks holds up to 96 of them in a few requests.
+   */
   transfersMax?: number;
   /** Upload and download bytes per second, together; unlimited when absent. */
   limitBytesPerSecond?: number;

@@ -277,6 +277,15 @@ test('a put-many batch is copied with one message per peer and answered with an 
   assert.is(world.registers[0]!.request.blocks.length, 20);
 });
 
+test('an empty put-many or replicate is answered at once, with no outcomes', () => {
+  const world = new World(nodes);
+  world.request('n1', 1, { op: 'blocks.put-many', blocks: [] });
+  world.queue.push({ to: 'n2/blocks', message: { type: 'block.replicate', from: 'peer/blocks', id: 4, blocks: [] } });
+  world.run();
+  assert.equal(ok(world.response(1)), { outcomes: [] });
+  assert.equal(world.inbox.get('peer/blocks'), [{ type: 'block.replicated', from: 'n2/blocks', id: 4, outcomes: [] }]);
+});
+
 test('copies for one peer are split across messages at replicateBatchBytesMax', () => {
   const world = new World(nodes, { replicateBatchBytesMax: 100 });
   const blocks = Array.from({ length: 5 }, (_, i) => ({ ...block(`${i}`.repeat(40)) }));

@@ -378,13 +378,7 @@ export class BlockActor implements Actor {
 
   // Each block of the batch is checked and stored on its own; one answer carries every outcome.
   private putMany(message: RequestMessage, blocks: BlockUpload[]): void {
-    const outcomes: PutOutcome[] = new Array(blocks.length);
-    let remaining = blocks.length;
-    const settle = (index: number, outcome: PutOutcome): void => {
-      outcomes[index] = outcome;
-      if (--remaining === 0) respond(this.env, message.from, message.id, { ok: true, result: { outcomes } });
-    };
-    if (remaining === 0) return respond(this.env, message.from, message.id, { ok: true, result: { outcomes } });
+    const settle = gather<PutOutcome>(blocks.length, (outcomes) => respond(this.env, message.from, message.id, { ok: true, result: { outcomes } }));
     blocks.forEach(({ hash, data }, index) => {
       const refusal = this.checkBlock(hash, data);
       if (refusal) return settle(index, { error: wireError(refusal) });
@@ -393,13 +387,9 @@ export class BlockActor implements Actor {
   }
 
   private onReplicate(message: Extract<BlockPeerMessage, { type: 'block.replicate' }>): void {
-    const outcomes: ReplicaOutcome[] = new Array(message.blocks.length);
-    let remaining = message.blocks.length;
-    const settle = (index: number, outcome: { ok: true } | { ok: false; error: RaftboxError }): void => {
-      outcomes[index] = outcome.ok ? { ok: true } : { ok: false, error: wireError(outcome.error) };
-      if (--remaining === 0) this.env.send(message.from, { type: 'block.replicated', from: this.env.self, id: message.id, outcomes } satisfies BlockPeerMessage);
-    };
-    if (remaining === 0) return this.env.send(message.from, { type: 'block.replicated', from: this.env.self, id: message.id, outcomes } satisfies BlockPeerMessage);
+    const answer = (outcomes: ReplicaOutcome[]) => this.env.send(message.from, { type: 'block.replicated', from: this.env.self, id: message.id, outcomes } satisfies BlockPeerMessage);
+    const gathered = gather<ReplicaOutcome>(message.blocks.length, answer);
+    const settle = (index: number, outcome: { ok: true } | { ok: false; error: RaftboxError }) => gathered(index, outcome.ok ? { ok: true } : { ok: false, error: wireError(outcome.error) });
     message.blocks.forEach(({ hash, data }, index) => {
       const refusal = this.checkBlock(hash, data);
       if (refusal) return settle(index, { ok: false, error: refusal });
@@ -459,6 +449,17 @@ export class BlockActor implements Actor {
     this.statsSent = { blocks, bytes };
     this.env.send(this.options.node, { type: 'blocks.stats', blocks, bytes } satisfies BlockStatsMessage);
   }
+}
+
+/** Collects one outcome per item, in item order, and hands them to `done` once the last arrives (at once when there are none). */
+function gather<T>(count: number, done: (outcomes: T[]) => void): (index: number, outcome: T) => void {
+  const outcomes: T[] = new Array(count);
+  let remaining = count;
+  if (count === 0) done(outcomes);
+  return (index, outcome) => {
+    outcomes[index] = outcome;
+    if (--remaining === 0) done(outcomes);
+  };
 }
 
 function badHash(hash: unknown): RaftboxError {
