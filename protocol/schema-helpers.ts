@@ -30,11 +30,7 @@ export function text(bytesMax: number, minBytes = 1) {
  * snapshot) stays a view, which spares a copy of every block on every hop.
  */
 export function binary(bytesMax: number) {
-  return v.pipe(
-    v.instance(Uint8Array, 'must be binary (msgpack bin)'),
-    v.maxLength(bytesMax, `must be at most ${bytesMax} bytes`),
-    v.transform((bytes): Uint8Array => detachSmall(bytes)),
-  );
+  return v.pipe(binaryView(bytesMax), v.transform(detachSmall));
 }
 
 /**
