@@ -43,8 +43,13 @@ export interface SyncRemote {
  * nothing, when the replica holds something else now.
  */
 export interface SyncReplica {
-  /** The current local tree; entries may carry a per-path vector clock. */
-  scan(): Promise<LocalTree>;
+  /**
+   * The current local tree; entries may carry a per-path vector clock. A replica may pass
+   * `early` the blocks (name and bytes) of each file it has just read whole and hashed,
+   * when the file held still while it was read; the engine starts sending them while the
+   * scan goes on. Awaiting `early` is what bounds the bytes held.
+   */
+  scan(early?: (path: string, blocks: BlockUpload[]) => Promise<void>): Promise<LocalTree>;
   /** Bytes [offset, offset + size) of the local file at `path`, or null when it is gone or shorter. */
   readBlock(path: string, offset: number, size: number): Promise<Uint8Array | null>;
   /** Replaces `path` with the bytes of `remote`, streamed in order, if the local entry still equals `expect`. */
@@ -173,6 +178,8 @@ class SyncRun {
   private pending = new Map<string, BaseEntry | null>();
   /** Set when an action was skipped, so the trees may still differ. */
   private unsettled = false;
+  /** This pass's blocks sent during the scan. */
+  private early = EarlyUploads.none;
 
   constructor(
     private readonly replica: SyncReplica,
@@ -187,7 +194,10 @@ class SyncRun {
   async pass(): Promise<boolean> {
     this.unsettled = false;
     this.progress('scan');
-    const [local, files, base] = await Promise.all([this.replica.scan(), this.remote.list('', { includeDeleted: true }), this.replica.loadBase()]);
+    const early = new EarlyUploads(this.remote, this.throttle, this.uploadGroupBytesMax(), this.uploadGroupsInFlight(), (block) => this.countUploaded(block.data.length), () => this.checkCancelled());
+    this.early = early;
+    const [local, files, base] = await Promise.all([this.replica.scan((path, blocks) => early.add(path, blocks)), this.remote.list('', { includeDeleted: true }), this.replica.loadBase()]);
+    await early.finish();
     this.progress('plan');
     const remote = withoutIgnored(remoteTreeOf(files), this.options);
     const plan = planSync(local, remote, withoutIgnored(base, this.options), { device: this.options.device, conflictStamp: this.options.conflictStamp });
@@ -207,7 +217,8 @@ class SyncRun {
 
   private async apply(plan: SyncPlan, local: LocalTree): Promise<void> {
     const byType = groupActions(plan.actions);
-    this.counts = { bytesDone: 0, bytesTotal: plannedBytes(plan.actions), filesDone: 0, filesTotal: plan.actions.length };
+    const bytesTotal = plannedBytes(plan.actions);
+    this.counts = { bytesDone: Math.min(this.early.bytes, bytesTotal), bytesTotal, filesDone: 0, filesTotal: plan.actions.length };
     for (const action of byType['conflict-copy']) await this.applyLocal(action, () => this.replica.rename(action.path, action.copyPath, action.expect));
     for (const action of byType['move-local']) await this.moveLocal(action);
     await this.download(byType.download, local);
@@ -349,26 +360,25 @@ class SyncRun {
    */
   private async uploadBlocks(actions: CommitAction[]): Promise<CommitAction[]> {
     const wanted = indexBlocks(actions.flatMap((action): [string, SyncEntry][] => (action.type === 'delete-remote' ? [] : [[writtenPath(action), action.local]])));
-    const missing = wanted.size === 0 ? new Set<BlockHash>() : await this.remote.missingBlocks([...wanted.keys()]);
+    // Blocks stored during the scan need no asking.
+    const unsure = [...wanted.keys()].filter((hash) => !this.early.stored.has(hash));
+    const missing = unsure.length === 0 ? new Set<BlockHash>() : await this.remote.missingBlocks(unsure);
     const spoiled = new Set<string>();
     // Each missing block is sent once, for the file it was first found in; that file's progress counts it.
     const files = new Map<string, FileProgress>();
     for (const action of actions) {
-      if (action.type !== 'delete-remote') files.set(writtenPath(action), { path: writtenPath(action), state: 'uploading', bytesDone: 0, bytesTotal: 0 });
+      if (action.type === 'delete-remote') continue;
+      const path = writtenPath(action);
+      const sent = this.early.sentBytes.get(path) ?? 0;
+      files.set(path, { path, state: 'uploading', bytesDone: sent, bytesTotal: sent });
     }
     for (const hash of missing) {
       const block = wanted.get(hash)!;
       files.get(block.path)!.bytesTotal += block.size;
     }
     for (const file of files.values()) this.options.onFileProgress?.({ ...file });
-    // Blocks go up in groups (read, checked, then sent together), so small files share
-    // requests; `transfersMax` blocks' worth of groups are in flight at once.
-    const groupsInFlight = Math.max(1, Math.ceil(this.transfersMax / blocksPerUploadGroupTarget));
-    // Under a rate limit a group holds at most a quarter second's worth, so blocks keep
-    // leaving steadily rather than all groups waiting for their whole budget at once.
-    const rate = this.options.limitBytesPerSecond;
-    const groupBytesMax = rate !== undefined && rate > 0 ? Math.min(uploadGroupBytesMax, Math.ceil(rate / 4)) : uploadGroupBytesMax;
-    await forEachLimited(uploadGroups([...missing], wanted, groupBytesMax), groupsInFlight, async (group) => {
+    // Blocks go up in groups (read, checked, then sent together), so small files share requests.
+    await forEachLimited(uploadGroups([...missing], wanted, this.uploadGroupBytesMax()), this.uploadGroupsInFlight(), async (group) => {
       this.checkCancelled();
       const ready: { upload: BlockUpload; source: LocalBlock }[] = [];
       for (const hash of group) {
@@ -384,8 +394,7 @@ class SyncRun {
       }
       await this.remote.putBlocks(ready.map(({ upload }) => upload));
       for (const { upload, source } of ready) {
-        this.summary.uploadedBlocks++;
-        this.summary.uploadedBytes += upload.data.length;
+        this.countUploaded(upload.data.length);
         this.bytesDone(upload.data.length);
         const file = files.get(source.path)!;
         file.bytesDone += upload.data.length;
@@ -396,7 +405,27 @@ class SyncRun {
     return actions.filter((action) => !usesSpoiled(action, spoiled, wanted, missing));
   }
 
+  /** `transfersMax` blocks' worth of upload groups are in flight at once. */
+  private uploadGroupsInFlight(): number {
+    return Math.max(1, Math.ceil(this.transfersMax / blocksPerUploadGroupTarget));
+  }
+
+  /**
+   * Bytes in one upload group. Under a rate limit a group holds at most a quarter second's
+   * worth, so blocks keep leaving steadily rather than all groups waiting for their whole
+   * budget at once.
+   */
+  private uploadGroupBytesMax(): number {
+    const rate = this.options.limitBytesPerSecond;
+    return rate !== undefined && rate > 0 ? Math.min(uploadGroupBytesMax, Math.ceil(rate / 4)) : uploadGroupBytesMax;
+  }
+
   // ---------------------------------------------------------------- bookkeeping
+
+  private countUploaded(bytes: number): void {
+    this.summary.uploadedBlocks++;
+    this.summary.uploadedBytes += bytes;
+  }
 
   private async flush(): Promise<void> {
     if (this.pending.size === 0) return;
@@ -532,6 +561,82 @@ function uploadGroups(hashes: BlockHash[], blocks: Map<BlockHash, LocalBlock>, b
   }
   if (group.length > 0) groups.push(group);
   return groups;
+}
+
+/**
+ * Blocks a replica hands over during its scan, sent in groups as they come: a first sync
+ * stores blocks while the rest of the folder is still being read, and the upload phase
+ * neither reads nor hashes them again. These bytes are the very ones hashed, so they
+ * need no re-check. Sending early only saves time: after its first failure it stops
+ * sending, and the upload phase sends whatever is still missing and reports any error.
+ */
+class EarlyUploads {
+  /** For a pass that has not scanned yet. */
+  static readonly none = new EarlyUploads(null, null, 0, 0, () => undefined, () => undefined);
+
+  /** Blocks this pass stored (or found stored). */
+  readonly stored = new Set<BlockHash>();
+  /** Bytes sent, in all and per file (a block two files share counts for the first). */
+  bytes = 0;
+  readonly sentBytes = new Map<string, number>();
+  private readonly seen = new Set<BlockHash>();
+  private group: { path: string; block: BlockUpload }[] = [];
+  private groupBytes = 0;
+  private readonly inFlight = new Set<Promise<void>>();
+  private failed = false;
+
+  constructor(
+    private readonly remote: SyncRemote | null,
+    private readonly throttle: Throttle | null,
+    private readonly groupBytesMax: number,
+    private readonly groupsInFlight: number,
+    private readonly onSent: (block: BlockUpload) => void,
+    private readonly checkCancelled: () => void,
+  ) {}
+
+  async add(path: string, blocks: BlockUpload[]): Promise<void> {
+    for (const block of blocks) {
+      if (this.failed || this.seen.has(block.hash)) continue;
+      this.seen.add(block.hash);
+      if (this.group.length > 0 && (this.groupBytes + block.data.length > this.groupBytesMax || this.group.length >= uploadGroupBlocksMax)) await this.send();
+      this.group.push({ path, block });
+      this.groupBytes += block.data.length;
+    }
+  }
+
+  /** Sends what is left and waits for every group in flight. */
+  async finish(): Promise<void> {
+    if (this.group.length > 0 && !this.failed) await this.send();
+    await Promise.all(this.inFlight);
+  }
+
+  private async send(): Promise<void> {
+    const group = this.group;
+    this.group = [];
+    this.groupBytes = 0;
+    while (this.inFlight.size >= this.groupsInFlight) await Promise.race(this.inFlight);
+    if (this.failed) return;
+    const sending: Promise<void> = this.upload(group)
+      .catch(() => {
+        this.failed = true;
+      })
+      .finally(() => this.inFlight.delete(sending));
+    this.inFlight.add(sending);
+  }
+
+  private async upload(group: { path: string; block: BlockUpload }[]): Promise<void> {
+    this.checkCancelled();
+    const missing = await this.remote!.missingBlocks(group.map(({ block }) => block.hash));
+    const sending = group.filter(({ block }) => missing.has(block.hash));
+    for (const { block } of sending) await this.throttle!.take(block.data.length);
+    if (sending.length > 0) await this.remote!.putBlocks(sending.map(({ block }) => block));
+    for (const { block } of group) this.stored.add(block.hash);
+    for (const { path, block } of sending) {
+      this.bytes += block.data.length;
+      this.sentBytes.set(path, (this.sentBytes.get(path) ?? 0) + block.data.length);
+      this.onSent(block);
+    }
+  }
 }
 
 /**

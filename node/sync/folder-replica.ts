@@ -14,7 +14,7 @@ import { forEachLimited } from '../../protocol/client-blocks.ts';
 import { isNormalPath } from '../../protocol/paths.ts';
 import type { SyncReplica } from '../../protocol/sync-engine.ts';
 import { sameContent, type BaseEntry, type BaseTree, type LocalEntry, type LocalTree, type RemoteEntry } from '../../protocol/sync-tree.ts';
-import type { BlockRef } from '../../protocol/wire.ts';
+import type { BlockRef, BlockUpload } from '../../protocol/wire.ts';
 import { readRangeSync } from '../host/read-range.ts';
 import { FolderState, type FileStamp } from './folder-state.ts';
 import type { IgnoreTest } from './ignore-rules.ts';
@@ -50,7 +50,7 @@ export class FolderReplica implements SyncReplica {
 
   // ---------------------------------------------------------------- scan
 
-  async scan(): Promise<LocalTree> {
+  async scan(early?: (path: string, blocks: BlockUpload[]) => Promise<void>): Promise<LocalTree> {
     const found: [string, Stats][] = [];
     await this.walk('', found);
     const tree: LocalTree = new Map();
@@ -58,7 +58,7 @@ export class FolderReplica implements SyncReplica {
     const seen = new Set<string>();
     await forEachLimited(found, hashesInFlightMax, async ([path, stats]) => {
       seen.add(path);
-      tree.set(path, await this.entryFor(path, stats));
+      tree.set(path, await this.entryFor(path, stats, early));
     });
     for (const path of cache.keys()) if (!seen.has(path)) cache.delete(path);
     await this.state.saveScanCache();
@@ -104,8 +104,11 @@ export class FolderReplica implements SyncReplica {
     return path;
   }
 
-  /** The entry of a file or folder, from the scan cache while its stamp holds. */
-  private async entryFor(path: string, stats: Stats): Promise<LocalEntry> {
+  /**
+   * The entry of a file or folder, from the scan cache while its stamp holds. A file read
+   * whole that held still while it was read goes to `early` with its blocks.
+   */
+  private async entryFor(path: string, stats: Stats, early?: (path: string, blocks: BlockUpload[]) => Promise<void>): Promise<LocalEntry> {
     if (stats.isDirectory()) return { kind: 'dir', blocks: [], size: 0, mtime: Math.floor(stats.mtimeMs), executable: false };
     const stamp = stampOf(stats);
     const cached = this.state.scanCache.get(path);
@@ -120,7 +123,9 @@ export class FolderReplica implements SyncReplica {
     };
     // A file that changed while it was read is hashed again at the next scan.
     const after = await lstat(join(this.root, path)).catch(() => null);
-    if (after !== null && sameStamp(stampOf(after), stamp)) this.state.scanCache.set(path, { stamp, entry });
+    if (after === null || !sameStamp(stampOf(after), stamp)) return entry;
+    this.state.scanCache.set(path, { stamp, entry });
+    if (early !== undefined && blocks.whole !== undefined) await early(path, uploadsOf(blocks.refs, blocks.whole));
     return entry;
   }
 
@@ -269,10 +274,10 @@ export class FolderReplica implements SyncReplica {
 
 /**
  * Cuts a file into FastCDC blocks and names each by its SHA-256. A file up to one read
- * slice is read whole and cut in place; a larger one streams through a Chunker, slice by
- * slice, so memory stays bounded whatever the file's size.
+ * slice is read whole and cut in place (and returned as `whole`); a larger one streams
+ * through a Chunker, slice by slice, so memory stays bounded whatever the file's size.
  */
-export async function hashFile(path: string, sizeHint = Infinity): Promise<{ refs: BlockRef[]; size: number }> {
+export async function hashFile(path: string, sizeHint = Infinity): Promise<{ refs: BlockRef[]; size: number; whole?: Uint8Array }> {
   const refs: BlockRef[] = [];
   const name = (chunk: Uint8Array): void => {
     refs.push({ hash: createHash('sha256').update(chunk).digest('hex'), size: chunk.length });
@@ -286,7 +291,7 @@ export async function hashFile(path: string, sizeHint = Infinity): Promise<{ ref
         name(data.subarray(start, end));
         start = end;
       }
-      return { refs, size: data.byteLength };
+      return { refs, size: data.byteLength, whole: data };
     }
   }
   const handle = await open(path, 'r');
@@ -302,7 +307,7 @@ export async function hashFile(path: string, sizeHint = Infinity): Promise<{ ref
         name(slice.subarray(start, end));
         start = end;
       }
-      return { refs, size: bytesRead };
+      return { refs, size: bytesRead, whole: slice.subarray(0, bytesRead) };
     }
     const chunker = new Chunker();
     while (bytesRead > 0) {
@@ -316,6 +321,16 @@ export async function hashFile(path: string, sizeHint = Infinity): Promise<{ ref
     await handle.close();
   }
   return { refs, size };
+}
+
+/** The blocks `refs` names, as views of `data`, the bytes they were cut from. */
+function uploadsOf(refs: BlockRef[], data: Uint8Array): BlockUpload[] {
+  let offset = 0;
+  return refs.map(({ hash, size }) => {
+    const upload = { hash, data: data.subarray(offset, offset + size) };
+    offset += size;
+    return upload;
+  });
 }
 
 function stampOf(stats: Stats): FileStamp {

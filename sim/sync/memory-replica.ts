@@ -6,7 +6,7 @@
 
 import type { SyncReplica } from '../../protocol/sync-engine.ts';
 import { sameContent, type BaseEntry, type BaseTree, type LocalEntry, type LocalTree, type RemoteEntry } from '../../protocol/sync-tree.ts';
-import type { BlockRef } from '../../protocol/wire.ts';
+import type { BlockRef, BlockUpload } from '../../protocol/wire.ts';
 import { concatBytes } from '../../protocol/bytes.ts';
 
 export interface MemoryItem {
@@ -61,8 +61,16 @@ export class MemoryReplica implements SyncReplica {
 
   // ---------------------------------------------------------------- SyncReplica
 
-  async scan(): Promise<LocalTree> {
-    return new Map([...this.items].map(([path, item]) => [path, this.entryOf(item)]));
+  /** Files hashed for the first time go to `early` too, as a folder's scan does. */
+  async scan(early?: (path: string, blocks: BlockUpload[]) => Promise<void>): Promise<LocalTree> {
+    const tree: LocalTree = new Map();
+    for (const [path, item] of [...this.items]) {
+      const fresh = !this.entries.has(item);
+      const entry = this.entryOf(item);
+      tree.set(path, entry);
+      if (fresh && early !== undefined && item.kind === 'file') await early(path, this.options.chunk(item.data).map((data, index) => ({ hash: entry.blocks[index]!.hash, data: data.slice() })));
+    }
+    return tree;
   }
 
   async readBlock(path: string, offset: number, size: number): Promise<Uint8Array | null> {

@@ -98,6 +98,56 @@ test('each file sent up reports its blocks as they go, then its commit', async (
   assert.is(byPath.get('small')!.find((event) => event.state === 'uploading')!.bytesTotal, 5);
 });
 
+/** Counts the upload phase's reads of local blocks. */
+function countReads(replica: MemoryReplica): { reads: number } {
+  const counter = { reads: 0 };
+  const readBlock = replica.readBlock.bind(replica);
+  replica.readBlock = async (path, offset, size) => {
+    counter.reads++;
+    return readBlock(path, offset, size);
+  };
+  return counter;
+}
+
+test('blocks hashed by the scan go up from the bytes the scan read, not read again', async () => {
+  const { cluster, devices: [a, b] } = setup(['a', 'b']);
+  const counter = countReads(a!.replica);
+  // 200 distinct one-block files (more than one upload group), and one file repeating a block.
+  for (let i = 0; i < 200; i++) a!.replica.write(`f${i}.txt`, text(String(i).padStart(16, '.')));
+  a!.replica.write('again.txt', text(String(7).padStart(16, '.')));
+  let storedWhenScanned = -1;
+  const scan = a!.replica.scan.bind(a!.replica);
+  a!.replica.scan = async (early) => {
+    const local = await scan(early);
+    storedWhenScanned = cluster.blocks.size;
+    return local;
+  };
+  const up = await a!.sync();
+  assert.is(counter.reads, 0, 'the upload phase read nothing');
+  assert.ok(storedWhenScanned >= 96 && storedWhenScanned < 200, `a full group was stored while the scan went on (${storedWhenScanned} when it ended)`);
+  assert.equal([up.filesUp, up.uploadedBlocks, up.uploadedBytes], [201, 200, 200 * 16]);
+  await b!.sync();
+  assert.equal(tree(b!.replica), tree(a!.replica));
+});
+
+test('when sending during the scan fails, the upload phase sends the blocks, each counted once', async () => {
+  const { devices: [a, b] } = setup(['a', 'b']);
+  const counter = countReads(a!.replica);
+  a!.replica.write('one.txt', text('1'.repeat(16) + '3'.repeat(16)));
+  a!.replica.write('two.txt', text('2'.repeat(20)));
+  const putBlocks = a!.remote.putBlocks.bind(a!.remote);
+  let refused = 0;
+  a!.remote.putBlocks = async (blocks) => {
+    if (refused++ === 0) throw new Error('the first upload is lost');
+    return putBlocks(blocks);
+  };
+  const up = await a!.sync();
+  assert.ok(counter.reads > 0, 'the upload phase read the blocks the scan could not send');
+  assert.equal([up.filesUp, up.uploadedBlocks, up.uploadedBytes, up.passes], [2, 4, 16 + 16 + 16 + 4, 1]);
+  await b!.sync();
+  assert.equal(tree(b!.replica), tree(a!.replica));
+});
+
 test('a second sync with nothing changed does nothing', async () => {
   const { devices: [a] } = setup(['a']);
   a!.replica.write('x', text('x'));

@@ -1,0 +1,54 @@
+// FolderReplica's scan against a real folder: which files it hands over to be sent while
+// it scans, and that what it hands over is exactly what it hashed.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BlockUpload } from '../../protocol/wire.ts';
+import { FolderReplica } from './folder-replica.ts';
+import { FolderState } from './folder-state.ts';
+import { loadIgnoreRules } from './ignore-rules.ts';
+
+const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+test('the scan hands over files it read whole, block by block, once; a file streamed in slices goes up later', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'raftbox-replica-'));
+  const state = new FolderState(root);
+  try {
+    await state.open('test-device');
+    const content = {
+      'small.txt': randomBytes(100 * 1024),
+      'three-mib.bin': randomBytes(3 * 1024 * 1024),
+      'big.bin': randomBytes(9 * 1024 * 1024),
+    };
+    for (const [name, data] of Object.entries(content)) writeFileSync(join(root, name), data);
+    const replica = new FolderReplica(root, state, { ignore: await loadIgnoreRules(root), warn: () => undefined });
+    const handed = new Map<string, BlockUpload[]>();
+    const early = async (path: string, blocks: BlockUpload[]): Promise<void> => {
+      assert.not.ok(handed.has(path), `${path} is handed over once`);
+      // Copies: the test holds them past the scan.
+      handed.set(path, blocks.map(({ hash, data }) => ({ hash, data: data.slice() })));
+    };
+    const local = await replica.scan(early);
+    assert.equal([...handed.keys()].sort(), ['small.txt', 'three-mib.bin']);
+    assert.ok(handed.get('three-mib.bin')!.length > 1, 'a file of several blocks comes as its blocks');
+    for (const [path, blocks] of handed) {
+      assert.equal(blocks.map(({ hash, data }) => ({ hash, size: data.length })), local.get(path)!.blocks, `${path}: the blocks of its entry`);
+      for (const { hash, data } of blocks) assert.is(sha256(data), hash);
+      assert.equal(Buffer.concat(blocks.map(({ data }) => data)), content[path as keyof typeof content], `${path}: its bytes in order`);
+    }
+    assert.ok(local.get('big.bin')!.blocks.length > 1);
+
+    handed.clear();
+    await replica.scan(early);
+    assert.is(handed.size, 0, 'files unchanged since the last scan are not read again');
+  } finally {
+    await state.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test.run();
