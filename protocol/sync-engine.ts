@@ -178,8 +178,8 @@ class SyncRun {
   private pending = new Map<string, BaseEntry | null>();
   /** Set when an action was skipped, so the trees may still differ. */
   private unsettled = false;
-  /** This pass's blocks sent during the scan. */
-  private early = EarlyUploads.none;
+  /** This pass's blocks sent during the scan; null before the first scan. */
+  private early: EarlyUploads | null = null;
 
   constructor(
     private readonly replica: SyncReplica,
@@ -218,7 +218,7 @@ class SyncRun {
   private async apply(plan: SyncPlan, local: LocalTree): Promise<void> {
     const byType = groupActions(plan.actions);
     const bytesTotal = plannedBytes(plan.actions);
-    this.counts = { bytesDone: Math.min(this.early.bytes, bytesTotal), bytesTotal, filesDone: 0, filesTotal: plan.actions.length };
+    this.counts = { bytesDone: Math.min(this.early?.bytes ?? 0, bytesTotal), bytesTotal, filesDone: 0, filesTotal: plan.actions.length };
     for (const action of byType['conflict-copy']) await this.applyLocal(action, () => this.replica.rename(action.path, action.copyPath, action.expect));
     for (const action of byType['move-local']) await this.moveLocal(action);
     await this.download(byType.download, local);
@@ -361,7 +361,7 @@ class SyncRun {
   private async uploadBlocks(actions: CommitAction[]): Promise<CommitAction[]> {
     const wanted = indexBlocks(actions.flatMap((action): [string, SyncEntry][] => (action.type === 'delete-remote' ? [] : [[writtenPath(action), action.local]])));
     // Blocks stored during the scan need no asking.
-    const unsure = [...wanted.keys()].filter((hash) => !this.early.stored.has(hash));
+    const unsure = [...wanted.keys()].filter((hash) => this.early?.stored.has(hash) !== true);
     const missing = unsure.length === 0 ? new Set<BlockHash>() : await this.remote.missingBlocks(unsure);
     const spoiled = new Set<string>();
     // Each missing block is sent once, for the file it was first found in; that file's progress counts it.
@@ -369,7 +369,7 @@ class SyncRun {
     for (const action of actions) {
       if (action.type === 'delete-remote') continue;
       const path = writtenPath(action);
-      const sent = this.early.sentBytes.get(path) ?? 0;
+      const sent = this.early?.sentBytes.get(path) ?? 0;
       files.set(path, { path, state: 'uploading', bytesDone: sent, bytesTotal: sent });
     }
     for (const hash of missing) {
@@ -571,9 +571,6 @@ function uploadGroups(hashes: BlockHash[], blocks: Map<BlockHash, LocalBlock>, b
  * sending, and the upload phase sends whatever is still missing and reports any error.
  */
 class EarlyUploads {
-  /** For a pass that has not scanned yet. */
-  static readonly none = new EarlyUploads(null, null, 0, 0, () => undefined, () => undefined);
-
   /** Blocks this pass stored (or found stored). */
   readonly stored = new Set<BlockHash>();
   /** Bytes sent, in all and per file (a block two files share counts for the first). */
@@ -586,8 +583,8 @@ class EarlyUploads {
   private failed = false;
 
   constructor(
-    private readonly remote: SyncRemote | null,
-    private readonly throttle: Throttle | null,
+    private readonly remote: SyncRemote,
+    private readonly throttle: Throttle,
     private readonly groupBytesMax: number,
     private readonly groupsInFlight: number,
     private readonly onSent: (block: BlockUpload) => void,
@@ -626,10 +623,10 @@ class EarlyUploads {
 
   private async upload(group: { path: string; block: BlockUpload }[]): Promise<void> {
     this.checkCancelled();
-    const missing = await this.remote!.missingBlocks(group.map(({ block }) => block.hash));
+    const missing = await this.remote.missingBlocks(group.map(({ block }) => block.hash));
     const sending = group.filter(({ block }) => missing.has(block.hash));
-    for (const { block } of sending) await this.throttle!.take(block.data.length);
-    if (sending.length > 0) await this.remote!.putBlocks(sending.map(({ block }) => block));
+    for (const { block } of sending) await this.throttle.take(block.data.length);
+    if (sending.length > 0) await this.remote.putBlocks(sending.map(({ block }) => block));
     for (const { block } of group) this.stored.add(block.hash);
     for (const { path, block } of sending) {
       this.bytes += block.data.length;

@@ -113,11 +113,11 @@ export class FolderReplica implements SyncReplica {
     const stamp = stampOf(stats);
     const cached = this.state.scanCache.get(path);
     if (cached !== undefined && sameStamp(cached.stamp, stamp)) return cached.entry;
-    const blocks = await hashFile(join(this.root, path), stats.size);
+    const hashed = await hashFile(join(this.root, path), stats.size);
     const entry: LocalEntry = {
       kind: 'file',
-      blocks: blocks.refs,
-      size: blocks.size,
+      blocks: hashed.refs,
+      size: hashed.size,
       mtime: Math.floor(stats.mtimeMs),
       executable: (stats.mode & 0o111) !== 0,
     };
@@ -125,7 +125,7 @@ export class FolderReplica implements SyncReplica {
     const after = await lstat(join(this.root, path)).catch(() => null);
     if (after === null || !sameStamp(stampOf(after), stamp)) return entry;
     this.state.scanCache.set(path, { stamp, entry });
-    if (early !== undefined && blocks.whole !== undefined) await early(path, uploadsOf(blocks.refs, blocks.whole));
+    if (early !== undefined && hashed.blocks !== undefined) await early(path, hashed.blocks);
     return entry;
   }
 
@@ -274,41 +274,39 @@ export class FolderReplica implements SyncReplica {
 
 /**
  * Cuts a file into FastCDC blocks and names each by its SHA-256. A file up to one read
- * slice is read whole and cut in place (and returned as `whole`); a larger one streams
- * through a Chunker, slice by slice, so memory stays bounded whatever the file's size.
+ * slice is read whole and cut in place, and its blocks come back with their bytes
+ * (`blocks`, views of the one read); a larger one streams through a Chunker, slice by
+ * slice, so memory stays bounded whatever the file's size.
  */
-export async function hashFile(path: string, sizeHint = Infinity): Promise<{ refs: BlockRef[]; size: number; whole?: Uint8Array }> {
-  const refs: BlockRef[] = [];
-  const name = (chunk: Uint8Array): void => {
-    refs.push({ hash: createHash('sha256').update(chunk).digest('hex'), size: chunk.length });
+export async function hashFile(path: string, sizeHint = Infinity): Promise<{ refs: BlockRef[]; size: number; blocks?: BlockUpload[] }> {
+  const sha256 = (chunk: Uint8Array): string => createHash('sha256').update(chunk).digest('hex');
+  const whole = (data: Uint8Array): { refs: BlockRef[]; size: number; blocks: BlockUpload[] } => {
+    const blocks: BlockUpload[] = [];
+    let start = 0;
+    for (const end of cutPoints(data)) {
+      const piece = data.subarray(start, end);
+      blocks.push({ hash: sha256(piece), data: piece });
+      start = end;
+    }
+    return { refs: blocks.map(({ hash, data: piece }) => ({ hash, size: piece.length })), size: data.byteLength, blocks };
   };
   if (sizeHint < smallReadBytes) {
     // One byte of room proves the end; a file that grew past it since its stat takes the streaming path.
     const data = readRangeSync(path, 0, sizeHint + 1);
-    if (data.byteLength <= sizeHint) {
-      let start = 0;
-      for (const end of cutPoints(data)) {
-        name(data.subarray(start, end));
-        start = end;
-      }
-      return { refs, size: data.byteLength, whole: data };
-    }
+    if (data.byteLength <= sizeHint) return whole(data);
   }
   const handle = await open(path, 'r');
+  const refs: BlockRef[] = [];
+  const name = (chunk: Uint8Array): void => {
+    refs.push({ hash: sha256(chunk), size: chunk.length });
+  };
   let size = 0;
   try {
     const { size: statSize } = await handle.stat();
     const slice = Buffer.allocUnsafe(Math.min(readSliceBytes, statSize + 1));
     let { bytesRead } = await handle.read(slice, 0, slice.length, null);
-    if (bytesRead < slice.length) {
-      // The whole file fit (one byte of room proves the end): no streaming state needed.
-      let start = 0;
-      for (const end of cutPoints(slice.subarray(0, bytesRead))) {
-        name(slice.subarray(start, end));
-        start = end;
-      }
-      return { refs, size: bytesRead, whole: slice.subarray(0, bytesRead) };
-    }
+    // The whole file fit (one byte of room proves the end): no streaming state needed.
+    if (bytesRead < slice.length) return whole(slice.subarray(0, bytesRead));
     const chunker = new Chunker();
     while (bytesRead > 0) {
       size += bytesRead;
@@ -321,16 +319,6 @@ export async function hashFile(path: string, sizeHint = Infinity): Promise<{ ref
     await handle.close();
   }
   return { refs, size };
-}
-
-/** The blocks `refs` names, as views of `data`, the bytes they were cut from. */
-function uploadsOf(refs: BlockRef[], data: Uint8Array): BlockUpload[] {
-  let offset = 0;
-  return refs.map(({ hash, size }) => {
-    const upload = { hash, data: data.subarray(offset, offset + size) };
-    offset += size;
-    return upload;
-  });
 }
 
 function stampOf(stats: Stats): FileStamp {
