@@ -31,6 +31,12 @@ export class Wal {
   /** Highest entry index in each segment, to know which ones a snapshot makes obsolete. */
   private segmentLastIndex = new Map<number, number>();
   private hardState: HardState = { term: 0, vote: null, commit: 0 };
+  /**
+   * A snapshot found at recovery that the log has no marker for: a crash came between
+   * saving an installed snapshot and syncing its marker. Without one, entries appended
+   * after the snapshot would read back as a gap in the log.
+   */
+  private markerOwed: Snapshot | null = null;
 
   constructor(private readonly storage: Storage, private readonly segmentBytesMax: number) {}
 
@@ -72,7 +78,9 @@ export class Wal {
       this.segment = number;
       this.segmentBytes = decoded.validBytes;
     });
-    return { hardState: { ...this.hardState, commit: Math.max(this.hardState.commit, snapshot.index) }, snapshot, entries: entriesAfter(snapshot, base, entries) };
+    const continuation = entriesAfter(snapshot, base, entries);
+    if (continuation === null) this.markerOwed = snapshot;
+    return { hardState: { ...this.hardState, commit: Math.max(this.hardState.commit, snapshot.index) }, snapshot, entries: continuation ?? [] };
   }
 
   /**
@@ -83,6 +91,8 @@ export class Wal {
   append(marker: Snapshot | null, entries: Entry[], hardState: HardState | null): void {
     if (this.segment === 0 || this.segmentBytes >= this.segmentBytesMax) this.rotate();
     const payloads: Uint8Array[] = [];
+    marker ??= this.markerOwed;
+    this.markerOwed = null;
     if (marker) payloads.push(encodeMarker(marker.index, marker.term));
     for (const entry of entries) payloads.push(encodeEntry(entry));
     if (entries.length > 0) this.segmentLastIndex.set(this.segment, Math.max(this.segmentLastIndex.get(this.segment) ?? 0, entries[entries.length - 1]!.index));
@@ -131,15 +141,16 @@ export class Wal {
 
 /**
  * The entries that continue `snapshot`. They are kept only when the log provably holds
- * the snapshot's own last entry (same index and term), or starts right after it;
- * otherwise they predate an installed snapshot and may conflict with it.
+ * the snapshot's own last entry (same index and term), or starts right after it. Null
+ * when the log does not continue it: its entries predate an installed snapshot and may
+ * conflict with it, and the log needs a marker before it takes new entries.
  */
-function entriesAfter(snapshot: Snapshot, base: { index: number; term: number }, entries: Entry[]): Entry[] {
+function entriesAfter(snapshot: Snapshot, base: { index: number; term: number }, entries: Entry[]): Entry[] | null {
   if (snapshot.index === base.index && (snapshot.term === base.term || base.term === 0)) return entries;
   if (snapshot.index < base.index) throw new CorruptStorageError(`the log starts at ${base.index + 1}, after the snapshot at ${snapshot.index}: entries are missing.`);
   const at = entries[snapshot.index - base.index - 1];
   if (at && at.term === snapshot.term) return entries.slice(snapshot.index - base.index);
-  return [];
+  return null;
 }
 
 type WalRecord = { kind: 'entry'; entry: Entry } | { kind: 'hardState'; hardState: HardState } | { kind: 'marker'; index: number; term: number };
