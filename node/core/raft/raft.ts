@@ -77,6 +77,13 @@ export class Raft {
   private readRound = 0;
   private readRoundAcks = new Map<NodeId, number>();
   private readRoundToBroadcast = false;
+  /**
+   * Appends owed to followers, sent once per ready() rather than once per proposal or
+   * acknowledgement: under load a batch then reaches each follower as one message (and
+   * one acknowledgement comes back), instead of one per entry. `commit` also owes an
+   * empty append to followers with nothing new, to tell them the commit index moved.
+   */
+  private appendsOwed: 'entries' | 'commit' | null = null;
   private previousHardState: HardState;
   private previousSoftState: SoftState;
   private readonly options: RaftOptions;
@@ -204,6 +211,7 @@ export class Raft {
     return (
       this.outbox.length > 0 ||
       this.readRoundToBroadcast ||
+      this.appendsOwed !== null ||
       this.readStates.length > 0 ||
       this.log.pendingSnapshot !== null ||
       this.log.stabled < this.log.lastIndex() ||
@@ -216,6 +224,7 @@ export class Raft {
   /** Take the next batch of work. Call `advance` with it once it is carried out. */
   ready(): Ready {
     if (this.readRoundToBroadcast) this.broadcastReadRound();
+    if (this.appendsOwed !== null) this.sendOwedAppends();
     const hardState = this.hardState();
     const softState = this.softState();
     const ready: Ready = {
@@ -252,7 +261,7 @@ export class Raft {
     if (this.role === 'leader') {
       // The leader counts its own copy only once it is durable, like any follower's.
       this.progress.get(this.id)?.maybeUpdate(this.log.stabled);
-      if (this.maybeCommit()) this.broadcastAppend();
+      if (this.maybeCommit()) this.appendsOwed = 'commit';
     }
   }
 
@@ -323,6 +332,7 @@ export class Raft {
     this.pendingReads = [];
     this.readRoundAcks.clear();
     this.readRoundToBroadcast = false;
+    this.appendsOwed = null;
     this.syncProgressWithConfig(true);
   }
 
@@ -358,7 +368,7 @@ export class Raft {
     if (this.leadTransferee !== null && !config.voters.includes(this.leadTransferee)) this.leadTransferee = null;
     for (const id of this.progress.keys()) if (id !== this.id && this.progress.get(id)!.next <= index) this.sendAppend(id, false);
     // With fewer voters, entries may already be committed.
-    if (this.maybeCommit()) this.broadcastAppend();
+    if (this.maybeCommit()) this.appendsOwed = 'commit';
   }
 
   // ---------------------------------------------------------------- elections
@@ -586,11 +596,9 @@ export class Raft {
       if (pr.state === 'probe') pr.becomeReplicate();
       else if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) pr.becomeProbe();
       else if (pr.state === 'replicate') pr.freeUpTo(m.index);
-      if (this.maybeCommit()) this.broadcastAppend();
-      else if (wasPaused) this.sendAppend(m.from, false);
-      while (this.sendAppend(m.from, true)) {
-        // Keep the pipeline full while the flow-control window allows.
-      }
+      if (this.maybeCommit()) this.appendsOwed = 'commit';
+      // A freed window, or entries beyond what the last append carried, go out at ready().
+      else if (this.appendsOwed === null && (wasPaused || pr.next <= this.log.lastIndex())) this.appendsOwed = 'entries';
       if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.send({ type: 'timeoutNow', to: m.from, term: this.term });
     }
   }
@@ -631,8 +639,17 @@ export class Raft {
     return true;
   }
 
-  private broadcastAppend(): void {
-    for (const id of this.progress.keys()) if (id !== this.id) this.sendAppend(id, false);
+  private sendOwedAppends(): void {
+    const owed = this.appendsOwed;
+    this.appendsOwed = null;
+    if (this.role !== 'leader') return;
+    for (const id of this.progress.keys()) {
+      if (id === this.id) continue;
+      if (owed === 'commit') this.sendAppend(id, false);
+      while (this.sendAppend(id, true)) {
+        // Keep the pipeline full while the flow-control window allows.
+      }
+    }
   }
 
   private broadcastHeartbeat(readRound: number): void {
@@ -666,7 +683,7 @@ export class Raft {
   private appendEntry(type: Entry['type'], data: Uint8Array): ProposeResult {
     const entry: Entry = { term: this.term, index: this.log.lastIndex() + 1, type, data };
     this.log.append([entry]);
-    this.broadcastAppend();
+    this.appendsOwed ??= 'entries';
     // A single voter commits as soon as its own copy is durable (see advance).
     return { ok: true, index: entry.index, term: entry.term };
   }
