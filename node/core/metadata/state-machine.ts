@@ -515,15 +515,20 @@ function last<T>(items: T[] | undefined): T | null {
   return items && items.length > 0 ? items[items.length - 1]! : null;
 }
 
-// Compare-and-set, then "a delete needs something to delete".
+// Compare-and-set, then "a delete needs something to delete". The sentences are built
+// only for a refusal: this runs for every change of every commit on every node.
 function refuseChange(change: FileChange, current: FileInfo | null): RaftboxError | null {
+  const exists = current !== null && !current.deleted;
+  const stale = change.ifVersion !== undefined && change.ifVersion > 0 && current?.version !== change.ifVersion;
+  const createOnly = change.ifVersion === 0 && exists;
+  if (!createOnly && !stale && !(change.deleted && !exists)) return null;
   const path = JSON.stringify(change.path);
   const have = current === null ? 'does not exist' : current.deleted ? `is deleted at version ${current.version}` : `is at version ${current.version}`;
-  const conflict = (expected: string): RaftboxError => raftboxError('conflict', `${path} ${have}, but the commit expected ${expected}; merge with the current version and retry`, { path: change.path, current });
-  if (change.ifVersion === 0 && current !== null && !current.deleted) return conflict('it not to exist');
-  if (change.ifVersion !== undefined && change.ifVersion > 0 && current?.version !== change.ifVersion) return conflict(`version ${change.ifVersion}`);
-  if (change.deleted && (current === null || current.deleted)) return raftboxError('not_found', `cannot delete ${path}: it ${have}`, { path: change.path, current });
-  return null;
+  if (createOnly || stale) {
+    const expected = createOnly ? 'it not to exist' : `version ${change.ifVersion}`;
+    return raftboxError('conflict', `${path} ${have}, but the commit expected ${expected}; merge with the current version and retry`, { path: change.path, current });
+  }
+  return raftboxError('not_found', `cannot delete ${path}: it ${have}`, { path: change.path, current });
 }
 
 function nextVersion(current: FileInfo | null, change: FileChange, device: string, index: number): FileInfo {
