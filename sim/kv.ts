@@ -31,6 +31,7 @@ interface KvCommand {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const sessionsMax = 1024;
+const restoreKeysPerStep = 1;
 
 export class KvStateMachine implements StateMachine {
   values = new Map<string, string>();
@@ -63,12 +64,21 @@ export class KvStateMachine implements StateMachine {
     return () => data;
   }
 
-  restore(data: Uint8Array): void {
+  // Installed a slice of keys per step, as a large state would be, so the simulator runs
+  // Raft's stepwise install (the old state standing until the last step) under faults.
+  beginRestore(data: Uint8Array): () => boolean {
     const state = JSON.parse(decoder.decode(data)) as { values: [string, string][]; sessions: [string, number, KvOutput, number][]; digest: number; appliedIndex: number };
-    this.values = new Map(state.values);
-    this.sessions = SessionTable.fromJSON(state.sessions, sessionsMax);
-    this.digest = state.digest;
-    this.appliedIndex = state.appliedIndex;
+    const values = new Map<string, string>();
+    let next = 0;
+    return () => {
+      for (const end = Math.min(next + restoreKeysPerStep, state.values.length); next < end; next++) values.set(...state.values[next]!);
+      if (next < state.values.length) return false;
+      this.values = values;
+      this.sessions = SessionTable.fromJSON(state.sessions, sessionsMax);
+      this.digest = state.digest;
+      this.appliedIndex = state.appliedIndex;
+      return true;
+    };
   }
 
   private execute(input: KvCommand['input']): KvOutput {

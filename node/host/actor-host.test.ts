@@ -260,8 +260,11 @@ class ListStateMachine implements StateMachine {
       return data;
     };
   }
-  restore(data: Uint8Array): void {
-    this.values = JSON.parse(decoder.decode(data)) as string[];
+  beginRestore(data: Uint8Array): () => boolean {
+    return () => {
+      this.values = JSON.parse(decoder.decode(data)) as string[];
+      return true;
+    };
   }
 }
 

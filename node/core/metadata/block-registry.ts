@@ -12,7 +12,7 @@ export interface BlockRecord {
   touchedMs: number;
 }
 
-type RegistryRow = [hash: BlockHash, size: number, owners: NodeId[], touchedMs?: number];
+export type RegistryRow = [hash: BlockHash, size: number, owners: NodeId[], touchedMs?: number];
 
 /** The replicated block registry: hash → size, owners and last registration time. */
 export class BlockRegistry {
@@ -75,10 +75,9 @@ export class BlockRegistry {
     return [...this.blocks].map(([hash, block]) => [hash, block.size, [...block.owners], block.touchedMs]);
   }
 
-  static fromJSON(rows: RegistryRow[]): BlockRegistry {
-    const registry = new BlockRegistry();
-    for (const [hash, size, owners, touchedMs] of rows) registry.blocks.set(hash, { size, owners, touchedMs: touchedMs ?? 0 });
-    return registry;
+  /** Adds one row of `toJSON`'s output; a snapshot being restored calls it row by row. */
+  restoreRow([hash, size, owners, touchedMs]: RegistryRow): void {
+    this.blocks.set(hash, { size, owners, touchedMs: touchedMs ?? 0 });
   }
 }
 

@@ -268,8 +268,17 @@ test('a follower brought up to date by a snapshot pushes every path written mean
   const follower = c.follower();
   const watcher = `${follower}/client/9`;
   const { cursor } = c.ok<{ cursor: number }>(follower, { op: 'watch' }, watcher);
+  // Count the steps of the install: a snapshot this size is decoded a slice per turn.
+  const followerMachine = c.machines.get(follower)!;
+  const beginRestore = followerMachine.beginRestore.bind(followerMachine);
+  let restoreSteps = 0;
+  followerMachine.beginRestore = (data) => {
+    const step = beginRestore(data);
+    return () => (restoreSteps++, step());
+  };
   c.network.isolate(follower, ids);
   // Enough commits that the leader compacts its log past them: the follower can only catch up from a snapshot.
+  for (let i = 0; i < 30; i++) c.ok(leader, commit(Array.from({ length: 50 }, (_, j) => ({ path: `bulk/${i}/${j}` }))));
   for (let i = 0; i < 60; i++) c.ok(leader, commit([{ path: `s${i % 25}` }]));
   c.ok(leader, commit([{ path: 'pair/a' }, { path: 'pair/b' }]));
   c.ok(leader, commit([{ path: 's3', deleted: true }]));
@@ -277,6 +286,7 @@ test('a follower brought up to date by a snapshot pushes every path written mean
   c.network.healAll();
   c.run(2_000);
   assert.is(c.machines.get(follower)!.appliedIndex, c.machines.get(leader)!.appliedIndex, 'the follower caught up');
+  assert.ok(restoreSteps > 1, `the snapshot was installed in ${restoreSteps} steps`);
   const pushes = c.pushes(watcher);
   const seen = new Map(pushes.flatMap((p) => p.changes).map((file) => [file.path, file]));
   const expected = c.machines.get(leader)!.list('default', '', true);

@@ -330,6 +330,53 @@ test('a snapshot holds the state of when it began, whatever is applied between i
   assert.equal(restored.list(ns, '', true), reference.list(ns, '', true));
 });
 
+test('a snapshot from the leader is installed in steps, and queries see the old state until the last', () => {
+  const options = { historyVersionsMax: 3, feedEntriesMax: 50 };
+  const leader = new Log(options);
+  leader.register([1, 4]);
+  for (let i = 0; i < 3000; i++) leader.ok([{ path: `p${i % 2000}`, blocks: [{ hash: h(1), size: 4 }], size: 4 }], `d${i % 3}`);
+  const data = leader.sm.snapshot();
+
+  const follower = new Log(options);
+  follower.register([2, 4]);
+  follower.ok([{ path: 'old', blocks: [{ hash: h(2), size: 4 }], size: 4 }]);
+  const before = follower.sm.appliedIndex;
+  let restoredFrom: number | null = null;
+  follower.sm.onRestored = (previousIndex) => (restoredFrom = previousIndex);
+  const step = follower.sm.beginRestore(data);
+  let steps = 1;
+  for (; !step(); steps++) {
+    assert.ok(follower.sm.stat(ns, 'old'), 'the old state stands between steps');
+    assert.is(follower.sm.stat(ns, 'p0'), null);
+    assert.is(follower.sm.appliedIndex, before);
+    assert.is(restoredFrom, null);
+  }
+  assert.ok(steps > 2, `the install took ${steps} steps`);
+  assert.is(restoredFrom, before);
+  assert.is(follower.sm.stat(ns, 'old'), null);
+  assert.is(follower.sm.appliedIndex, leader.sm.appliedIndex);
+  assert.ok(sameBytes(follower.sm.snapshot(), data), "the installed state is the leader's, byte for byte");
+});
+
+test('a snapshot this build cannot read is refused with a sentence, and the state is kept', () => {
+  const log = new Log();
+  log.ok([{ path: 'kept' }]);
+  const good = log.sm.snapshot();
+  const refusals: [Uint8Array, RegExp][] = [
+    [encode({ format: 2, appliedIndex: 1 }), /metadata snapshot format 2 is not 1; this build cannot read it/],
+    [encode({ format: 1, appliedIndex: 1, extra: [] }), /unknown key "extra"/],
+    [encode({ appliedIndex: 1 }), /does not say its format/],
+    [good.subarray(0, good.byteLength - 3), /runs past the end/],
+    [encode([1, 2]), /expected a map at byte 0/],
+  ];
+  for (const [data, message] of refusals) {
+    const copy = new MetadataStateMachine();
+    copy.restore(log.sm.snapshot());
+    assert.throws(() => copy.restore(data), message);
+    assert.ok(copy.stat(ns, 'kept'), 'a refused snapshot changes nothing');
+  }
+});
+
 test('two replicas fed the same entries end byte-identical', () => {
   const a = new Log({ historyVersionsMax: 3, feedEntriesMax: 5 });
   const b = new MetadataStateMachine({ historyVersionsMax: 3, feedEntriesMax: 5 });

@@ -3,7 +3,6 @@
 // the same committed Raft entries in the same order. It is deterministic: apply reads
 // only the entry (its data and index), never the clock, so every replica ends equal.
 
-import { decode } from '@msgpack/msgpack';
 import { isRaftboxError, raftboxError, type RaftboxError } from '../../../protocol/errors.ts';
 import { normalizePath, normalizePrefix } from '../../../protocol/paths.ts';
 import type { Entry, NodeId } from '../../../protocol/raft-messages.ts';
@@ -11,11 +10,12 @@ import { incrementClock, mergeClocks } from '../../../protocol/vector-clock.ts';
 import type { BlockHash, FileChange, FileInfo } from '../../../protocol/wire.ts';
 import type { StateMachine } from '../raft/raft-actor.ts';
 import { SessionTable } from '../raft/sessions.ts';
-import { BlockRegistry } from './block-registry.ts';
+import { BlockRegistry, type RegistryRow } from './block-registry.ts';
 import { ChangeFeed } from './change-feed.ts';
 import { decodeCommand, toWireError, type ApplyResult, type CommitCommand, type GcCommand, type MemberCommand, type NodeCommand, type RegisterCommand, type ReleaseCommand } from './commands.ts';
 import { OwnerChanges } from './owner-changes.ts';
 import { RingState, type JoinedNode } from './ring-state.ts';
+import { PieceReader, SnapshotFormatError } from './snapshot-reader.ts';
 import { arrayHeader, arrayPieces, mapHeader, SlicedEncoder, whole, type Piece } from './snapshot-writer.ts';
 
 export interface MetadataStateMachineOptions {
@@ -466,19 +466,102 @@ export class MetadataStateMachine implements StateMachine {
     }
   }
 
+  /**
+   * Begins replacing the state with a snapshot's. Each call of the returned step decodes
+   * about `snapshotRecordsPerStep` records and returns false, until one installs the
+   * decoded state and returns true; until then every query sees the state as it was.
+   * A follower installing a large snapshot from its leader thus keeps serving between
+   * steps. Throws (from a step) on a snapshot this build cannot read.
+   */
+  beginRestore(data: Uint8Array): () => boolean {
+    const reading = readSnapshot(data);
+    return () => {
+      let weight = 0;
+      while (weight < snapshotRecordsPerStep) {
+        const next = reading.next();
+        if (next.done) {
+          this.install(next.value);
+          return true;
+        }
+        weight += next.value;
+      }
+      return false;
+    };
+  }
+
+  /** The whole restore in one go (a node starting from its own snapshot). */
   restore(data: Uint8Array): void {
-    const state = decode(data) as SnapshotState;
-    if (state.format !== snapshotFormat) throw new Error(`metadata snapshot format ${state.format} is not ${snapshotFormat}; this build cannot read it`);
+    const step = this.beginRestore(data);
+    while (!step()) {
+      // Each step decodes a bounded share.
+    }
+  }
+
+  private install(state: RestoredState): void {
     const previousIndex = this.appliedIndex;
     this.appliedIndex = state.appliedIndex;
-    this.namespaces = new Map(state.namespaces.map(([name, files]) => [name, new Map(files)]));
-    this.registry = BlockRegistry.fromJSON(state.registry);
+    this.namespaces = state.namespaces;
+    this.registry = state.registry;
     this.feed = ChangeFeed.fromJSON(state.feed, this.options.feedEntriesMax);
     this.sessions = SessionTable.fromJSON(state.sessions, this.options.sessionsMax);
     this.ring = RingState.fromJSON(state.ring, this.options.ringMembers);
     this.ownerChanges.forgetAll(++this.blocksVersion);
     this.onMembersChanged?.();
     this.onRestored?.(previousIndex);
+  }
+}
+
+/** A snapshot decoded, its largest parts already in the shape the state machine keeps. */
+interface RestoredState extends Omit<SnapshotState, 'format' | 'namespaces' | 'registry'> {
+  namespaces: Map<string, Namespace>;
+  registry: BlockRegistry;
+}
+
+/**
+ * Decodes what snapshotPieces wrote, record by record, yielding the work each record
+ * stood for (as snapshotPieces weighs it) and returning the whole state. Keys may come
+ * in any order; an unknown key or format is refused.
+ */
+function* readSnapshot(data: Uint8Array): Generator<number, RestoredState> {
+  const reader = new PieceReader(data);
+  let format: unknown;
+  const state: RestoredState = { appliedIndex: 0, namespaces: new Map(), registry: new BlockRegistry(), feed: { floor: 0, rows: [] }, sessions: [] };
+  for (let keys = reader.mapHeader(); keys > 0; keys--) {
+    const key = reader.key();
+    if (key === 'format') {
+      format = reader.value();
+      if (format !== snapshotFormat) throw new Error(`metadata snapshot format ${String(format)} is not ${snapshotFormat}; this build cannot read it`);
+    } else if (key === 'appliedIndex') state.appliedIndex = reader.value() as number;
+    else if (key === 'namespaces') {
+      for (let namespaces = reader.arrayHeader(); namespaces > 0; namespaces--) {
+        if (reader.arrayHeader() !== 2) throw new SnapshotFormatError('a namespace of the snapshot is not a [name, files] pair');
+        const files: Namespace = new Map();
+        state.namespaces.set(reader.value() as string, files);
+        yield* rows(reader, ([path, versions]: [string, FileInfo[]]) => files.set(path, versions), ([, versions]) => versions.length);
+      }
+    } else if (key === 'registry') yield* rows(reader, (row: RegistryRow) => state.registry.restoreRow(row));
+    else if (key === 'feed') {
+      for (let feedKeys = reader.mapHeader(); feedKeys > 0; feedKeys--) {
+        const feedKey = reader.key();
+        if (feedKey === 'floor') state.feed.floor = reader.value() as number;
+        else if (feedKey === 'rows') yield* rows(reader, (row: SnapshotState['feed']['rows'][number]) => state.feed.rows.push(row));
+        else throw new SnapshotFormatError(`the snapshot's change feed has an unknown key ${JSON.stringify(feedKey)}`);
+      }
+    } else if (key === 'sessions') yield* rows(reader, (row: SnapshotState['sessions'][number]) => state.sessions.push(row));
+    else if (key === 'ring') state.ring = reader.value() as SnapshotState['ring'];
+    else throw new SnapshotFormatError(`the snapshot has an unknown key ${JSON.stringify(key)}`);
+  }
+  if (!reader.done) throw new SnapshotFormatError('the snapshot has bytes after its end');
+  if (format !== snapshotFormat) throw new SnapshotFormatError('the snapshot does not say its format');
+  return state;
+}
+
+/** Reads an array element by element, handing each to `take` and yielding its weight (as arrayPieces weighs it). */
+function* rows<T>(reader: PieceReader, take: (row: T) => unknown, weight: (row: T) => number = () => 1): Generator<number, void> {
+  for (let count = reader.arrayHeader(); count > 0; count--) {
+    const row = reader.value() as T;
+    take(row);
+    yield weight(row);
   }
 }
 

@@ -17,7 +17,12 @@ export interface StateMachine {
    * snapshot; entries applied between steps must not show in it.
    */
   beginSnapshot(): () => Uint8Array | null;
-  restore(data: Uint8Array): void;
+  /**
+   * Begins replacing the state with a snapshot's. Each call of the returned step does a
+   * bounded share of the decoding and returns false, until one installs the new state and
+   * returns true; until then the state is the old one.
+   */
+  beginRestore(data: Uint8Array): () => boolean;
 }
 
 /** Why a proposal or read failed. `unknown` means the command may still commit: retry with the same session sequence. */
@@ -69,6 +74,7 @@ type Internal =
   | { type: 'raft.persisted'; step: 'snapshot' | 'log' }
   | { type: 'raft.compacted' }
   | { type: 'raft.snapshot-step'; generation: number }
+  | { type: 'raft.restore-step' }
   | { type: 'storage.failed' };
 
 const RAFT_TYPES = new Set(['vote', 'voteResponse', 'append', 'appendResponse', 'heartbeat', 'heartbeatResponse', 'snapshot', 'timeoutNow']);
@@ -98,6 +104,8 @@ export class RaftActor implements Actor {
    */
   private compaction: { generation: number; snapshot: Omit<Snapshot, 'data'>; step: () => Uint8Array | null; data: Uint8Array | null } | null = null;
   private compactionGeneration = 0;
+  /** A snapshot from the leader being installed into the state machine, a step per timer turn; the Ready that brought it waits. */
+  private restoring: { ready: Ready; snapshot: Snapshot; step: () => boolean } | null = null;
   private proposals = new Map<number, { term: number; callback: ProposeCallback }>();
   private reads = new Map<number, ReadCallback>();
   private confirmedReads: { index: number; callback: ReadCallback }[] = [];
@@ -117,7 +125,13 @@ export class RaftActor implements Actor {
     const bootstrap: Snapshot = { index: 0, term: 0, config: { voters: [...options.initialVoters].sort(), learners: [] }, data: new Uint8Array(0) };
     const state = this.wal.recover(bootstrap);
     this.syncedVote = { term: state.hardState.term, vote: state.hardState.vote };
-    if (state.snapshot.index > 0) stateMachine.restore(state.snapshot.data);
+    if (state.snapshot.index > 0) {
+      // Nothing is served before the node starts, so its own snapshot is restored in one go.
+      const step = stateMachine.beginRestore(state.snapshot.data);
+      while (!step()) {
+        // Each step decodes a bounded share.
+      }
+    }
     const raftOptions: RaftOptions = { ...options, random: () => env.random() };
     this.raft = new Raft(raftOptions, state);
     this.softState = this.raft.softState();
@@ -144,6 +158,8 @@ export class RaftActor implements Actor {
         return this.onCompacted();
       case 'raft.snapshot-step':
         return this.onSnapshotStep(internal.generation);
+      case 'raft.restore-step':
+        return this.onRestoreStep();
       case 'storage.failed':
         return this.onStorageFailed(message as unknown as StorageFailedMessage);
       default:
@@ -233,7 +249,12 @@ export class RaftActor implements Actor {
     if (!ready) return;
     if (step === 'snapshot') return this.persistLog(ready);
     if (this.options.bug !== 'ackBeforePersist') this.sendRest(ready);
-    if (ready.snapshot) this.restoreSnapshot(ready.snapshot);
+    if (ready.snapshot) return this.beginRestore(ready, ready.snapshot);
+    this.finishReady(ready);
+  }
+
+  /** Applies a persisted Ready's committed entries, serves its reads and moves Raft on to the next. */
+  private finishReady(ready: Ready): void {
     for (const entry of ready.committedEntries) this.applyEntry(entry);
     for (const state of ready.readStates) {
       const callback = this.reads.get(state.context);
@@ -266,10 +287,27 @@ export class RaftActor implements Actor {
     for (const message of ready.messages) if (!sentEarly(message)) this.env.send(message.to, message);
   }
 
-  private restoreSnapshot(snapshot: Snapshot): void {
+  /**
+   * Installs a snapshot from the leader, a step per timer turn: decoding a large one at
+   * once would stall the node for seconds. It is already durable, so a crash meanwhile
+   * restarts from it; the Ready that brought it is finished once it is installed.
+   */
+  private beginRestore(ready: Ready, snapshot: Snapshot): void {
     // A compaction being encoded describes the state this snapshot replaces.
     this.compaction = null;
-    this.stateMachine.restore(snapshot.data);
+    this.restoring = { ready, snapshot, step: this.stateMachine.beginRestore(snapshot.data) };
+    this.onRestoreStep();
+  }
+
+  private onRestoreStep(): void {
+    const restoring = this.restoring;
+    if (restoring === null) return;
+    if (!restoring.step()) {
+      this.env.timer(0, { type: 'raft.restore-step' } satisfies Internal);
+      return;
+    }
+    this.restoring = null;
+    const { ready, snapshot } = restoring;
     this.env.log('info', 'raft.snapshotRestored', { index: snapshot.index, term: snapshot.term });
     for (const [index, proposal] of this.proposals) {
       if (index > snapshot.index) continue;
@@ -277,6 +315,7 @@ export class RaftActor implements Actor {
       this.proposals.delete(index);
       proposal.callback({ ok: false, failure: { code: 'unknown', message: 'the command was superseded by a snapshot; retry it with the same session sequence', leader: this.raft.lead } });
     }
+    this.finishReady(ready);
   }
 
   private applyEntry(entry: Entry): void {
