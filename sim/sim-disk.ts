@@ -68,8 +68,8 @@ export class SimDisk implements Storage {
     });
   }
 
-  put(file: string, bytes: Uint8Array, done: unknown): void {
-    const copy = bytes.slice();
+  put(file: string, bytes: Uint8Array | readonly Uint8Array[], done: unknown): void {
+    const copy = bytes instanceof Uint8Array ? bytes.slice() : concatBytes(bytes);
     this.queue.schedule(this.latencyMs(), () => {
       const f = this.open(file);
       f.durable = [copy];

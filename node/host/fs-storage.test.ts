@@ -263,15 +263,10 @@ test('disk full by injected fault: write errors ENOSPC after a partial write; fa
   let full = false;
   const faulty: FsOperations = {
     ...nodeFsOperations,
-    write: async (fd, data, offset, length) => {
-      if (!full) return nodeFsOperations.write(fd, data, offset, length);
-      // Like a real full disk: part of the bytes fit, then the next call fails.
-      if (length > 3) return nodeFsOperations.write(fd, data, offset, 3);
-      throw enospc();
-    },
     writev: async (fd, chunks) => {
       if (!full) return nodeFsOperations.writev(fd, chunks);
-      if (chunks[0]!.byteLength > 3) return nodeFsOperations.write(fd, chunks[0]!, 0, 3);
+      // Like a real full disk: part of the bytes fit, then the next call fails.
+      if (chunks[0]!.byteLength > 3) return nodeFsOperations.writev(fd, [chunks[0]!.subarray(0, 3)]);
       throw enospc();
     },
   };
@@ -331,7 +326,7 @@ test('a failed fdatasync poisons the file: it and every later sync of it fail wi
 });
 
 
-test('appends between syncs go out with writev, whole even when the kernel takes a few bytes per call; readRange reads any part', async () => {
+test('appends between syncs and chunks of a put go out with writev, whole even when the kernel takes a few bytes per call; readRange reads any part', async () => {
   let calls = 0;
   const stingy: FsOperations = {
     ...nodeFsOperations,
@@ -339,7 +334,7 @@ test('appends between syncs go out with writev, whole even when the kernel takes
     writev: async (fd, chunks) => {
       calls++;
       const first = chunks[0]!;
-      return nodeFsOperations.write(fd, first, 0, Math.min(5, first.byteLength));
+      return nodeFsOperations.writev(fd, [first.subarray(0, 5)]);
     },
   };
   const { storage, delivered, until } = open(temporaryFolder(), stingy);
@@ -352,6 +347,11 @@ test('appends between syncs go out with writev, whole even when the kernel takes
   assert.is(text(storage.readRange('packs/000000000001', 6, 7)!), 'begamma');
   assert.is(text(storage.readRange('packs/000000000001', 18, 100)!), 'a;e', 'fewer bytes at the end');
   assert.is(storage.readRange('packs/000000000002', 0, 4), null);
+  // A file replaced by put from chunks (a snapshot's header and data) is whole, too.
+  storage.put('snapshot', [bytes('header;'), bytes(''), bytes('the-data')], 'put');
+  await until(2);
+  assert.is(delivered[1], 'put');
+  assert.is(text(storage.read('snapshot')), 'header;the-data');
   await storage.close();
 });
 

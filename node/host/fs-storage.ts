@@ -15,8 +15,6 @@ import { readRangeSync } from './read-range.ts';
 /** The few file system calls FsStorage makes, on file descriptors; injectable so tests can fail them. */
 export interface FsOperations {
   open(path: string, flags: string): Promise<number>;
-  /** Write at the current position (the end, for files opened to append); resolves with the bytes written. */
-  write(fd: number, bytes: Uint8Array, offset: number, length: number): Promise<number>;
   /** Write `chunks` end to end at the current position; resolves with the bytes written (maybe fewer). */
   writev(fd: number, chunks: Uint8Array[]): Promise<number>;
   fdatasync(fd: number): Promise<void>;
@@ -39,7 +37,6 @@ function promise<T>(run: (callback: Callback<T>) => void): Promise<T> {
 /** FsOperations on node:fs, through its callback API (each call runs on the thread pool). */
 export const nodeFsOperations: FsOperations = {
   open: (path, flags) => promise((callback) => fs.open(path, flags, 0o644, callback)),
-  write: (fd, bytes, offset, length) => promise((callback) => fs.write(fd, bytes, offset, length, null, callback)),
   writev: (fd, chunks) => promise((callback) => fs.writev(fd, chunks, callback)),
   fdatasync: (fd) => promise<void>((callback) => fs.fdatasync(fd, (error) => callback(error, undefined))),
   fsync: (fd) => promise<void>((callback) => fs.fsync(fd, (error) => callback(error, undefined))),
@@ -169,7 +166,7 @@ export class FsStorage implements Storage {
     );
   }
 
-  put(file: string, bytes: Uint8Array, done: unknown): void {
+  put(file: string, bytes: Uint8Array | readonly Uint8Array[], done: unknown): void {
     const state = this.stateOf(file);
     // The whole file is replaced, so appends buffered before it would be overwritten anyway.
     takeBuffer(state);
@@ -177,7 +174,7 @@ export class FsStorage implements Storage {
     this.enqueue(state, async () => {
       let failure: Failure | null = null;
       try {
-        await this.replace(state, bytes);
+        await this.replace(state, bytes instanceof Uint8Array ? [bytes] : bytes);
         // The replaced content is known now; an earlier failed append no longer matters.
         state.failure = null;
         state.poisoned = null;
@@ -333,15 +330,10 @@ export class FsStorage implements Storage {
     }
   }
 
-  private async writeAll(fd: number, bytes: Uint8Array): Promise<void> {
-    let offset = 0;
-    while (offset < bytes.byteLength) offset += await this.fs.write(fd, bytes, offset, bytes.byteLength - offset);
-  }
-
   /** Write the chunks end to end with as few calls as the kernel allows (no joined copy); returns the bytes written. */
-  private async writeChunks(fd: number, chunks: Uint8Array[]): Promise<number> {
+  private async writeChunks(fd: number, chunks: readonly Uint8Array[]): Promise<number> {
     let total = 0;
-    let rest = chunks;
+    let rest = chunks.slice();
     while (rest.length > 0) {
       // Linux takes at most 1024 buffers per writev.
       let written = await this.fs.writev(fd, rest.slice(0, 1024));
@@ -355,14 +347,14 @@ export class FsStorage implements Storage {
   }
 
   /** Write a temporary file, sync it, rename it over the file and sync the folder. */
-  private async replace(state: FileState, bytes: Uint8Array): Promise<void> {
+  private async replace(state: FileState, chunks: readonly Uint8Array[]): Promise<void> {
     const folder = dirname(state.path);
     await this.ensureFolder(folder);
     const temporary = `${state.path}${TEMPORARY_MARK}${this.nextTemporary++}`;
     let fd: number | null = null;
     try {
       fd = await this.fs.open(temporary, 'wx');
-      await this.writeAll(fd, bytes);
+      await this.writeChunks(fd, chunks);
       await this.fs.fsync(fd);
       await this.fs.close(fd);
       fd = null;

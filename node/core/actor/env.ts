@@ -23,8 +23,12 @@ export interface Storage {
   sync(file: string, done: unknown): void;
   /** Cut a file to `length` bytes, durably once a later sync of it completes. */
   truncate(file: string, length: number): void;
-  /** Replace a whole file atomically (temporary file, sync, rename); `done` is delivered when durable. */
-  put(file: string, bytes: Uint8Array, done: unknown): void;
+  /**
+   * Replace a whole file atomically (temporary file, sync, rename) with `bytes`, or with
+   * chunks written end to end (a large file need not be joined into one buffer first);
+   * `done` is delivered when durable.
+   */
+  put(file: string, bytes: Uint8Array | readonly Uint8Array[], done: unknown): void;
   /** The whole file as the disk holds it now, or null when it does not exist. */
   read(file: string): Uint8Array | null;
   /** Up to `length` bytes of the file from byte `offset` (fewer at its end), or null when it does not exist. */

@@ -203,14 +203,16 @@ function decodeWalRecord(payload: Uint8Array): WalRecord {
   throw new CorruptStorageError(`a log record of kind ${kind} and ${payload.byteLength} bytes passed its checksum but is malformed.`);
 }
 
-/** Snapshot file: [u32 header length][JSON header: index, term, config][state machine data]. */
-export function encodeSnapshot(snapshot: Snapshot): Uint8Array {
+/**
+ * Snapshot file: [u32 header length][JSON header: index, term, config][state machine data],
+ * as two chunks: the state machine's data is written as it is, never copied behind the header.
+ */
+export function encodeSnapshot(snapshot: Snapshot): [Uint8Array, Uint8Array] {
   const header = encoder.encode(JSON.stringify({ index: snapshot.index, term: snapshot.term, config: snapshot.config }));
-  const out = new Uint8Array(4 + header.byteLength + snapshot.data.byteLength);
-  new DataView(out.buffer).setUint32(0, header.byteLength, true);
-  out.set(header, 4);
-  out.set(snapshot.data, 4 + header.byteLength);
-  return out;
+  const prefix = new Uint8Array(4 + header.byteLength);
+  new DataView(prefix.buffer).setUint32(0, header.byteLength, true);
+  prefix.set(header, 4);
+  return [prefix, snapshot.data];
 }
 
 export function decodeSnapshot(bytes: Uint8Array): Snapshot {
