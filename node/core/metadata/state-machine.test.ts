@@ -183,6 +183,9 @@ test('hostile paths and malformed commands are refused without touching the stat
   assert.is(error(log.applyRaw(encode({ kind: 'drop-table', client: 'c', seq: 1 }))).code, 'bad_message');
   assert.is(error(log.applyRaw(encode({ kind: 'commit', namespace: ns, client: 'c', seq: 99, device: 'd', changes: [{ path: 'a', deleted: false, blocks: [{ hash: 'zz', size: 1 }], size: 1, mtime: 0, mode: 0 }] }))).code, 'bad_message');
   assert.is(error(log.applyRaw(encode({ kind: 'commit', namespace: ns, client: 'c', seq: 100, device: 'd', changes: [{ path: 'a', deleted: false, blocks: [], size: 0, mtime: 0, mode: 0, clock: { d: -1 } }] }))).code, 'bad_message');
+  // Ids are limited in UTF-8 bytes, not characters: 129 two-byte characters are 258 bytes.
+  assert.match(error(log.commit([{ path: 'a' }], 'é'.repeat(129))).message, 'at most 256 UTF-8 bytes');
+  assert.is(error(log.applyRaw(encode({ kind: 'register', client: 'c', seq: 101, blocks: [{ hash: h(1), size: 1, owners: ['é'.repeat(33)] }] }))).code, 'bad_message', 'a node id of 66 bytes');
   assert.equal(log.sm.list(ns, '', true), []);
   assert.is(log.sm.appliedIndex, log.index, 'refused entries still advance the applied index');
   assert.throws(() => log.sm.stat(ns, '../x'), (e: unknown) => isRaftboxError(e, 'bad_path'));
