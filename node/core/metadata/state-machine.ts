@@ -530,7 +530,7 @@ function* readSnapshot(data: Uint8Array): Generator<number, RestoredState> {
     const key = reader.key();
     if (key === 'format') {
       format = reader.value();
-      if (format !== snapshotFormat) throw new Error(`metadata snapshot format ${String(format)} is not ${snapshotFormat}; this build cannot read it`);
+      if (format !== snapshotFormat) throw new SnapshotFormatError(`metadata snapshot format ${String(format)} is not ${snapshotFormat}; this build cannot read it`);
     } else if (key === 'appliedIndex') state.appliedIndex = reader.value() as number;
     else if (key === 'namespaces') {
       for (let namespaces = reader.arrayHeader(); namespaces > 0; namespaces--) {
