@@ -29,3 +29,15 @@ export function hexToBytes(hex: string): Uint8Array {
   for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16);
   return out;
 }
+
+const utf8 = new TextEncoder();
+
+/**
+ * Whether `text` takes more than `bytesMax` bytes in UTF-8. A UTF-16 code unit takes one
+ * to three, so most strings need no encoding to tell.
+ */
+export function utf8LongerThan(text: string, bytesMax: number): boolean {
+  if (text.length > bytesMax) return true;
+  if (text.length * 3 <= bytesMax) return false;
+  return utf8.encode(text).length > bytesMax;
+}

@@ -3,6 +3,7 @@
 // write is a path every other host (Linux, macOS, Windows, a browser) can represent, and
 // no path can climb out of the folder being synced.
 
+import { utf8LongerThan } from './bytes.ts';
 import { raftboxError } from './errors.ts';
 
 /** Longest path, in UTF-8 bytes after NFC normalization (Linux's PATH_MAX). */
@@ -68,9 +69,6 @@ function pathProblem(path: string): string | null {
   if (/[\ud800-\udfff]/u.test(path)) return 'must be valid Unicode (no unpaired surrogate)';
   if (path.endsWith('/') || path.includes('//')) return "must not have empty segments ('a//b' or a trailing '/')";
   if (dotSegment.test(path)) return "must not have '.' or '..' segments";
-  // A UTF-16 code unit is at most three UTF-8 bytes: only a long path needs counting.
-  if (path.length * 3 <= pathBytesMax) return null;
-  const bytes = encoder.encode(path).length;
-  if (bytes > pathBytesMax) return `must be at most ${pathBytesMax} UTF-8 bytes (this one is ${bytes})`;
+  if (utf8LongerThan(path, pathBytesMax)) return `must be at most ${pathBytesMax} UTF-8 bytes (this one is ${encoder.encode(path).length})`;
   return null;
 }

@@ -4,6 +4,7 @@
 // refused the same way everywhere instead of crashing or diverging the replicas).
 
 import { decode, encode } from '@msgpack/msgpack';
+import { utf8LongerThan } from '../../../protocol/bytes.ts';
 import { raftboxError, type RaftboxError } from '../../../protocol/errors.ts';
 import { clusterNodesMax, nodeIdBytesMax } from '../../../protocol/limits.ts';
 import { normalizePath } from '../../../protocol/paths.ts';
@@ -109,7 +110,6 @@ export const commandLimits = {
   blockBytesMax: 4 * 1024 * 1024,
 } as const;
 
-const encoder = new TextEncoder();
 const hashPattern = /^[0-9a-f]{64}$/;
 
 /** Encodes a command as a log entry's data (msgpack). */
@@ -222,7 +222,7 @@ function checkRegisteredBlock(value: unknown, where: string): RegisteredBlock {
 }
 
 function nodeId(value: unknown, where: string): NodeId {
-  if (typeof value !== 'string' || value === '' || longerThan(value, nodeIdBytesMax)) throw raftboxError('bad_message', `${where} must be a node id`);
+  if (typeof value !== 'string' || value === '' || utf8LongerThan(value, nodeIdBytesMax)) throw raftboxError('bad_message', `${where} must be a node id`);
   return value;
 }
 
@@ -253,17 +253,10 @@ function integer(value: unknown, where: string, min: number): number {
   return value;
 }
 
-/** Whether `value` takes more than `bytesMax` UTF-8 bytes. A UTF-16 unit takes one to three, so most strings need no encoding to tell. */
-function longerThan(value: string, bytesMax: number): boolean {
-  if (value.length > bytesMax) return true;
-  if (value.length * 3 <= bytesMax) return false;
-  return encoder.encode(value).length > bytesMax;
-}
-
 // Ids become map keys and msgpack keys: `__proto__` is refused because msgpack refuses it.
 function id(value: unknown, where: string): string {
   if (typeof value !== 'string' || value === '' || value === '__proto__') throw raftboxError('bad_message', `${where} must be a non-empty string, got ${JSON.stringify(value)}`);
-  if (longerThan(value, commandLimits.idBytesMax)) throw raftboxError('bad_message', `${where} must be at most ${commandLimits.idBytesMax} UTF-8 bytes`);
+  if (utf8LongerThan(value, commandLimits.idBytesMax)) throw raftboxError('bad_message', `${where} must be at most ${commandLimits.idBytesMax} UTF-8 bytes`);
   if (/[\u0000-\u001f\u007f]/.test(value)) throw raftboxError('bad_message', `${where} must not contain control characters, got ${JSON.stringify(value)}`);
   return value;
 }
