@@ -4,7 +4,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BlockUpload } from '../../protocol/wire.ts';
@@ -45,6 +46,24 @@ test('the scan hands over files it read whole, block by block, once; a file stre
     handed.clear();
     await replica.scan(early);
     assert.is(handed.size, 0, 'files unchanged since the last scan are not read again');
+  } finally {
+    await state.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('making a folder that appears meanwhile (a download into it made it) succeeds', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'raftbox-replica-'));
+  const state = new FolderState(root);
+  try {
+    await state.open('test-device');
+    const replica = new FolderReplica(root, state, { ignore: await loadIgnoreRules(root), warn: () => undefined });
+    // Downloads run side by side: a file's download makes its parents while the folder's
+    // own entry is being made. Many pairs, so some land between makeFolder's check and mkdir.
+    const names = Array.from({ length: 200 }, (_, i) => `folder-${i}`);
+    const made = await Promise.all(names.map((name) => Promise.all([replica.makeFolder(name, null), mkdir(join(root, name), { recursive: true })])));
+    assert.ok(made.every(([done]) => done), 'every folder is reported made');
+    for (const name of names) assert.ok(statSync(join(root, name)).isDirectory());
   } finally {
     await state.close();
     rmSync(root, { recursive: true, force: true });

@@ -204,11 +204,18 @@ export class FolderReplica implements SyncReplica {
   }
 
   async makeFolder(path: string, expect: LocalEntry | null): Promise<boolean> {
-    const now = await this.current(path);
-    if (now?.kind === 'dir') return true;
-    if (!(await this.holds(path, expect)) || !(await this.makeParents(path))) return false;
-    await mkdir(join(this.root, path));
-    return true;
+    if ((await this.current(path))?.kind === 'dir') return true;
+    if ((await this.holds(path, expect)) && (await this.makeParents(path))) {
+      try {
+        await mkdir(join(this.root, path));
+        return true;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+    }
+    // Downloads run side by side, and one into this folder makes it as its parent: a
+    // folder here now is what was asked for. Anything else is a local edit to keep.
+    return (await this.current(path))?.kind === 'dir';
   }
 
   async remove(path: string, expect: LocalEntry): Promise<boolean> {
