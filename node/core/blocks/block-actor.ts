@@ -57,8 +57,8 @@ export interface BlockActorOptions {
   repairTickMs?: number;
   repairScanIntervalMs?: number;
   repairFullScanIntervalMs?: number;
-  /** See RepairerOptions.startupFullScansMs. */
-  repairStartupFullScansMs?: number;
+  /** See RepairerOptions.startupChecksMs. */
+  repairStartupChecksMs?: number;
   /** Rate of the background scrub; 0 turns it off. */
   scrubBytesPerSecond?: number;
   scrubTickMs?: number;
@@ -101,7 +101,7 @@ export const blockActorDefaults = {
   repairTickMs: 100,
   repairScanIntervalMs: 250,
   repairFullScanIntervalMs: 60_000,
-  repairStartupFullScansMs: 10_000,
+  repairStartupChecksMs: 10_000,
   scrubBytesPerSecond: 4 * 1024 * 1024,
   scrubTickMs: 1000,
   scrubStepBytesMax: 32 * 1024 * 1024,
@@ -179,7 +179,7 @@ export class BlockActor implements Actor {
       fetchTimeoutMs: o.replicateTimeoutMs,
       scanIntervalMs: o.repairScanIntervalMs,
       fullScanIntervalMs: o.repairFullScanIntervalMs,
-      startupFullScansMs: o.repairStartupFullScansMs,
+      startupChecksMs: o.repairStartupChecksMs,
     };
     const surplusOptions = { node: o.node, confirmTimeoutMs: o.surplusConfirmTimeoutMs, checksMax: o.surplusChecksMax };
     const mayDrop = (hash: BlockHash, sinceMs: number) => !this.busy(hash, false) && (this.recentWrites.get(hash) ?? -Infinity) < sinceMs;

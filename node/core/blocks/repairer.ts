@@ -29,11 +29,12 @@ export interface RepairerOptions {
   /** A full scan, which also checks this node's own copies exist, at least this often. */
   fullScanIntervalMs: number;
   /**
-   * For this long after start every scan is full: the registry catches up with the log
-   * only after start, and a copy lost while the node was down should come back then, not
-   * a full interval later.
+   * For this long after start, scans of changed blocks also check this node's own copies
+   * exist. The scan at start looks at every block, but the registry catches up with the
+   * log only after it, and a copy lost while the node was down should come back then,
+   * not a full interval later.
    */
-  startupFullScansMs: number;
+  startupChecksMs: number;
 }
 
 /** `rereplicate`: this node should gain a copy and register it; `repair`: it already owns the block and replaces a bad copy. */
@@ -106,8 +107,8 @@ export class Repairer {
     const now = this.env.now();
     if (this.directory !== null) {
       const changed = (this.incomplete || this.directory.blocksVersion !== this.seenVersion) && now - this.lastScanMs >= this.options.scanIntervalMs;
-      const full = now - this.lastFullScanMs >= this.options.fullScanIntervalMs || (changed && now - this.startedMs < this.options.startupFullScansMs);
-      if (full || changed) this.scan(full);
+      const full = now - this.lastFullScanMs >= this.options.fullScanIntervalMs;
+      if (full || changed) this.scan(full, full || now - this.startedMs < this.options.startupChecksMs);
     }
     this.pump();
   }
@@ -174,7 +175,9 @@ export class Repairer {
   // or a drain), so only blocks whose owners changed move. A copy on a node the placement
   // no longer names is surplus once every target holds the block; it is given up after
   // the targets confirm (surplus.ts).
-  private scan(full: boolean): void {
+  // `full` looks at every block; `checkOwn` checks that the copies the registry says this
+  // node holds, among the blocks looked at, are on disk.
+  private scan(full: boolean, checkOwn: boolean): void {
     const directory = this.directory!;
     const now = this.env.now();
     const since = this.seenVersion;
@@ -193,8 +196,7 @@ export class Repairer {
       const live = block.owners.filter((node) => this.placement.isLive(node));
       const targets = this.placement.targets(hash);
       if (block.owners.includes(self)) {
-        // A full scan also checks that the copies the registry says we hold are on disk.
-        if (full && !this.store.has(hash) && live.length > 1) this.enqueue(hash, block.size, 'repair', live);
+        if (checkOwn && !this.store.has(hash) && live.length > 1) this.enqueue(hash, block.size, 'repair', live);
         else if (mayGiveUp && !targets.includes(self) && targets.every((node) => block.owners.includes(node))) this.onSurplus?.(hash, block.size, targets);
         continue;
       }
