@@ -6,8 +6,8 @@
 // the target, so a reader never sees half a file.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, lstat, mkdir, open, readdir, rename, rmdir, unlink, utimes } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { chmod, mkdir, open, readdir, rename, rmdir, unlink, utimes } from 'node:fs/promises';
+import { lstatSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { Chunker, cutPoints } from '../../protocol/fastcdc.ts';
 import { forEachLimited } from '../../protocol/client-blocks.ts';
@@ -15,7 +15,7 @@ import { isNormalPath } from '../../protocol/paths.ts';
 import type { SyncReplica } from '../../protocol/sync-engine.ts';
 import { sameContent, type BaseEntry, type BaseTree, type LocalEntry, type LocalTree, type RemoteEntry } from '../../protocol/sync-tree.ts';
 import type { BlockRef, BlockUpload } from '../../protocol/wire.ts';
-import { readRangeSync } from '../host/read-range.ts';
+import { readRangeSync, readStartAndStatSync } from '../host/read-range.ts';
 import { FolderState, type FileStamp } from './folder-state.ts';
 import type { IgnoreTest } from './ignore-rules.ts';
 
@@ -29,8 +29,11 @@ const readSliceBytes = 4 * 1024 * 1024;
 const smallReadBytes = 256 * 1024;
 /** Files hashed at once during a scan. */
 const hashesInFlightMax = 16;
-/** lstat calls in flight at once while walking a folder. */
-const statsInFlightMax = 64;
+/**
+ * lstat calls made in one go while walking a folder, before other work gets a turn. They
+ * are synchronous: an lstat of a cached entry costs less than a thread-pool round trip.
+ */
+const statsPerTurnMax = 256;
 
 export interface FolderReplicaOptions {
   ignore: IgnoreTest;
@@ -75,15 +78,15 @@ export class FolderReplica implements SyncReplica {
       throw error;
     }
     const subfolders: string[] = [];
-    for (let start = 0; start < names.length; start += statsInFlightMax) {
-      const batch = names.slice(start, start + statsInFlightMax);
-      const stats = await Promise.all(batch.map((name) => lstat(join(this.root, folder, name)).catch((error: unknown) => (isGone(error) ? null : Promise.reject(error)))));
-      batch.forEach((name, index) => {
-        const path = this.admit(folder, name, stats[index] ?? null);
-        if (path === null) return;
-        found.push([path, stats[index]!]);
-        if (stats[index]!.isDirectory()) subfolders.push(path);
-      });
+    for (let start = 0; start < names.length; start += statsPerTurnMax) {
+      if (start > 0) await new Promise((resolve) => setImmediate(resolve));
+      for (const name of names.slice(start, start + statsPerTurnMax)) {
+        const stats = lstatIfThere(join(this.root, folder, name));
+        const path = this.admit(folder, name, stats);
+        if (path === null) continue;
+        found.push([path, stats!]);
+        if (stats!.isDirectory()) subfolders.push(path);
+      }
     }
     for (const path of subfolders) await this.walk(path, found);
   }
@@ -121,9 +124,9 @@ export class FolderReplica implements SyncReplica {
       mtime: Math.floor(stats.mtimeMs),
       executable: (stats.mode & 0o111) !== 0,
     };
-    // A file that changed while it was read is hashed again at the next scan.
-    const after = await lstat(join(this.root, path)).catch(() => null);
-    if (after === null || !sameStamp(stampOf(after), stamp)) return entry;
+    // A file written to while it was read is hashed again at the next scan. (One replaced
+    // meanwhile was read whole as it was; the next scan sees the new file's stamp.)
+    if (!sameStamp(stampOf(hashed.after), stamp)) return entry;
     this.state.scanCache.set(path, { stamp, entry });
     if (early !== undefined && hashed.blocks !== undefined) await early(path, hashed.blocks);
     return entry;
@@ -131,13 +134,8 @@ export class FolderReplica implements SyncReplica {
 
   /** What `path` holds now: null for nothing, undefined for something the planner cannot describe (a symlink). */
   private async current(path: string): Promise<LocalEntry | null | undefined> {
-    let stats: Stats;
-    try {
-      stats = await lstat(join(this.root, path));
-    } catch (error) {
-      if (isGone(error)) return null;
-      throw error;
-    }
+    const stats = lstatIfThere(join(this.root, path));
+    if (stats === null) return null;
     if (!stats.isDirectory() && !stats.isFile()) return undefined;
     return this.entryFor(path, stats);
   }
@@ -199,7 +197,7 @@ export class FolderReplica implements SyncReplica {
     const mtime = new Date(remote.mtime);
     await utimes(temporary, mtime, mtime);
     await rename(temporary, join(this.root, path));
-    await this.remember(path, { kind: 'file', blocks: remote.blocks, size: remote.size, mtime: remote.mtime, executable: remote.executable });
+    this.remember(path, { kind: 'file', blocks: remote.blocks, size: remote.size, mtime: remote.mtime, executable: remote.executable });
     return true;
   }
 
@@ -267,8 +265,8 @@ export class FolderReplica implements SyncReplica {
   }
 
   /** Records a file just written, so the next scan trusts it without hashing. */
-  private async remember(path: string, entry: LocalEntry): Promise<void> {
-    const stats = await lstat(join(this.root, path)).catch(() => null);
+  private remember(path: string, entry: LocalEntry): void {
+    const stats = lstatIfThere(join(this.root, path));
     if (stats !== null) this.state.scanCache.set(path, { stamp: stampOf(stats), entry });
   }
 
@@ -283,9 +281,10 @@ export class FolderReplica implements SyncReplica {
  * Cuts a file into FastCDC blocks and names each by its SHA-256. A file up to one read
  * slice is read whole and cut in place, and its blocks come back with their bytes
  * (`blocks`, views of the one read); a larger one streams through a Chunker, slice by
- * slice, so memory stays bounded whatever the file's size.
+ * slice, so memory stays bounded whatever the file's size. `after` is the file's stat
+ * once read, through the descriptor it was read from.
  */
-export async function hashFile(path: string, sizeHint = Infinity): Promise<{ refs: BlockRef[]; size: number; blocks?: BlockUpload[] }> {
+export async function hashFile(path: string, sizeHint = Infinity): Promise<{ refs: BlockRef[]; size: number; blocks?: BlockUpload[]; after: Stats }> {
   const sha256 = (chunk: Uint8Array): string => createHash('sha256').update(chunk).digest('hex');
   const whole = (data: Uint8Array): { refs: BlockRef[]; size: number; blocks: BlockUpload[] } => {
     const blocks: BlockUpload[] = [];
@@ -299,8 +298,8 @@ export async function hashFile(path: string, sizeHint = Infinity): Promise<{ ref
   };
   if (sizeHint < smallReadBytes) {
     // One byte of room proves the end; a file that grew past it since its stat takes the streaming path.
-    const data = readRangeSync(path, 0, sizeHint + 1);
-    if (data.byteLength <= sizeHint) return whole(data);
+    const { data, after } = readStartAndStatSync(path, sizeHint + 1);
+    if (data.byteLength <= sizeHint) return { ...whole(data), after };
   }
   const handle = await open(path, 'r');
   const refs: BlockRef[] = [];
@@ -313,7 +312,7 @@ export async function hashFile(path: string, sizeHint = Infinity): Promise<{ ref
     const slice = Buffer.allocUnsafe(Math.min(readSliceBytes, statSize + 1));
     let { bytesRead } = await handle.read(slice, 0, slice.length, null);
     // The whole file fit (one byte of room proves the end): no streaming state needed.
-    if (bytesRead < slice.length) return whole(slice.subarray(0, bytesRead));
+    if (bytesRead < slice.length) return { ...whole(slice.subarray(0, bytesRead)), after: await handle.stat() };
     const chunker = new Chunker();
     while (bytesRead > 0) {
       size += bytesRead;
@@ -322,10 +321,10 @@ export async function hashFile(path: string, sizeHint = Infinity): Promise<{ ref
       ({ bytesRead } = await handle.read(slice, 0, slice.length, null));
     }
     for (const chunk of chunker.finish()) name(chunk);
+    return { refs, size, after: await handle.stat() };
   } finally {
     await handle.close();
   }
-  return { refs, size };
 }
 
 function stampOf(stats: Stats): FileStamp {
@@ -334,6 +333,16 @@ function stampOf(stats: Stats): FileStamp {
 
 function sameStamp(a: FileStamp, b: FileStamp): boolean {
   return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino && a.mode === b.mode;
+}
+
+/** The lstat of `path`, or null when nothing is there (any more). */
+function lstatIfThere(path: string): Stats | null {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false }) ?? null;
+  } catch (error) {
+    if (isGone(error)) return null;
+    throw error;
+  }
 }
 
 function isGone(error: unknown): boolean {
