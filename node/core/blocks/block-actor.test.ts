@@ -585,9 +585,15 @@ function directoryView(hash: string, size: number, all: string[], down: string[]
   };
 }
 
-test('after its first full scan, a repairer looks only at the blocks whose owners changed', () => {
-  const held = Array.from({ length: 500 }, (_, i) => block(`held by all ${i}`));
-  const fresh = block('registered with two copies');
+/**
+ * A registry of `held` blocks (owned by every node) that learns one more, `late`, once
+ * `learn` is called, after the scans at start: like a registry catching up with the log.
+ * `wholeScans` counts the walks of every block.
+ */
+function catchingUpDirectory(
+  held: { hash: string; data: Uint8Array }[],
+  late: { hash: string; data: Uint8Array },
+): { directory: BlockDirectory; learn(owners: string[]): void; readonly wholeScans: number } {
   const registry = new Map(held.map(({ hash, data }) => [hash, { size: data.byteLength, owners: nodes }]));
   let version = 1;
   let wholeScans = 0;
@@ -607,16 +613,31 @@ test('after its first full scan, a repairer looks only at the blocks whose owner
       wholeScans++;
       return registry.entries();
     },
-    ownersChangedSince: (since) => (since === 1 && version === 2 ? [fresh.hash] : since === version ? [] : null),
+    ownersChangedSince: (since) => (since === 1 && version === 2 ? [late.hash] : since === version ? [] : null),
   };
-  const world = new World(nodes, { directory }, (node, storage) => storage.preload(node === 'n3' ? held : [...held, fresh]));
+  return {
+    directory,
+    learn: (owners) => {
+      registry.set(late.hash, { size: late.data.byteLength, owners });
+      version = 2;
+    },
+    get wholeScans() {
+      return wholeScans;
+    },
+  };
+}
+
+test('after its first full scan, a repairer looks only at the blocks whose owners changed', () => {
+  const held = Array.from({ length: 500 }, (_, i) => block(`held by all ${i}`));
+  const fresh = block('registered with two copies');
+  const view = catchingUpDirectory(held, fresh);
+  const world = new World(nodes, { directory: view.directory }, (node, storage) => storage.preload(node === 'n3' ? held : [...held, fresh]));
   world.run(500);
-  assert.is(wholeScans, 3, 'one full scan per node at start');
-  registry.set(fresh.hash, { size: fresh.data.byteLength, owners: ['n1', 'n2'] });
-  version = 2;
+  assert.is(view.wholeScans, 3, 'one full scan per node at start');
+  view.learn(['n1', 'n2']);
   world.run(2000);
   assert.equal(world.holders(fresh.hash), nodes, 'n3 copied the new block');
-  assert.is(wholeScans, 3, 'no scan of the whole registry after the change');
+  assert.is(view.wholeScans, 3, 'no scan of the whole registry after the change');
   assert.ok(world.registers.some(({ node, request }) => node === 'n3' && request.blocks.some((b) => b.hash === fresh.hash && b.owners.includes('n3'))));
 });
 
@@ -624,34 +645,13 @@ test('soon after start, a changed block the registry says this node holds but it
   for (const startupChecksMs of [10_000, 0]) {
     const held = Array.from({ length: 50 }, (_, i) => block(`held by all ${i}`));
     const lost = block('registered on all three, lost by n3');
-    const registry = new Map(held.map(({ hash, data }) => [hash, { size: data.byteLength, owners: nodes }]));
-    let version = 1;
-    let wholeScans = 0;
-    const directory: BlockDirectory = {
-      get blocksVersion() {
-        return version;
-      },
-      ringEpoch: 1,
-      liveNodes: () => nodes,
-      ringMembers: () => nodes,
-      isDown: () => false,
-      block: (hash) => {
-        const known = registry.get(hash);
-        return known ? { size: known.size, owners: [...known.owners] } : null;
-      },
-      blocks: () => {
-        wholeScans++;
-        return registry.entries();
-      },
-      ownersChangedSince: (since) => (since === 1 && version === 2 ? [lost.hash] : since === version ? [] : null),
-    };
-    const world = new World(nodes, { directory, repairStartupChecksMs: startupChecksMs }, (node, storage) => storage.preload(node === 'n3' ? held : [...held, lost]));
+    const view = catchingUpDirectory(held, lost);
+    const world = new World(nodes, { directory: view.directory, repairStartupChecksMs: startupChecksMs }, (node, storage) => storage.preload(node === 'n3' ? held : [...held, lost]));
     world.run(500);
-    // The registry catches up after the first scan: the entry naming n3 an owner applies now.
-    registry.set(lost.hash, { size: lost.data.byteLength, owners: nodes });
-    version = 2;
+    // The entry naming n3 an owner applies only now, after the scans at start.
+    view.learn(nodes);
     world.run(2000);
-    assert.is(wholeScans, 3, 'one full scan per node at start, none after');
+    assert.is(view.wholeScans, 3, 'one full scan per node at start, none after');
     if (startupChecksMs > 0) assert.equal(world.holders(lost.hash), nodes, 'n3 fetched its lost copy');
     else assert.equal(world.holders(lost.hash), ['n1', 'n2'], 'past the start-up window, only the periodic full scan checks own copies');
   }
