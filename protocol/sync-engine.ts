@@ -544,6 +544,11 @@ function plannedBytes(actions: SyncAction[]): number {
   return total;
 }
 
+/** Whether a block of `size` bytes goes in a new upload group, after a group of `count` blocks and `bytes` bytes (a larger block is a group alone). */
+function startsNewGroup(count: number, bytes: number, size: number, bytesMax: number): boolean {
+  return count > 0 && (bytes + size > bytesMax || count >= uploadGroupBlocksMax);
+}
+
 /** Cuts `hashes` into groups of at most `uploadGroupBlocksMax` blocks and `bytesMax` bytes (a larger block is a group alone). */
 function uploadGroups(hashes: BlockHash[], blocks: Map<BlockHash, LocalBlock>, bytesMax: number): BlockHash[][] {
   const groups: BlockHash[][] = [];
@@ -551,7 +556,7 @@ function uploadGroups(hashes: BlockHash[], blocks: Map<BlockHash, LocalBlock>, b
   let bytes = 0;
   for (const hash of hashes) {
     const size = blocks.get(hash)!.size;
-    if (group.length > 0 && (bytes + size > bytesMax || group.length >= uploadGroupBlocksMax)) {
+    if (startsNewGroup(group.length, bytes, size, bytesMax)) {
       groups.push(group);
       group = [];
       bytes = 0;
@@ -595,7 +600,7 @@ class EarlyUploads {
     for (const block of blocks) {
       if (this.failed || this.seen.has(block.hash)) continue;
       this.seen.add(block.hash);
-      if (this.group.length > 0 && (this.groupBytes + block.data.length > this.groupBytesMax || this.group.length >= uploadGroupBlocksMax)) await this.send();
+      if (startsNewGroup(this.group.length, this.groupBytes, block.data.length, this.groupBytesMax)) await this.send();
       this.group.push({ path, block });
       this.groupBytes += block.data.length;
     }

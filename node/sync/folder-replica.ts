@@ -141,10 +141,7 @@ export class FolderReplica implements SyncReplica {
   }
 
   private async holds(path: string, expect: LocalEntry | null): Promise<boolean> {
-    const now = await this.current(path);
-    if (now === undefined) return false;
-    if (now === null || expect === null) return now === expect;
-    return sameContent(now, expect);
+    return isExpected(await this.current(path), expect);
   }
 
   // ---------------------------------------------------------------- SyncReplica
@@ -202,8 +199,9 @@ export class FolderReplica implements SyncReplica {
   }
 
   async makeFolder(path: string, expect: LocalEntry | null): Promise<boolean> {
-    if ((await this.current(path))?.kind === 'dir') return true;
-    if ((await this.holds(path, expect)) && (await this.makeParents(path))) {
+    const now = await this.current(path);
+    if (now?.kind === 'dir') return true;
+    if (isExpected(now, expect) && (await this.makeParents(path))) {
       try {
         await mkdir(join(this.root, path));
         return true;
@@ -333,6 +331,13 @@ function stampOf(stats: Stats): FileStamp {
 
 function sameStamp(a: FileStamp, b: FileStamp): boolean {
   return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino && a.mode === b.mode;
+}
+
+/** Whether what a path holds (`current`'s answer) is still `expect`, so it may be replaced. */
+function isExpected(now: LocalEntry | null | undefined, expect: LocalEntry | null): boolean {
+  if (now === undefined) return false;
+  if (now === null || expect === null) return now === expect;
+  return sameContent(now, expect);
 }
 
 /** The lstat of `path`, or null when nothing is there (any more). */
