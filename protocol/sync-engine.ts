@@ -12,6 +12,7 @@
 
 import { blocksInOrder, forEachLimited } from './client-blocks.ts';
 import { isRaftboxError, raftboxError } from './errors.ts';
+import { findFolderMoves, type FolderMove } from './sync-folder-moves.ts';
 import { planSync, type SyncAction, type SyncPlan } from './sync-planner.ts';
 import {
   baseEntryOf,
@@ -56,7 +57,10 @@ export interface SyncReplica {
   writeFile(path: string, remote: RemoteEntry, data: AsyncIterable<Uint8Array>, expect: LocalEntry | null): Promise<boolean>;
   makeFolder(path: string, expect: LocalEntry | null): Promise<boolean>;
   remove(path: string, expect: LocalEntry): Promise<boolean>;
-  /** Renames `from` to `to`, refusing when `to` exists or `from` is no longer `expect`. */
+  /**
+   * Renames `from` to `to`, refusing when `to` exists or `from` is no longer `expect`. A
+   * folder moves with everything in it, as on disk.
+   */
   rename(from: string, to: string, expect: LocalEntry): Promise<boolean>;
   loadBase(): Promise<BaseTree>;
   /** Applies the updates (null: forget the path) to the stored base, atomically. */
@@ -220,10 +224,12 @@ class SyncRun {
     const bytesTotal = plannedBytes(plan.actions);
     this.counts = { bytesDone: Math.min(this.early?.bytes ?? 0, bytesTotal), bytesTotal, filesDone: 0, filesTotal: plan.actions.length };
     for (const action of byType['conflict-copy']) await this.applyLocal(action, () => this.replica.rename(action.path, action.copyPath, action.expect));
-    for (const action of byType['move-local']) await this.moveLocal(action);
-    await this.download(byType.download, local);
+    const carried = await this.moveFolders(findFolderMoves(plan.actions, local));
+    const left = <T extends SyncAction>(actions: T[]): T[] => (carried.size === 0 ? actions : actions.filter((action) => !carried.has(action)));
+    for (const action of left(byType['move-local'])) await this.moveLocal(action);
+    await this.download(left(byType.download), local);
     await this.commitLocalChanges([...byType.upload, ...byType['move-remote'], ...byType['delete-remote']]);
-    for (const action of byType['delete-local']) await this.deleteLocal(action);
+    for (const action of left(byType['delete-local'])) await this.deleteLocal(action);
     for (const action of byType.record) this.pending.set(action.path, action.base);
   }
 
@@ -235,6 +241,36 @@ class SyncRun {
     if (!done) this.unsettled = true;
     this.fileDone();
     return done;
+  }
+
+  /**
+   * Renames each folder the remote side moved whole in one step, and returns the plan's
+   * actions those renames carried out. A rename the replica refuses (the folder is no
+   * longer what the scan saw) carries nothing: its entries then go one by one, each
+   * checked on its own. Files inside that changed after the scan travel with the folder
+   * and are found changed by the next scan, so nothing is overwritten either way.
+   */
+  private async moveFolders(moves: FolderMove[]): Promise<Set<SyncAction>> {
+    const carried = new Set<SyncAction>();
+    for (const move of moves) {
+      this.checkCancelled();
+      if (!(await this.replica.rename(move.from, move.to, move.expect))) continue;
+      for (const action of move.carried) {
+        carried.add(action);
+        if (action.type === 'move-local') {
+          this.pending.set(action.from, null);
+          this.pending.set(action.to, stripRemote(action.remote));
+          this.summary.moves++;
+        } else if (action.type === 'delete-local') {
+          this.pending.set(action.path, null);
+        } else if (action.type === 'download') {
+          this.pending.set(action.path, stripRemote(action.remote));
+          this.summary.moves++;
+        }
+        this.fileDone();
+      }
+    }
+    return carried;
   }
 
   private async moveLocal(action: Extract<SyncAction, { type: 'move-local' }>): Promise<void> {

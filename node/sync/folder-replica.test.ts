@@ -4,8 +4,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import fsPromises, { mkdir } from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BlockUpload } from '../../protocol/wire.ts';
@@ -65,6 +66,35 @@ test('making a folder that appears meanwhile (a download into it made it) succee
     assert.ok(made.every(([done]) => done), 'every folder is reported made');
     for (const name of names) assert.ok(statSync(join(root, name)).isDirectory());
   } finally {
+    await state.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('renaming a folder onto a name taken after the check refuses and loses nothing', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'raftbox-replica-'));
+  const state = new FolderState(root);
+  const realRename = fsPromises.rename;
+  try {
+    await state.open('test-device');
+    const replica = new FolderReplica(root, state, { ignore: await loadIgnoreRules(root), warn: () => undefined });
+    const folder = { kind: 'dir' as const, blocks: [], size: 0, mtime: 0, executable: false };
+    mkdirSync(join(root, 'photos'));
+    writeFileSync(join(root, 'photos/synced.jpg'), 'synced');
+    // The user makes a folder with a file in it at the target after the replica checked
+    // that nothing was there, just before the rename itself.
+    fsPromises.rename = async (from, to) => {
+      mkdirSync(to);
+      writeFileSync(join(String(to), 'mine.txt'), 'mine');
+      return realRename(from, to);
+    };
+    syncBuiltinESMExports();
+    assert.is(await replica.rename('photos', 'pictures', folder), false);
+    assert.is(readFileSync(join(root, 'photos/synced.jpg'), 'utf8'), 'synced');
+    assert.is(readFileSync(join(root, 'pictures/mine.txt'), 'utf8'), 'mine');
+  } finally {
+    fsPromises.rename = realRename;
+    syncBuiltinESMExports();
     await state.close();
     rmSync(root, { recursive: true, force: true });
   }

@@ -231,10 +231,23 @@ export class FolderReplica implements SyncReplica {
 
   async rename(from: string, to: string, expect: LocalEntry): Promise<boolean> {
     if (!(await this.holds(from, expect)) || (await this.current(to)) !== null || !(await this.makeParents(to))) return false;
-    await rename(join(this.root, from), join(this.root, to));
-    const cached = this.state.scanCache.get(from);
-    this.state.scanCache.delete(from);
-    if (cached !== undefined) this.state.scanCache.set(to, cached);
+    try {
+      await rename(join(this.root, from), join(this.root, to));
+    } catch (error) {
+      // `from` went or something appeared at `to` since they were checked: a local change, left to the next pass.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (isGone(error) || code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'EISDIR') return false;
+      throw error;
+    }
+    // A folder's files keep their inodes and times, so their cached hashes stay good.
+    const cache = this.state.scanCache;
+    const moved = expect.kind === 'dir' ? [...cache.keys()].filter((path) => path === from || path.startsWith(`${from}/`)) : [from];
+    for (const path of moved) {
+      const cached = cache.get(path);
+      if (cached === undefined) continue;
+      cache.delete(path);
+      cache.set(to + path.slice(from.length), cached);
+    }
     return true;
   }
 

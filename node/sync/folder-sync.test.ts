@@ -1,6 +1,7 @@
 // `raftbox sync` as users run it: real node processes on loopback, real folders, the real
-// command in child processes. Propagation both ways, moves that upload nothing, conflict
-// copies, an outage, a sync killed mid-upload, and --watch through a node failure.
+// command in child processes. Propagation both ways, moves that upload nothing (a folder
+// moved whole arrives as one rename), conflict copies, an outage, a sync killed
+// mid-upload, and --watch through a node failure.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -121,7 +122,11 @@ test('creates, edits, deletes, moves and renames propagate both ways; a large re
     assert.is(intoA.summary!.downloadedBytes, 'notes edited on b'.length, 'the rename is applied locally, not downloaded');
     renameSync(join(a, 'docs'), join(a, 'papers'));
     assert.is((await s.sync(a)).status, 0);
-    assert.is((await s.sync(b)).status, 0);
+    const folderInode = statSync(join(b, 'docs')).ino;
+    const moveIntoB = await s.sync(b);
+    assert.is(moveIntoB.status, 0, moveIntoB.stderr);
+    assert.is(statSync(join(b, 'papers')).ino, folderInode, 'the folder is renamed whole, not rebuilt file by file');
+    assert.is(moveIntoB.summary!.moves, 3, 'the folder, its subfolder and the note move');
     const finalA = snapshot(a);
     for (const litter of ['.DS_Store', 'build', 'build/out.o', 'debug.log']) delete finalA[litter];
     assert.equal(snapshot(b), finalA);

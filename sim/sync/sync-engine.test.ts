@@ -188,6 +188,84 @@ test('a folder moved with its files arrives whole', async () => {
   assert.equal(tree(b!.replica), { pictures: '<dir>', 'pictures/one.jpg': 'one'.repeat(20), 'pictures/two.jpg': 'two'.repeat(20) });
 });
 
+test('a folder moved whole is renamed once on the other side, subfolders and empty files included', async () => {
+  const { devices: [a, b] } = setup(['a', 'b']);
+  a!.replica.makeDir('photos');
+  a!.replica.makeDir('photos/2025');
+  a!.replica.write('photos/one.jpg', text('one'.repeat(20)));
+  a!.replica.write('photos/2025/two.jpg', text('two'.repeat(20)), true);
+  a!.replica.write('photos/2025/empty', new Uint8Array(0));
+  await a!.sync();
+  await b!.sync();
+  a!.replica.move('photos', 'pictures');
+  await a!.sync();
+  const renames: string[] = [];
+  const rename = b!.replica.rename.bind(b!.replica);
+  b!.replica.rename = async (from, to, expect) => {
+    renames.push(`${from} -> ${to}`);
+    return rename(from, to, expect);
+  };
+  const down = await b!.sync();
+  assert.equal(renames, ['photos -> pictures']);
+  assert.is(down.moves, 5, 'two files, one empty file and two folders moved');
+  assert.is(down.filesDown + down.deleted + down.downloadedBytes, 0);
+  assert.equal(tree(b!.replica), {
+    pictures: '<dir>',
+    'pictures/2025': '<dir>',
+    'pictures/2025/empty': '',
+    'pictures/2025/two.jpg': 'two'.repeat(20),
+    'pictures/one.jpg': 'one'.repeat(20),
+  });
+  assert.is(b!.replica.items.get('pictures/2025/two.jpg')!.executable, true);
+  assert.is((await b!.sync()).moves + (await a!.sync()).filesUp, 0, 'both sides agree afterwards');
+});
+
+test('a folder moved remotely but edited here moves file by file, and the edit is kept', async () => {
+  const { devices: [a, b] } = setup(['a', 'b']);
+  a!.replica.makeDir('photos');
+  a!.replica.write('photos/one.jpg', text('one'.repeat(20)));
+  a!.replica.write('photos/two.jpg', text('two'.repeat(20)));
+  await a!.sync();
+  await b!.sync();
+  a!.replica.move('photos', 'pictures');
+  await a!.sync();
+  b!.replica.write('photos/two.jpg', text('edited on b'));
+  const renames: string[] = [];
+  const rename = b!.replica.rename.bind(b!.replica);
+  b!.replica.rename = async (from, to, expect) => {
+    renames.push(`${from} -> ${to}`);
+    return rename(from, to, expect);
+  };
+  await b!.sync();
+  await b!.sync();
+  await a!.sync();
+  assert.ok(renames.includes('photos/one.jpg -> pictures/one.jpg'), 'the unedited file is moved on its own');
+  assert.not.ok(renames.includes('photos -> pictures'), 'the folder is not renamed whole');
+  for (const device of [a!, b!]) {
+    assert.is(read(device.replica, 'pictures/one.jpg'), 'one'.repeat(20));
+    assert.is(read(device.replica, 'photos/two.jpg'), 'edited on b', 'the edit stays where it was made');
+  }
+});
+
+test('a file edited between the scan and the folder rename travels with the folder and is uploaded next', async () => {
+  let edit: ((replica: MemoryReplica) => void) | null = null;
+  const { devices: [a, b] } = setup(['a', 'b'], { interfere: (replica) => edit?.(replica) });
+  a!.replica.makeDir('photos');
+  a!.replica.write('photos/one.jpg', text('one'.repeat(20)));
+  await a!.sync();
+  await b!.sync();
+  a!.replica.move('photos', 'pictures');
+  await a!.sync();
+  edit = (replica) => {
+    edit = null;
+    replica.write('photos/one.jpg', text('edited during the sync'));
+  };
+  await b!.sync();
+  await b!.sync();
+  await a!.sync();
+  for (const device of [a!, b!]) assert.equal(tree(device.replica), { pictures: '<dir>', 'pictures/one.jpg': 'edited during the sync' });
+});
+
 test('concurrent edits keep both: the local side becomes a conflict copy', async () => {
   const { cluster, devices: [a, b] } = setup(['a', 'b']);
   a!.replica.write('plan.txt', text('v1'));

@@ -1,7 +1,8 @@
 // The IndexedDB replica under the shared sync engine, against the in-memory cluster of
 // the sync tests: files round-trip between two browser replicas, edits made offline
-// reach the cluster when it is back, concurrent edits keep both versions, and a replica
-// refuses a change when the local entry is no longer what the plan expected.
+// reach the cluster when it is back, a renamed folder moves whole, concurrent edits keep
+// both versions, and a replica refuses a change when the local entry is no longer what
+// the plan expected.
 
 import 'fake-indexeddb/auto';
 import { createHash } from 'node:crypto';
@@ -105,6 +106,25 @@ test('edits, renames and deletes made offline reach the cluster when it is back'
   assert.equal((await b.db.getAllKeys('files')).sort(), ['moved.txt', 'new.txt']);
   assert.is(await read(b, 'moved.txt'), 'two');
   assert.is(await read(b, 'new.txt'), 'fresh');
+});
+
+test('a folder renamed on one replica is renamed whole on the other, and nothing beside it moves', async () => {
+  const cluster = new MemoryCluster(sha);
+  const [a, b] = [await device(cluster, 'web-a'), await device(cluster, 'web-b')];
+  await write(a, 'photos/2025/one.jpg', 'one');
+  await write(a, 'photos/two.jpg', 'two');
+  await write(a, 'photos0/three.jpg', 'three');
+  await sync(a);
+  await sync(b);
+  await renamePath({ db: a.db, device: a.name, now: () => 2 }, 'photos', 'pictures');
+  await sync(a);
+  const down = await sync(b);
+  assert.is(down.moves, 4, 'two files and two folders move');
+  assert.is(down.filesDown + down.deleted, 0, 'nothing is downloaded or deleted');
+  assert.equal((await b.db.getAllKeys('files')).sort(), ['photos0', 'photos0/three.jpg', 'pictures', 'pictures/2025', 'pictures/2025/one.jpg', 'pictures/two.jpg']);
+  assert.is(await read(b, 'pictures/2025/one.jpg'), 'one');
+  assert.is(await read(b, 'photos0/three.jpg'), 'three', 'a sibling whose name starts the same stays');
+  assert.is((await sync(b)).moves, 0, 'a second sync has nothing to do');
 });
 
 test('the same file edited on two replicas keeps both versions as a conflict copy', async () => {

@@ -74,8 +74,13 @@ export class IdbReplica implements SyncReplica {
     const tx = this.db.transaction('files', 'readwrite');
     const record = await tx.store.get(from);
     if (!matches(record, expect) || (await tx.store.get(to)) !== undefined) return false;
-    await tx.store.delete(from);
-    await tx.store.put({ ...record!, path: to });
+    // A folder moves with everything in it, as on disk: every key that starts `from/`
+    // (they sort between `from/` and `from0`, as '0' follows '/').
+    const inside = record!.entry.kind === 'dir' ? await tx.store.getAll(IDBKeyRange.bound(`${from}/`, `${from}0`, false, true)) : [];
+    for (const moving of [record!, ...inside]) {
+      await tx.store.delete(moving.path);
+      await tx.store.put({ ...moving, path: to + moving.path.slice(from.length) });
+    }
     await tx.done;
     return true;
   }
