@@ -100,7 +100,7 @@ export interface SyncOptions {
   limitBytesPerSecond?: number;
   /** Plan-and-apply passes before giving up on a tree that keeps changing underneath. */
   passesMax?: number;
-  /** Files per commit; a large first sync commits in batches of this many. */
+  /** Changes per commit (a move is two); a large first sync commits in batches of this many. */
   changesPerCommitMax?: number;
   /** Paths this replica leaves alone on both sides (a folder's ignore rules); the replica's scan already skips them. */
   isIgnored?(path: string, kind: 'file' | 'dir'): boolean;
@@ -343,10 +343,8 @@ class SyncRun {
     if (actions.length === 0) return;
     this.progress('upload');
     const ready = await this.uploadBlocks(actions);
-    const batchMax = this.options.changesPerCommitMax ?? syncDefaults.changesPerCommitMax;
-    for (let start = 0; start < ready.length; start += batchMax) {
+    for (const batch of commitBatches(ready, this.options.changesPerCommitMax ?? syncDefaults.changesPerCommitMax)) {
       this.checkCancelled();
-      const batch = ready.slice(start, start + batchMax);
       try {
         this.recordCommitted(batch, await this.remote.commit(batch.flatMap(changesOf)));
       } catch (error) {
@@ -514,6 +512,25 @@ function groupActions(actions: SyncAction[]): { [K in SyncAction['type']]: Extra
   } as { [K in SyncAction['type']]: Extract<SyncAction, { type: K }>[] };
   for (const action of actions) (groups[action.type] as SyncAction[]).push(action);
   return groups;
+}
+
+/** `actions` in order, cut into batches of at most `changesMax` changes (a move makes two). */
+function commitBatches(actions: CommitAction[], changesMax: number): CommitAction[][] {
+  const batches: CommitAction[][] = [];
+  let batch: CommitAction[] = [];
+  let changes = 0;
+  for (const action of actions) {
+    const count = changesOf(action).length;
+    if (batch.length > 0 && changes + count > changesMax) {
+      batches.push(batch);
+      batch = [];
+      changes = 0;
+    }
+    batch.push(action);
+    changes += count;
+  }
+  if (batch.length > 0) batches.push(batch);
+  return batches;
 }
 
 /** Changes one commit action makes: a move is a delete and a create in the same commit. */

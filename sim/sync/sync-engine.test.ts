@@ -173,6 +173,20 @@ test('a rename travels as a move and uploads no content', async () => {
   assert.equal(tree(b!.replica), { 'renamed.bin': 'x'.repeat(1000) });
 });
 
+test('moving a folder of 600 files commits in batches the cluster accepts (a move is two changes)', async () => {
+  const { devices: [a, b] } = setup(['a', 'b']);
+  a!.replica.makeDir('photos');
+  for (let i = 0; i < 600; i++) a!.replica.write(`photos/${i}.jpg`, text(`photo ${i}`));
+  await a!.sync();
+  await b!.sync();
+  a!.replica.move('photos', 'pictures');
+  const up = await a!.sync();
+  assert.is(up.moves, 600);
+  await b!.sync();
+  assert.is(Object.keys(tree(b!.replica)).filter((path) => path.startsWith('pictures/')).length, 600);
+  assert.not.ok(b!.replica.items.has('photos'));
+});
+
 test('a folder moved with its files arrives whole', async () => {
   const { devices: [a, b] } = setup(['a', 'b']);
   a!.replica.makeDir('photos');
