@@ -53,7 +53,7 @@ export function findFolderMoves(actions: readonly SyncAction[], local: LocalTree
   // Sorted, so a folder comes before every path inside it.
   for (const from of [...inside.keys()].sort()) {
     if (ancestorsOf(from).some((folder) => taken.has(folder))) continue;
-    const move = folderMove(from, inside.get(from)!, { removed, created, moved, local });
+    const move = folderMove(from, inside.get(from)!, { removed, created, moved });
     if (move === null) continue;
     moves.push(move);
     taken.add(from);
@@ -65,10 +65,9 @@ interface Indexed {
   removed: Map<string, ActionOf<'delete-local'>>;
   created: Map<string, ActionOf<'download'>>;
   moved: Map<string, ActionOf<'move-local'>>;
-  local: LocalTree;
 }
 
-function folderMove(from: string, contents: string[], { removed, created, moved, local }: Indexed): FolderMove | null {
+function folderMove(from: string, contents: string[], { removed, created, moved }: Indexed): FolderMove | null {
   const to = targetOf(from, contents, moved);
   if (to === null || to.startsWith(`${from}/`) || from.startsWith(`${to}/`)) return null;
   const carried: SyncAction[] = [];
