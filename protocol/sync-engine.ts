@@ -516,21 +516,29 @@ function groupActions(actions: SyncAction[]): { [K in SyncAction['type']]: Extra
 
 /** `actions` in order, cut into batches of at most `changesMax` changes (a move makes two). */
 function commitBatches(actions: CommitAction[], changesMax: number): CommitAction[][] {
-  const batches: CommitAction[][] = [];
-  let batch: CommitAction[] = [];
-  let changes = 0;
-  for (const action of actions) {
-    const count = changesOf(action).length;
-    if (batch.length > 0 && changes + count > changesMax) {
-      batches.push(batch);
-      batch = [];
-      changes = 0;
+  return cutRuns(actions, (action) => changesOf(action).length, (count, changes, next) => count > 0 && changes + next > changesMax);
+}
+
+/**
+ * `items` in order, cut into runs. Each item weighs `weightOf(item)`; a new run starts
+ * before an item when `full(items in the run, the run's weight, the item's weight)`.
+ */
+function cutRuns<T>(items: Iterable<T>, weightOf: (item: T) => number, full: (count: number, weight: number, next: number) => boolean): T[][] {
+  const runs: T[][] = [];
+  let run: T[] = [];
+  let weight = 0;
+  for (const item of items) {
+    const next = weightOf(item);
+    if (full(run.length, weight, next)) {
+      runs.push(run);
+      run = [];
+      weight = 0;
     }
-    batch.push(action);
-    changes += count;
+    run.push(item);
+    weight += next;
   }
-  if (batch.length > 0) batches.push(batch);
-  return batches;
+  if (run.length > 0) runs.push(run);
+  return runs;
 }
 
 /** Changes one commit action makes: a move is a delete and a create in the same commit. */
@@ -604,21 +612,7 @@ function startsNewGroup(count: number, bytes: number, size: number, bytesMax: nu
 
 /** Cuts `hashes` into groups of at most `uploadGroupBlocksMax` blocks and `bytesMax` bytes (a larger block is a group alone). */
 function uploadGroups(hashes: BlockHash[], blocks: Map<BlockHash, LocalBlock>, bytesMax: number): BlockHash[][] {
-  const groups: BlockHash[][] = [];
-  let group: BlockHash[] = [];
-  let bytes = 0;
-  for (const hash of hashes) {
-    const size = blocks.get(hash)!.size;
-    if (startsNewGroup(group.length, bytes, size, bytesMax)) {
-      groups.push(group);
-      group = [];
-      bytes = 0;
-    }
-    group.push(hash);
-    bytes += size;
-  }
-  if (group.length > 0) groups.push(group);
-  return groups;
+  return cutRuns(hashes, (hash) => blocks.get(hash)!.size, (count, bytes, size) => startsNewGroup(count, bytes, size, bytesMax));
 }
 
 /**

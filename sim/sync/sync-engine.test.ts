@@ -187,7 +187,8 @@ test('moving a folder of 600 files commits in batches the cluster accepts (a mov
   assert.not.ok(b!.replica.items.has('photos'));
 });
 
-test('a folder moved with its files arrives whole', async () => {
+/** Devices a and b both hold photos/one.jpg and photos/two.jpg; a then moves photos to pictures and syncs. */
+async function photosMovedOnA(): Promise<{ a: Device; b: Device; up: SyncSummary }> {
   const { devices: [a, b] } = setup(['a', 'b']);
   a!.replica.makeDir('photos');
   a!.replica.write('photos/one.jpg', text('one'.repeat(20)));
@@ -195,11 +196,26 @@ test('a folder moved with its files arrives whole', async () => {
   await a!.sync();
   await b!.sync();
   a!.replica.move('photos', 'pictures');
-  const up = await a!.sync();
+  return { a: a!, b: b!, up: await a!.sync() };
+}
+
+/** Records every rename the engine asks of `replica`, as `from -> to`. */
+function recordRenames(replica: MemoryReplica): string[] {
+  const renames: string[] = [];
+  const rename = replica.rename.bind(replica);
+  replica.rename = async (from, to, expect) => {
+    renames.push(`${from} -> ${to}`);
+    return rename(from, to, expect);
+  };
+  return renames;
+}
+
+test('a folder moved with its files arrives whole', async () => {
+  const { b, up } = await photosMovedOnA();
   assert.is(up.uploadedBlocks, 0);
-  const down = await b!.sync();
+  const down = await b.sync();
   assert.is(down.downloadedBytes, 0, 'both files are renamed locally, not downloaded');
-  assert.equal(tree(b!.replica), { pictures: '<dir>', 'pictures/one.jpg': 'one'.repeat(20), 'pictures/two.jpg': 'two'.repeat(20) });
+  assert.equal(tree(b.replica), { pictures: '<dir>', 'pictures/one.jpg': 'one'.repeat(20), 'pictures/two.jpg': 'two'.repeat(20) });
 });
 
 test('a folder moved whole is renamed once on the other side, subfolders and empty files included', async () => {
@@ -213,12 +229,7 @@ test('a folder moved whole is renamed once on the other side, subfolders and emp
   await b!.sync();
   a!.replica.move('photos', 'pictures');
   await a!.sync();
-  const renames: string[] = [];
-  const rename = b!.replica.rename.bind(b!.replica);
-  b!.replica.rename = async (from, to, expect) => {
-    renames.push(`${from} -> ${to}`);
-    return rename(from, to, expect);
-  };
+  const renames = recordRenames(b!.replica);
   const down = await b!.sync();
   assert.equal(renames, ['photos -> pictures']);
   assert.is(down.moves, 5, 'two files, one empty file and two folders moved');
@@ -235,27 +246,15 @@ test('a folder moved whole is renamed once on the other side, subfolders and emp
 });
 
 test('a folder moved remotely but edited here moves file by file, and the edit is kept', async () => {
-  const { devices: [a, b] } = setup(['a', 'b']);
-  a!.replica.makeDir('photos');
-  a!.replica.write('photos/one.jpg', text('one'.repeat(20)));
-  a!.replica.write('photos/two.jpg', text('two'.repeat(20)));
-  await a!.sync();
-  await b!.sync();
-  a!.replica.move('photos', 'pictures');
-  await a!.sync();
-  b!.replica.write('photos/two.jpg', text('edited on b'));
-  const renames: string[] = [];
-  const rename = b!.replica.rename.bind(b!.replica);
-  b!.replica.rename = async (from, to, expect) => {
-    renames.push(`${from} -> ${to}`);
-    return rename(from, to, expect);
-  };
-  await b!.sync();
-  await b!.sync();
-  await a!.sync();
+  const { a, b } = await photosMovedOnA();
+  b.replica.write('photos/two.jpg', text('edited on b'));
+  const renames = recordRenames(b.replica);
+  await b.sync();
+  await b.sync();
+  await a.sync();
   assert.ok(renames.includes('photos/one.jpg -> pictures/one.jpg'), 'the unedited file is moved on its own');
   assert.not.ok(renames.includes('photos -> pictures'), 'the folder is not renamed whole');
-  for (const device of [a!, b!]) {
+  for (const device of [a, b]) {
     assert.is(read(device.replica, 'pictures/one.jpg'), 'one'.repeat(20));
     assert.is(read(device.replica, 'photos/two.jpg'), 'edited on b', 'the edit stays where it was made');
   }
