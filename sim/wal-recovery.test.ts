@@ -23,12 +23,18 @@ function disk(): { disk: SimDisk; settle: () => void } {
   return { disk: simDisk, settle: () => queue.runUntil(queue.now + 1_000) };
 }
 
+/** A fresh WAL on `simDisk` holding entries 1..`last` of term 1, synced, with `commit` committed. */
+function walHolding(simDisk: SimDisk, last: number, commit: number): Wal {
+  const wal = new Wal(simDisk, 1 << 20);
+  wal.recover(bootstrap);
+  wal.append(null, entries(1, last, 1), { term: 1, vote: 'n1', commit });
+  wal.sync('synced');
+  return wal;
+}
+
 test('a snapshot saved just before a crash, with no marker in the log, does not make the next entries read as a gap', () => {
   const { disk: simDisk, settle } = disk();
-  let wal = new Wal(simDisk, 1 << 20);
-  wal.recover(bootstrap);
-  wal.append(null, entries(1, 5, 1), { term: 1, vote: 'n1', commit: 3 });
-  wal.sync('synced');
+  let wal = walHolding(simDisk, 5, 3);
   settle();
 
   // A follower installs a snapshot from the leader, far past its log: the snapshot file
@@ -58,10 +64,7 @@ test('a snapshot saved just before a crash, with no marker in the log, does not 
 
 test('a log that continues its snapshot owes no marker and keeps its entries', () => {
   const { disk: simDisk, settle } = disk();
-  let wal = new Wal(simDisk, 1 << 20);
-  wal.recover(bootstrap);
-  wal.append(null, entries(1, 10, 1), { term: 1, vote: 'n1', commit: 10 });
-  wal.sync('synced');
+  let wal = walHolding(simDisk, 10, 10);
   wal.saveSnapshot({ index: 6, term: 1, config, data: Uint8Array.of(6) }, 'saved');
   settle();
 

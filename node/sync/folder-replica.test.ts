@@ -16,18 +16,27 @@ import { loadIgnoreRules } from './ignore-rules.ts';
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
-test('the scan hands over files it read whole, block by block, once; a file streamed in slices goes up later', async () => {
+/** Runs `body` with a replica of a fresh temporary folder, then closes its state and removes the folder. */
+async function withReplica(body: (root: string, replica: FolderReplica) => Promise<void>): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'raftbox-replica-'));
   const state = new FolderState(root);
   try {
     await state.open('test-device');
+    await body(root, new FolderReplica(root, state, { ignore: await loadIgnoreRules(root), warn: () => undefined }));
+  } finally {
+    await state.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+test('the scan hands over files it read whole, block by block, once; a file streamed in slices goes up later', () =>
+  withReplica(async (root, replica) => {
     const content = {
       'small.txt': randomBytes(100 * 1024),
       'three-mib.bin': randomBytes(3 * 1024 * 1024),
       'big.bin': randomBytes(9 * 1024 * 1024),
     };
     for (const [name, data] of Object.entries(content)) writeFileSync(join(root, name), data);
-    const replica = new FolderReplica(root, state, { ignore: await loadIgnoreRules(root), warn: () => undefined });
     const handed = new Map<string, BlockUpload[]>();
     const early = async (path: string, blocks: BlockUpload[]): Promise<void> => {
       assert.not.ok(handed.has(path), `${path} is handed over once`);
@@ -47,37 +56,23 @@ test('the scan hands over files it read whole, block by block, once; a file stre
     handed.clear();
     await replica.scan(early);
     assert.is(handed.size, 0, 'files unchanged since the last scan are not read again');
-  } finally {
-    await state.close();
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+  }),
+);
 
-test('making a folder that appears meanwhile (a download into it made it) succeeds', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'raftbox-replica-'));
-  const state = new FolderState(root);
-  try {
-    await state.open('test-device');
-    const replica = new FolderReplica(root, state, { ignore: await loadIgnoreRules(root), warn: () => undefined });
+test('making a folder that appears meanwhile (a download into it made it) succeeds', () =>
+  withReplica(async (root, replica) => {
     // Downloads run side by side: a file's download makes its parents while the folder's
     // own entry is being made. Many pairs, so some land between makeFolder's check and mkdir.
     const names = Array.from({ length: 200 }, (_, i) => `folder-${i}`);
     const made = await Promise.all(names.map((name) => Promise.all([replica.makeFolder(name, null), mkdir(join(root, name), { recursive: true })])));
     assert.ok(made.every(([done]) => done), 'every folder is reported made');
     for (const name of names) assert.ok(statSync(join(root, name)).isDirectory());
-  } finally {
-    await state.close();
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+  }),
+);
 
-test('renaming a folder onto a name taken after the check refuses and loses nothing', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'raftbox-replica-'));
-  const state = new FolderState(root);
-  const realRename = fsPromises.rename;
-  try {
-    await state.open('test-device');
-    const replica = new FolderReplica(root, state, { ignore: await loadIgnoreRules(root), warn: () => undefined });
+test('renaming a folder onto a name taken after the check refuses and loses nothing', () =>
+  withReplica(async (root, replica) => {
+    const realRename = fsPromises.rename;
     const folder = { kind: 'dir' as const, blocks: [], size: 0, mtime: 0, executable: false };
     mkdirSync(join(root, 'photos'));
     writeFileSync(join(root, 'photos/synced.jpg'), 'synced');
@@ -89,15 +84,15 @@ test('renaming a folder onto a name taken after the check refuses and loses noth
       return realRename(from, to);
     };
     syncBuiltinESMExports();
-    assert.is(await replica.rename('photos', 'pictures', folder), false);
+    try {
+      assert.is(await replica.rename('photos', 'pictures', folder), false);
+    } finally {
+      fsPromises.rename = realRename;
+      syncBuiltinESMExports();
+    }
     assert.is(readFileSync(join(root, 'photos/synced.jpg'), 'utf8'), 'synced');
     assert.is(readFileSync(join(root, 'pictures/mine.txt'), 'utf8'), 'mine');
-  } finally {
-    fsPromises.rename = realRename;
-    syncBuiltinESMExports();
-    await state.close();
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+  }),
+);
 
 test.run();
