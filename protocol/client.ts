@@ -109,7 +109,7 @@ export class RaftboxClient {
     // vanished since, the commit names it and commitRepairing uploads it again.
     const unknown = blocks.filter((block) => !this.knownBlocks.has(block.hash));
     const missing = unknown.length === 0 ? new Set<BlockHash>() : await missingBlocks(this.router, unknown.map((block) => block.hash));
-    await uploadBlocks(this.router, blocks.filter((block) => missing.has(block.hash)));
+    if (missing.size > 0) await uploadBlocks(this.router, blocks.filter((block) => missing.has(block.hash)));
     for (const block of blocks) this.knownBlocks.add(block.hash);
     const change: FileChange = {
       path: normal,

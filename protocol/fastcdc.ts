@@ -64,7 +64,11 @@ function spreadMask(ones: number): number {
 
 const paramsCache = new Map<string, Params>();
 
+let defaultParams: Params | null = null;
+
 function resolveParams(options: ChunkerOptions | undefined): Params {
+  // Every block the SDK writes cuts with the defaults: no key string to build for those.
+  if (options === undefined) return (defaultParams ??= resolveParams({}));
   const min = options?.minBytes ?? chunkBytesMin;
   const avg = options?.avgBytes ?? chunkBytesAvg;
   const max = options?.maxBytes ?? chunkBytesMax;

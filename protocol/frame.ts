@@ -90,10 +90,15 @@ function refuseIllFormedText(value: unknown, depth: number): void {
     return;
   }
   if (typeof value !== 'object' || value === null || value instanceof Uint8Array || depth > 64) return;
-  if (Array.isArray(value)) for (const item of value) refuseIllFormedText(item, depth + 1);
-  else for (const [key, item] of Object.entries(value)) {
+  if (Array.isArray(value)) {
+    for (const item of value) refuseIllFormedText(item, depth + 1);
+    return;
+  }
+  // for...in, not Object.entries: every frame passes here, and the decoder's plain objects
+  // inherit no enumerable keys.
+  for (const key in value) {
     refuseIllFormedText(key, depth + 1);
-    refuseIllFormedText(item, depth + 1);
+    refuseIllFormedText((value as Record<string, unknown>)[key], depth + 1);
   }
 }
 

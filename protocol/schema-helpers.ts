@@ -2,6 +2,7 @@
 // frame schemas (wire-schema.ts), so both speak of a bad field in the same words.
 
 import * as v from 'valibot';
+import { utf8LongerThan } from './bytes.ts';
 
 /** A non-negative safe integer: indexes, terms, ids, sizes. */
 export const count = v.pipe(
@@ -18,7 +19,12 @@ export function text(bytesMax: number, minBytes = 1) {
   return v.pipe(
     v.string('must be a string'),
     ...checks,
-    v.maxBytes(bytesMax, `must be at most ${bytesMax} bytes of UTF-8`),
+    // valibot's maxBytes encodes every string to count its bytes; most are short enough
+    // that their length alone proves the bound.
+    v.check(
+      (value: string) => !utf8LongerThan(value, bytesMax),
+      (issue) => `must be at most ${bytesMax} bytes of UTF-8, got ${new TextEncoder().encode(issue.input as string).length} bytes`,
+    ),
   );
 }
 
@@ -69,7 +75,9 @@ export function variant<const TKey extends string, const TOptions extends v.Vari
   const byValue = new Map<unknown, VariantOption>();
   const ambiguous = new Set<unknown>();
   for (const option of options) {
-    for (const value of discriminatorValues(option, key)) {
+    // A nested variant's options may all share one value (every request frame is `type:
+    // 'request'`); that is one option accepting it, not several.
+    for (const value of new Set(discriminatorValues(option, key))) {
       if (byValue.has(value)) ambiguous.add(value);
       byValue.set(value, option);
     }

@@ -65,4 +65,25 @@ test('property: compare is antisymmetric and increment always moves forward', ()
   );
 });
 
+// Replicas encode the clocks they build into snapshots and answers, so the key order is
+// part of the result: a merge lists devices sorted, whatever order its inputs had; an
+// increment keeps the order it was given and appends a new device.
+test('property: merge lists devices sorted; increment keeps the order and appends', () => {
+  const names = fc.constantFrom('b', 'a', 'd', 'c', '__proto__', 'constructor', 'z9', 'Z');
+  const shuffled = fc.array(fc.tuple(names, fc.nat(5)), { maxLength: 6 }).map((pairs) => Object.fromEntries(pairs) as VectorClock);
+  fc.assert(
+    fc.property(shuffled, shuffled, names, (a, b, device) => {
+      const merged = mergeClocks(a, b);
+      const devices = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+      assert.equal(Object.keys(merged), devices);
+      for (const name of devices) assert.is(counter(merged, name), Math.max(counter(a, name), counter(b, name)));
+      assert.is(Object.getPrototypeOf(merged), Object.prototype);
+      const next = incrementClock(a, device);
+      assert.equal(Object.keys(next), Object.hasOwn(a, device) ? Object.keys(a) : [...Object.keys(a), device]);
+      assert.is(counter(next, device), counter(a, device) + 1);
+      assert.is(Object.getPrototypeOf(next), Object.prototype);
+    }),
+  );
+});
+
 test.run();

@@ -617,8 +617,9 @@ function refuseChange(change: FileChange, current: FileInfo | null): RaftboxErro
 function nextVersion(current: FileInfo | null, change: FileChange, device: string, index: number): FileInfo {
   const clock = incrementClock(mergeClocks(current?.clock ?? {}, change.clock ?? {}), device);
   const version = (current?.version ?? 0) + 1;
-  const common = { path: change.path, version, mtime: change.mtime, mode: change.mode, device, clock, index };
-  return change.deleted ? { ...common, size: 0, deleted: true, blocks: [] } : { ...common, size: change.size, deleted: false, blocks: change.blocks };
+  // One literal, not a spread of the common fields: every replica builds one per change it applies.
+  const deleted = change.deleted;
+  return { path: change.path, version, mtime: change.mtime, mode: change.mode, device, clock, index, size: deleted ? 0 : change.size, deleted, blocks: deleted ? [] : change.blocks };
 }
 
 /** A generous estimate of a file record's encoded size: fixed fields, path, clock, and about 80 bytes per block. */
