@@ -1,7 +1,7 @@
 // The Node SDK: the isomorphic client (protocol/client.ts) on Node's sockets, timers and
 // SHA-256. `connect` is the whole public surface; CONTRACT.md ("Node SDK") is its spec.
 
-import { createHash } from 'node:crypto';
+import { sha256Hex } from './host/sha256.ts';
 import { hostname } from 'node:os';
 import { WebSocket } from 'ws';
 import { createClient, type ClientRuntime, type WebSocketLike } from '../protocol/client.ts';
@@ -70,7 +70,7 @@ export function nodeRuntime(): ClientRuntime {
     // Timers stay referenced: a retry's backoff must keep a script alive; close() clears them all.
     setTimer: (ms, fn) => setTimeout(fn, ms),
     clearTimer: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-    sha256: async (bytes) => createHash('sha256').update(bytes).digest('hex'),
+    sha256: async (bytes) => sha256Hex(bytes),
   };
 }
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { sha256Hex } from './sha256.ts';
 import { isIP } from 'node:net';
 import type { NodeId } from '../../protocol/raft-messages.ts';
 import type { Address, ClusterMap, NodeAddress, RequestMessage } from '../../protocol/wire.ts';
@@ -156,7 +157,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const dropProtectMs = Math.min(10_000, options.metadata?.gcGraceMs ?? 10_000);
   const orphanGraceMs = options.metadata?.gcGraceMs ?? 60 * 60 * 1000;
   const blockOptions = { dropProtectMs, orphanGraceMs, ...options.blocks, node: options.id, nodes: ids, replication, virtualNodes, directory: stateMachine };
-  blocksHost.start((env) => (blockActor = new BlockActor(env, { ...blockOptions, sha256: (bytes) => createHash('sha256').update(bytes).digest('hex') })));
+  blocksHost.start((env) => (blockActor = new BlockActor(env, { ...blockOptions, sha256: sha256Hex })));
 
   const clusterMap = (): ClusterMap => ({ clusterId: dataDir.clusterId, nodes: metadataService?.clusterNodes() ?? nodes, leader: raft?.leader ?? null, replication, virtualNodes });
   const telemetry = new NodeTelemetry({ id: options.id, replication, virtualNodes, raft: () => raft, service: () => metadataService, stateMachine, blocks: () => blockActor, sessions: () => server?.sessionCount ?? 0, traffic });

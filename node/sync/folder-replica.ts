@@ -5,7 +5,8 @@
 // picked up by the next pass. Downloads go to a temporary file, synced, then renamed over
 // the target, so a reader never sees half a file.
 
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sha256Hex } from '../host/sha256.ts';
 import { chmod, mkdir, open, readdir, rename, rmdir, unlink, utimes } from 'node:fs/promises';
 import { lstatSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
@@ -296,13 +297,12 @@ export class FolderReplica implements SyncReplica {
  * once read, through the descriptor it was read from.
  */
 export async function hashFile(path: string, sizeHint = Infinity): Promise<{ refs: BlockRef[]; size: number; blocks?: BlockUpload[]; after: Stats }> {
-  const sha256 = (chunk: Uint8Array): string => createHash('sha256').update(chunk).digest('hex');
   const whole = (data: Uint8Array): { refs: BlockRef[]; size: number; blocks: BlockUpload[] } => {
     const blocks: BlockUpload[] = [];
     let start = 0;
     for (const end of cutPoints(data)) {
       const piece = data.subarray(start, end);
-      blocks.push({ hash: sha256(piece), data: piece });
+      blocks.push({ hash: sha256Hex(piece), data: piece });
       start = end;
     }
     return { refs: blocks.map(({ hash, data: piece }) => ({ hash, size: piece.length })), size: data.byteLength, blocks };
@@ -315,7 +315,7 @@ export async function hashFile(path: string, sizeHint = Infinity): Promise<{ ref
   const handle = await open(path, 'r');
   const refs: BlockRef[] = [];
   const name = (chunk: Uint8Array): void => {
-    refs.push({ hash: sha256(chunk), size: chunk.length });
+    refs.push({ hash: sha256Hex(chunk), size: chunk.length });
   };
   let size = 0;
   try {

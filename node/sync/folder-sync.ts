@@ -9,7 +9,7 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { isRaftboxError, raftboxError } from '../../protocol/errors.ts';
 import { syncOnce, type SyncOptions, type SyncProgress, type SyncSummary } from '../../protocol/sync-engine.ts';
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../host/sha256.ts';
 import { createClient, type RaftboxClient } from '../../protocol/client.ts';
 import { nodeRuntime } from '../sdk.ts';
 import { FolderReplica } from './folder-replica.ts';
@@ -70,7 +70,7 @@ export class SyncedFolder {
     return syncOnce(this.replica, this.client, {
       device: this.state.device,
       conflictStamp: conflictStamp(new Date()),
-      sha256: async (bytes) => createHash('sha256').update(bytes).digest('hex'),
+      sha256: async (bytes) => sha256Hex(bytes),
       now: () => Date.now(),
       sleep: (ms) => new Promise((done) => setTimeout(done, ms)),
       ...(this.options.limitBytesPerSecond === undefined ? {} : { limitBytesPerSecond: this.options.limitBytesPerSecond }),
