@@ -39,5 +39,10 @@ const utf8 = new TextEncoder();
 export function utf8LongerThan(text: string, bytesMax: number): boolean {
   if (text.length > bytesMax) return true;
   if (text.length * 3 <= bytesMax) return false;
-  return utf8.encode(text).length > bytesMax;
+  return utf8Length(text) > bytesMax;
+}
+
+/** The bytes `text` takes in UTF-8: for telling someone how long a refused string was. */
+export function utf8Length(text: string): number {
+  return utf8.encode(text).length;
 }

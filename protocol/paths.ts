@@ -3,13 +3,11 @@
 // write is a path every other host (Linux, macOS, Windows, a browser) can represent, and
 // no path can climb out of the folder being synced.
 
-import { utf8LongerThan } from './bytes.ts';
+import { utf8Length, utf8LongerThan } from './bytes.ts';
 import { raftboxError } from './errors.ts';
 
 /** Longest path, in UTF-8 bytes after NFC normalization (Linux's PATH_MAX). */
 export const pathBytesMax = 4096;
-
-const encoder = new TextEncoder();
 
 /**
  * Returns `path` in Unicode NFC form, or throws `bad_path` when it breaks a rule: it
@@ -69,6 +67,6 @@ function pathProblem(path: string): string | null {
   if (/[\ud800-\udfff]/u.test(path)) return 'must be valid Unicode (no unpaired surrogate)';
   if (path.endsWith('/') || path.includes('//')) return "must not have empty segments ('a//b' or a trailing '/')";
   if (dotSegment.test(path)) return "must not have '.' or '..' segments";
-  if (utf8LongerThan(path, pathBytesMax)) return `must be at most ${pathBytesMax} UTF-8 bytes (this one is ${encoder.encode(path).length})`;
+  if (utf8LongerThan(path, pathBytesMax)) return `must be at most ${pathBytesMax} UTF-8 bytes (this one is ${utf8Length(path)})`;
   return null;
 }

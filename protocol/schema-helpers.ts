@@ -2,7 +2,7 @@
 // frame schemas (wire-schema.ts), so both speak of a bad field in the same words.
 
 import * as v from 'valibot';
-import { utf8LongerThan } from './bytes.ts';
+import { utf8Length, utf8LongerThan } from './bytes.ts';
 
 /** A non-negative safe integer: indexes, terms, ids, sizes. */
 export const count = v.pipe(
@@ -23,7 +23,7 @@ export function text(bytesMax: number, minBytes = 1) {
     // that their length alone proves the bound.
     v.check(
       (value: string) => !utf8LongerThan(value, bytesMax),
-      (issue) => `must be at most ${bytesMax} bytes of UTF-8, got ${new TextEncoder().encode(issue.input as string).length} bytes`,
+      (issue) => `must be at most ${bytesMax} bytes of UTF-8, got ${utf8Length(issue.input as string)} bytes`,
     ),
   );
 }

@@ -8,7 +8,7 @@ import { normalizePath, normalizePrefix } from '../../../protocol/paths.ts';
 import type { Entry, NodeId } from '../../../protocol/raft-messages.ts';
 import { incrementClock, mergeClocks } from '../../../protocol/vector-clock.ts';
 import type { BlockHash, FileChange, FileInfo } from '../../../protocol/wire.ts';
-import type { StateMachine } from '../raft/raft-actor.ts';
+import { restoreAll, type StateMachine } from '../raft/raft-actor.ts';
 import { SessionTable } from '../raft/sessions.ts';
 import { BlockRegistry, type RegistryRow } from './block-registry.ts';
 import { ChangeFeed } from './change-feed.ts';
@@ -491,10 +491,7 @@ export class MetadataStateMachine implements StateMachine {
 
   /** The whole restore in one go (a node starting from its own snapshot). */
   restore(data: Uint8Array): void {
-    const step = this.beginRestore(data);
-    while (!step()) {
-      // Each step decodes a bounded share.
-    }
+    restoreAll(this, data);
   }
 
   private install(state: RestoredState): void {

@@ -25,6 +25,14 @@ export interface StateMachine {
   beginRestore(data: Uint8Array): () => boolean;
 }
 
+/** Runs every step of `stateMachine.beginRestore(data)` at once. */
+export function restoreAll(stateMachine: StateMachine, data: Uint8Array): void {
+  const step = stateMachine.beginRestore(data);
+  while (!step()) {
+    // Each step decodes a bounded share.
+  }
+}
+
 /** Why a proposal or read failed. `unknown` means the command may still commit: retry with the same session sequence. */
 export interface RaftFailure {
   code: 'not_leader' | 'unavailable' | 'unknown' | 'bad_config';
@@ -125,13 +133,8 @@ export class RaftActor implements Actor {
     const bootstrap: Snapshot = { index: 0, term: 0, config: { voters: [...options.initialVoters].sort(), learners: [] }, data: new Uint8Array(0) };
     const state = this.wal.recover(bootstrap);
     this.syncedVote = { term: state.hardState.term, vote: state.hardState.vote };
-    if (state.snapshot.index > 0) {
-      // Nothing is served before the node starts, so its own snapshot is restored in one go.
-      const step = stateMachine.beginRestore(state.snapshot.data);
-      while (!step()) {
-        // Each step decodes a bounded share.
-      }
-    }
+    // Nothing is served before the node starts, so its own snapshot is restored in one go.
+    if (state.snapshot.index > 0) restoreAll(stateMachine, state.snapshot.data);
     const raftOptions: RaftOptions = { ...options, random: () => env.random() };
     this.raft = new Raft(raftOptions, state);
     this.softState = this.raft.softState();
