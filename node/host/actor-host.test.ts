@@ -275,7 +275,7 @@ interface ProposeRequest {
 }
 
 /** One single-voter Raft node on ActorHost + FsStorage in `dir`; proposals go through the mailbox like client requests. */
-function startNode(dir: string, tuning: { snapshotEntries?: number; snapshotSteps?: number } = {}) {
+function startNode(dir: string, tuning: { snapshotEntries?: number; snapshotSteps?: number; heldSnapshotSaves?: (() => void)[] } = {}) {
   const stateMachine = new ListStateMachine(tuning.snapshotSteps);
   const logs: string[] = [];
   const crashes: unknown[] = [];
@@ -284,7 +284,10 @@ function startNode(dir: string, tuning: { snapshotEntries?: number; snapshotStep
   const host: ActorHost = new ActorHost({
     address: 'n1',
     mailboxLengthMax: 1024,
-    storage: (deliver) => (storage = new FsStorage(dir, deliver)),
+    storage: (deliver) => {
+      storage = new FsStorage(dir, deliver);
+      return tuning.heldSnapshotSaves ? holdingSnapshotSaves(storage, tuning.heldSnapshotSaves) : storage;
+    },
     route: (to, message) => {
       if (to === 'n1') host.deliver(message);
     },
@@ -359,6 +362,46 @@ test('a snapshot encoded over many steps does not hold up applying, and a restar
   await eventually('the snapshot and the entries after it are back', () => second.stateMachine.values.length === values.length);
   assert.equal(second.stateMachine.values, values);
   assert.equal(second.crashes, []);
+  await second.stop();
+});
+
+/** `storage`, except that each write of the snapshot file waits in `held` until the test starts it: a slow disk. */
+function holdingSnapshotSaves(storage: FsStorage, held: (() => void)[]): Storage {
+  return {
+    append: (file, bytes) => storage.append(file, bytes),
+    sync: (file, done) => storage.sync(file, done),
+    truncate: (file, length) => storage.truncate(file, length),
+    put: (file, bytes, done) => (file === 'snapshot' ? held.push(() => storage.put(file, bytes, done)) : storage.put(file, bytes, done)),
+    read: (file) => storage.read(file),
+    readRange: (file, offset, length) => storage.readRange(file, offset, length),
+    size: (file) => storage.size(file),
+    remove: (file) => storage.remove(file),
+    list: (prefix) => storage.list(prefix),
+  };
+}
+
+test('writes keep committing while a compaction snapshot is slow to reach the disk, and the log is compacted once it lands', async () => {
+  const dir = fs.mkdtempSync(join(tmpdir(), 'raftbox-actor-host-slow-snapshot-'));
+  temporaryFolders.push(dir);
+  const held: (() => void)[] = [];
+  const first = startNode(dir, { snapshotEntries: 20, heldSnapshotSaves: held });
+  await first.leader();
+  const values = Array.from({ length: 60 }, (_, i) => `v${i}`);
+  for (const value of values.slice(0, 25)) await first.propose(value);
+  await eventually('a compaction snapshot is waiting for the disk', () => held.length === 1);
+  // Each of these needs a log sync; they must not queue behind the snapshot's write.
+  for (const value of values.slice(25)) await first.propose(value);
+  assert.equal(first.stateMachine.values, values);
+  assert.is(first.raft().raft.log.snapshot.index, 0, 'the log is not compacted before its snapshot is durable');
+  held.shift()!();
+  await eventually('the log is compacted once the snapshot is durable', () => first.raft().raft.log.snapshot.index > 0);
+  assert.equal(first.crashes, []);
+  await first.stop();
+
+  const second = startNode(dir);
+  await second.leader();
+  await eventually('the snapshot and the entries after it are back', () => second.stateMachine.values.length === values.length);
+  assert.equal(second.stateMachine.values, values);
   await second.stop();
 });
 

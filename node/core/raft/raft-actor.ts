@@ -96,22 +96,29 @@ export function isRaftMessage(message: unknown): message is RaftMessage {
 }
 
 /**
- * Runs a Raft node inside an actor. Storage work is a strict pipeline, one job at a time:
+ * Runs a Raft node inside an actor. Log work is a strict pipeline, one Ready at a time:
  * a Ready batch is persisted (snapshot file, then log records and one sync), then its
  * messages are sent, its entries applied, and `advance` called. Messages that arrive
  * meanwhile are stepped into Raft and leave with the next batch, which gives group
  * commit: one sync covers everything that piled up during the previous one.
+ *
+ * A compaction's snapshot is saved beside that pipeline, not in it: writing and syncing
+ * a large state takes long, and the log must keep taking writes meanwhile. The log is
+ * compacted once the snapshot is durable.
  */
 export class RaftActor implements Actor {
   readonly raft: Raft;
   private readonly wal: Wal;
-  private inFlight: { ready: Ready; compaction: null } | { ready: null; compaction: Snapshot } | null = null;
+  /** The Ready being persisted, sent and applied. */
+  private inFlight: Ready | null = null;
   /**
    * A snapshot for compaction being encoded, a step per timer turn so the node keeps
-   * serving meanwhile; `data` is set once done, and it is saved when storage is free.
+   * serving meanwhile; `data` is set once done, and then it is saved.
    */
   private compaction: { generation: number; snapshot: Omit<Snapshot, 'data'>; step: () => Uint8Array | null; data: Uint8Array | null } | null = null;
   private compactionGeneration = 0;
+  /** A compaction's snapshot on its way to disk, while Readies go on. */
+  private savingCompaction: Snapshot | null = null;
   /** A snapshot from the leader being installed into the state machine, a step per timer turn; the Ready that brought it waits. */
   private restoring: { ready: Ready; snapshot: Snapshot; step: () => boolean } | null = null;
   private proposals = new Map<number, { term: number; callback: ProposeCallback }>();
@@ -220,13 +227,15 @@ export class RaftActor implements Actor {
   // ---------------------------------------------------------------- pipeline
 
   private pump(): void {
-    if (this.inFlight !== null) return;
     const log = this.raft.log;
-    if (this.compaction?.data) return this.saveCompaction();
-    if (this.compaction === null && log.applied - log.snapshot.index >= this.options.snapshotEntries && log.pendingSnapshot === null) this.beginCompaction();
+    if (this.compaction?.data && this.savingCompaction === null) this.saveCompaction();
+    if (this.inFlight !== null) return;
+    if (this.compaction === null && this.savingCompaction === null && log.applied - log.snapshot.index >= this.options.snapshotEntries && log.pendingSnapshot === null) this.beginCompaction();
+    // A snapshot from the leader replaces the snapshot file too, so it waits for a compaction's save to land.
+    if (log.pendingSnapshot !== null && this.savingCompaction !== null) return;
     if (!this.raft.hasReady()) return;
     const ready = this.raft.ready();
-    this.inFlight = { ready, compaction: null };
+    this.inFlight = ready;
     if (this.options.bug === 'ackBeforePersist') this.sendAll(ready);
     else this.sendLeaderTraffic(ready);
     if (ready.snapshot) return this.wal.saveSnapshot(ready.snapshot, { type: 'raft.persisted', step: 'snapshot' } satisfies Internal);
@@ -248,7 +257,7 @@ export class RaftActor implements Actor {
   }
 
   private onPersisted(step: 'snapshot' | 'log'): void {
-    const ready = this.inFlight?.ready;
+    const ready = this.inFlight;
     if (!ready) return;
     if (step === 'snapshot') return this.persistLog(ready);
     if (this.options.bug !== 'ackBeforePersist') this.sendRest(ready);
@@ -358,16 +367,15 @@ export class RaftActor implements Actor {
     const { snapshot, data } = this.compaction!;
     this.compaction = null;
     // A snapshot installed from the leader meanwhile may already cover this one.
-    if (snapshot.index <= this.raft.log.snapshot.index) return this.pump();
-    const compaction: Snapshot = { ...snapshot, data: data! };
-    this.inFlight = { ready: null, compaction };
-    this.wal.saveSnapshot(compaction, { type: 'raft.compacted' } satisfies Internal);
+    if (snapshot.index <= this.raft.log.snapshot.index) return;
+    this.savingCompaction = { ...snapshot, data: data! };
+    this.wal.saveSnapshot(this.savingCompaction, { type: 'raft.compacted' } satisfies Internal);
   }
 
   private onCompacted(): void {
-    const snapshot = this.inFlight?.compaction;
+    const snapshot = this.savingCompaction;
     if (!snapshot) return;
-    this.inFlight = null;
+    this.savingCompaction = null;
     if (snapshot.index > this.raft.log.snapshot.index) {
       this.raft.compact(snapshot);
       this.wal.dropCoveredSegments(snapshot.index);
