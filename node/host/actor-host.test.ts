@@ -242,16 +242,21 @@ const encoder = new TextEncoder();
 class ListStateMachine implements StateMachine {
   values: string[] = [];
   appliedDuringSnapshot = 0;
+  /** Bytes of each entry applied, by index; and each snapshot's index and size. */
+  entryBytes = new Map<number, number>();
+  snapshots: { index: number; bytes: number }[] = [];
   private snapshotting = false;
   constructor(private readonly snapshotSteps = 1) {}
   apply(entry: Entry): unknown {
     if (this.snapshotting) this.appliedDuringSnapshot++;
+    this.entryBytes.set(entry.index, entry.data.byteLength);
     const value = decoder.decode(entry.data);
     this.values.push(value);
     return this.values.length;
   }
   beginSnapshot(): () => Uint8Array | null {
     const data = encoder.encode(JSON.stringify(this.values));
+    this.snapshots.push({ index: Math.max(0, ...this.entryBytes.keys()), bytes: data.byteLength });
     let stepsLeft = this.snapshotSteps;
     this.snapshotting = true;
     return () => {
@@ -379,6 +384,29 @@ function holdingSnapshotSaves(storage: FsStorage, held: (() => void)[]): Storage
     list: (prefix) => storage.list(prefix),
   };
 }
+
+test('compactions spread out as the state grows: each waits until the log since the last snapshot is as large as it', async () => {
+  const dir = fs.mkdtempSync(join(tmpdir(), 'raftbox-actor-host-snapshot-ratio-'));
+  temporaryFolders.push(dir);
+  const node = startNode(dir, { snapshotEntries: 10 });
+  await node.leader();
+  for (let i = 0; i < 400; i++) await node.propose(`value-${i}`);
+  await node.stop();
+  // Every value makes the snapshot longer by about as many bytes as its entry: the state only grows.
+  const snapshots = node.stateMachine.snapshots;
+  assert.ok(snapshots.length >= 3, `several compactions: ${JSON.stringify(snapshots)}`);
+  const gaps: number[] = [];
+  for (let k = 1; k < snapshots.length; k++) {
+    const previous = snapshots[k - 1]!;
+    const current = snapshots[k]!;
+    let logBytes = 0;
+    for (const [index, bytes] of node.stateMachine.entryBytes) if (index > previous.index && index <= current.index) logBytes += bytes;
+    assert.ok(current.index - previous.index >= 10, `at least snapshotEntries between compactions: ${JSON.stringify(snapshots)}`);
+    assert.ok(logBytes >= previous.bytes, `compaction ${k} came after ${logBytes} bytes of log, less than the ${previous.bytes} bytes of the snapshot before it`);
+    gaps.push(current.index - previous.index);
+  }
+  assert.ok(gaps.at(-1)! >= 4 * gaps[0]!, `the gaps between compactions grow with the state: ${gaps.join(', ')}`);
+});
 
 test('writes keep committing while a compaction snapshot is slow to reach the disk, and the log is compacted once it lands', async () => {
   const dir = fs.mkdtempSync(join(tmpdir(), 'raftbox-actor-host-slow-snapshot-'));

@@ -58,8 +58,16 @@ export interface RaftActorOptions {
   appendBytesMax: number;
   inflightMessagesMax: number;
   inflightBytesMax: number;
-  /** Take a snapshot and compact the log after this many applied entries. */
+  /** Take a snapshot and compact the log once at least this many entries were applied since the last one... */
   snapshotEntries: number;
+  /**
+   * ...and once those entries' bytes add up to at least this share of the last snapshot's
+   * size. A snapshot writes the whole state, so a fixed interval would make each write
+   * pay more as the state grows; this keeps the snapshot cost per byte written constant
+   * (Redis rewrites its append-only file on the same rule), and bounds the log held in
+   * memory to about the state's size. 0 counts entries alone.
+   */
+  snapshotLogRatio: number;
   segmentBytesMax: number;
   bug?: RaftBug;
 }
@@ -74,6 +82,7 @@ export const defaultRaftActorOptions: Omit<RaftActorOptions, 'id' | 'initialVote
   inflightMessagesMax: 256,
   inflightBytesMax: 16 * 1024 * 1024,
   snapshotEntries: 10_000,
+  snapshotLogRatio: 1,
   segmentBytesMax: 64 * 1024 * 1024,
 };
 
@@ -119,6 +128,9 @@ export class RaftActor implements Actor {
   private compactionGeneration = 0;
   /** A compaction's snapshot on its way to disk, while Readies go on. */
   private savingCompaction: Snapshot | null = null;
+  /** Size of the newest snapshot, and the bytes of entries applied after its point: see `snapshotLogRatio`. */
+  private snapshotBytes = 0;
+  private bytesAppliedSinceSnapshot = 0;
   /** A snapshot from the leader being installed into the state machine, a step per timer turn; the Ready that brought it waits. */
   private restoring: { ready: Ready; snapshot: Snapshot; step: () => boolean } | null = null;
   private proposals = new Map<number, { term: number; callback: ProposeCallback }>();
@@ -142,6 +154,7 @@ export class RaftActor implements Actor {
     this.syncedVote = { term: state.hardState.term, vote: state.hardState.vote };
     // Nothing is served before the node starts, so its own snapshot is restored in one go.
     if (state.snapshot.index > 0) restoreAll(stateMachine, state.snapshot.data);
+    this.snapshotBytes = state.snapshot.data.byteLength;
     const raftOptions: RaftOptions = { ...options, random: () => env.random() };
     this.raft = new Raft(raftOptions, state);
     this.softState = this.raft.softState();
@@ -230,7 +243,7 @@ export class RaftActor implements Actor {
     const log = this.raft.log;
     if (this.compaction?.data && this.savingCompaction === null) this.saveCompaction();
     if (this.inFlight !== null) return;
-    if (this.compaction === null && this.savingCompaction === null && log.applied - log.snapshot.index >= this.options.snapshotEntries && log.pendingSnapshot === null) this.beginCompaction();
+    if (this.compaction === null && this.savingCompaction === null && log.pendingSnapshot === null && this.compactionDue()) this.beginCompaction();
     // A snapshot from the leader replaces the snapshot file too, so it waits for a compaction's save to land.
     if (log.pendingSnapshot !== null && this.savingCompaction !== null) return;
     if (!this.raft.hasReady()) return;
@@ -320,6 +333,8 @@ export class RaftActor implements Actor {
     }
     this.restoring = null;
     const { ready, snapshot } = restoring;
+    this.snapshotBytes = snapshot.data.byteLength;
+    this.bytesAppliedSinceSnapshot = 0;
     this.env.log('info', 'raft.snapshotRestored', { index: snapshot.index, term: snapshot.term });
     for (const [index, proposal] of this.proposals) {
       if (index > snapshot.index) continue;
@@ -332,6 +347,7 @@ export class RaftActor implements Actor {
 
   private applyEntry(entry: Entry): void {
     if (entry.index <= this.raft.log.applied) return;
+    this.bytesAppliedSinceSnapshot += entry.data.byteLength;
     const result = entry.type === 'normal' ? this.stateMachine.apply(entry) : undefined;
     const proposal = this.proposals.get(entry.index);
     if (!proposal) return;
@@ -349,7 +365,13 @@ export class RaftActor implements Actor {
     });
   }
 
+  private compactionDue(): boolean {
+    const log = this.raft.log;
+    return log.applied - log.snapshot.index >= this.options.snapshotEntries && this.bytesAppliedSinceSnapshot >= this.snapshotBytes * this.options.snapshotLogRatio;
+  }
+
   private beginCompaction(): void {
+    this.bytesAppliedSinceSnapshot = 0;
     const generation = ++this.compactionGeneration;
     this.compaction = { generation, snapshot: this.raft.snapshotPoint(), step: this.stateMachine.beginSnapshot(), data: null };
     this.onSnapshotStep(generation);
@@ -360,6 +382,7 @@ export class RaftActor implements Actor {
     const compaction = this.compaction;
     if (compaction === null || compaction.generation !== generation || compaction.data !== null) return;
     compaction.data = compaction.step();
+    if (compaction.data !== null) this.snapshotBytes = compaction.data.byteLength;
     if (compaction.data === null) this.env.timer(0, { type: 'raft.snapshot-step', generation } satisfies Internal);
   }
 
