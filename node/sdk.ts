@@ -1,11 +1,11 @@
 // The Node SDK: the isomorphic client (protocol/client.ts) on Node's sockets, timers and
 // SHA-256. `connect` is the whole public surface; CONTRACT.md ("Node SDK") is its spec.
 
-import { sha256Hex } from './host/sha256.ts';
 import { hostname } from 'node:os';
 import { WebSocket } from 'ws';
 import { createClient, type ClientRuntime, type WebSocketLike } from '../protocol/client.ts';
 import type { ClusterStatus, FileInfo } from '../protocol/wire.ts';
+import { sha256Hex } from './host/sha256.ts';
 import { processSocketOptions } from './host/ws-client-options.ts';
 
 export type { ClusterStatus, FileInfo } from '../protocol/wire.ts';

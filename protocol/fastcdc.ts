@@ -69,9 +69,9 @@ let defaultParams: Params | null = null;
 function resolveParams(options: ChunkerOptions | undefined): Params {
   // Every block the SDK writes cuts with the defaults: no key string to build for those.
   if (options === undefined) return (defaultParams ??= resolveParams({}));
-  const min = options?.minBytes ?? chunkBytesMin;
-  const avg = options?.avgBytes ?? chunkBytesAvg;
-  const max = options?.maxBytes ?? chunkBytesMax;
+  const min = options.minBytes ?? chunkBytesMin;
+  const avg = options.avgBytes ?? chunkBytesAvg;
+  const max = options.maxBytes ?? chunkBytesMax;
   const key = `${min}/${avg}/${max}`;
   const cached = paramsCache.get(key);
   if (cached !== undefined) return cached;

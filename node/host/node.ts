@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { sha256Hex } from './sha256.ts';
 import { isIP } from 'node:net';
 import type { NodeId } from '../../protocol/raft-messages.ts';
 import type { Address, ClusterMap, NodeAddress, RequestMessage } from '../../protocol/wire.ts';
@@ -10,6 +9,7 @@ import { defaultRaftActorOptions, RaftActor, type RaftActorOptions } from '../co
 import { ActorHost } from './actor-host.ts';
 import { openDataDir, type DataDir } from './data-dir.ts';
 import { FsStorage } from './fs-storage.ts';
+import { sha256Hex } from './sha256.ts';
 import { NodeServer } from './node-server.ts';
 import { PeerLink } from './peer-link.ts';
 import { PeerDirectory } from './peer-directory.ts';

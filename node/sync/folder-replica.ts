@@ -6,7 +6,6 @@
 // the target, so a reader never sees half a file.
 
 import { randomBytes } from 'node:crypto';
-import { sha256Hex } from '../host/sha256.ts';
 import { chmod, mkdir, open, readdir, rename, rmdir, unlink, utimes } from 'node:fs/promises';
 import { lstatSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +16,7 @@ import type { SyncReplica } from '../../protocol/sync-engine.ts';
 import { sameContent, type BaseEntry, type BaseTree, type LocalEntry, type LocalTree, type RemoteEntry } from '../../protocol/sync-tree.ts';
 import type { BlockRef, BlockUpload } from '../../protocol/wire.ts';
 import { readRangeSync, readStartAndStatSync } from '../host/read-range.ts';
+import { sha256Hex } from '../host/sha256.ts';
 import { FolderState, type FileStamp } from './folder-state.ts';
 import type { IgnoreTest } from './ignore-rules.ts';
 

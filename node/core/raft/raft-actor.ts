@@ -382,8 +382,8 @@ export class RaftActor implements Actor {
     const compaction = this.compaction;
     if (compaction === null || compaction.generation !== generation || compaction.data !== null) return;
     compaction.data = compaction.step();
-    if (compaction.data !== null) this.snapshotBytes = compaction.data.byteLength;
     if (compaction.data === null) this.env.timer(0, { type: 'raft.snapshot-step', generation } satisfies Internal);
+    else this.snapshotBytes = compaction.data.byteLength;
   }
 
   private saveCompaction(): void {
