@@ -102,7 +102,9 @@ async function writeSynced(path: string, bytes: number, chunk: Buffer, syncEvery
 }
 
 // On this VM one round can be half as fast as the next (the host caches the disk and is
-// shared), so the direct run repeats the measurement and prints the median too.
+// shared), so the direct run repeats the measurement and prints the median too. A later
+// round's new-data pass can reuse pages the rounds before it freed, so its first round is
+// the one closest to what an upload into a long-running cluster meets.
 const directRounds = 3;
 
 async function main(dir: string): Promise<void> {
