@@ -30,7 +30,7 @@ export interface DiskRates {
    * synced: the volume of new data R replicas write, none of it into memory a previous
    * pass just freed. Measured first, before any pass frees pages.
    */
-  newData: DiskRate & { copies: number };
+  newData: DiskRate;
 }
 
 const syncEveryBytes = 4 * 1024 * 1024;
@@ -60,7 +60,7 @@ export async function measureDiskWriteSync(dir: string, options: { bytes?: numbe
   if (!(Number.isInteger(copies) && copies > 0)) throw new RangeError(`copies must be a positive integer, got ${copies}`);
   const chunk = randomFillSync(Buffer.alloc(chunkBytes));
   const path = join(dir, `.raftbox-disk-bench-${process.pid}`);
-  const newData = { ...(await timedWrite(Array.from({ length: copies }, (_, i) => `${path}-${i}`), bytes, chunk, Infinity)), copies };
+  const newData = await timedWrite(Array.from({ length: copies }, (_, i) => `${path}-${i}`), bytes, chunk, Infinity);
   await timedWrite([path], bytes, chunk, Infinity);
   const sequential = await timedWrite([path], bytes, chunk, Infinity);
   const syncEvery4MiB = await timedWrite([path], bytes, chunk, syncEveryBytes);
@@ -106,11 +106,13 @@ async function writeSynced(path: string, bytes: number, chunk: Buffer, syncEvery
 // round's new-data pass can reuse pages the rounds before it freed, so its first round is
 // the one closest to what an upload into a long-running cluster meets.
 const directRounds = 3;
+// As many new-data copies as the replicas of the upload benchmark write.
+const directCopies = 3;
 
 async function main(dir: string): Promise<void> {
   process.stdout.write(`disk: 1 GiB sequential writes in 1 MiB chunks to ${dir}, ${directRounds} rounds (MB = 1e6 bytes)\n\n`);
   const rounds: DiskRates[] = [];
-  for (let i = 0; i < directRounds; i++) rounds.push(await measureDiskWriteSync(dir, { copies: 3 }));
+  for (let i = 0; i < directRounds; i++) rounds.push(await measureDiskWriteSync(dir, { copies: directCopies }));
   const ratesOf = (pick: (rates: DiskRates) => DiskRate): number[] => rounds.map((measured) => pick(measured).megabytesPerSecond);
   const row = (name: string, pick: (rates: DiskRates) => DiskRate): (string | number)[] => [
     name,
@@ -119,7 +121,7 @@ async function main(dir: string): Promise<void> {
   ];
   const roundTitles = rounds.map((_, i) => `MB/s #${i + 1}`);
   printTable(['pass', ...roundTitles, 'median MB/s'], [
-    row('3 GiB of new data, kept', (measured) => measured.newData),
+    row(`${directCopies} GiB of new data, kept`, (measured) => measured.newData),
     row('fsync at end', (measured) => measured.sequential),
     row('fdatasync every 4 MiB', (measured) => measured.syncEvery4MiB),
   ]);

@@ -150,8 +150,10 @@ export async function benchUpload(options: { runs: number; bytes: number; files:
   const up = median(runs.map((r) => r.uploadMegabytesPerSecond));
   const down = median(runs.map((r) => r.downloadMegabytesPerSecond));
   const toDisk = median(runs.map((r) => r.toDiskMegabytesPerSecond));
-  const uploadTarget = round((0.7 * diskRate) / replication, 1);
-  const newDataTarget = round((0.7 * newDataRate) / replication, 1);
+  // 70% of what the disk allows when each byte is written R times.
+  const uploadTargetFor = (rate: number): number => round((0.7 * rate) / replication, 1);
+  const uploadTarget = uploadTargetFor(diskRate);
+  const newDataTarget = uploadTargetFor(newDataRate);
   const filesRuns: FilesRun[] = [];
   for (let run = 0; run < options.runs; run++) filesRuns.push(await benchFilesSync(options.files));
   const filesRate = median(filesRuns.map((r) => r.filesPerSecond));
