@@ -1,10 +1,10 @@
 // `npm run bench -- upload`: a 1 GiB file up and down (into memory with readFile, and
 // streamed to a file on the data disk as `raftbox get` does) through a 3-node cluster with R=3,
 // next to the raw sequential write+sync rate of the same disk, measured in the same run
-// two ways (bench/disk.ts): into pages the page cache just freed (the disk's best case),
-// and R files of new data kept on disk (the volume the replicas write, into memory the
-// guest has not touched lately, which on this VM fills at a fraction of the speed).
-// Goal: upload ≥ 70% of (disk rate ÷ R), judged against both, and download ≥ 300 MB/s.
+// two ways (bench/disk.ts): through the page cache at its best (into pages just freed),
+// and with O_DIRECT for R files kept on disk (the volume the replicas write, the way they
+// write their packs). Goal: upload ≥ 70% of (disk rate ÷ R), against the faster of the
+// two, and download ≥ 300 MB/s.
 // MB is 10^6 bytes.
 // Then a first `raftbox sync` of a folder of 10,000 files of 1–64 KiB into a fresh
 // cluster: files per second, goal ≥ 2,000.
@@ -18,7 +18,7 @@ import { LocalCluster, waitForLeader } from '../node/host/local-cluster.ts';
 import { downloadToFile } from '../node/download.ts';
 import { connect } from '../node/sdk.ts';
 import { SyncedFolder } from '../node/sync/folder-sync.ts';
-import { measureDiskWriteSync } from './disk.ts';
+import { bestDiskRate, measureDiskWriteSync } from './disk.ts';
 import { median, printTable, round } from './table.ts';
 
 export interface UploadRun {
@@ -43,16 +43,15 @@ export interface UploadBenchmark {
   files: { runs: FilesRun[]; medianFilesPerSecond: number; goal: { target: number; met: boolean } };
   bytes: number;
   replication: number;
-  /** The disk's best case: 1 GiB written into pages a previous pass just freed. */
+  /** Through the page cache, at its best: 1 GiB written into pages a previous pass just freed. */
   diskMegabytesPerSecond: number;
-  /** R × the file's size of new data written and kept, as the replicas write it (see bench/disk.ts). */
-  newDataDiskMegabytesPerSecond: number;
+  /** R × the file's size written with O_DIRECT and kept, as the replicas write their packs (see bench/disk.ts); null where refused. */
+  directDiskMegabytesPerSecond: number | null;
   runs: UploadRun[];
   median: { uploadMegabytesPerSecond: number; downloadMegabytesPerSecond: number; toDiskMegabytesPerSecond: number };
   goals: {
+    /** Against the faster disk rate. */
     uploadMegabytesPerSecond: { target: number; met: boolean };
-    /** The same goal against the new-data rate: the disk work the upload itself must do. */
-    uploadAgainstNewData: { target: number; met: boolean };
     downloadMegabytesPerSecond: { target: number; met: boolean };
     toDiskMegabytesPerSecond: { target: number; met: boolean };
   };
@@ -103,11 +102,13 @@ export async function benchUpload(options: { runs: number; bytes: number; files:
   const cluster = await LocalCluster.start({ nodes: 3, replication });
   const runs: UploadRun[] = [];
   let diskRate = 0;
-  let newDataRate = 0;
+  let directRate: number | null = null;
+  let bestRate = 0;
   try {
     const disk = await measureDiskWriteSync(cluster.root, { bytes: Math.min(options.bytes, 1 << 30), copies: replication });
     diskRate = disk.sequential.megabytesPerSecond;
-    newDataRate = disk.newData.megabytesPerSecond;
+    directRate = disk.direct?.megabytesPerSecond ?? null;
+    bestRate = bestDiskRate(disk);
     const client = await connect({ servers: cluster.urls, device: 'bench-upload' });
     try {
       const data = new Uint8Array(options.bytes);
@@ -151,9 +152,7 @@ export async function benchUpload(options: { runs: number; bytes: number; files:
   const down = median(runs.map((r) => r.downloadMegabytesPerSecond));
   const toDisk = median(runs.map((r) => r.toDiskMegabytesPerSecond));
   // 70% of what the disk allows when each byte is written R times.
-  const uploadTargetFor = (rate: number): number => round((0.7 * rate) / replication, 1);
-  const uploadTarget = uploadTargetFor(diskRate);
-  const newDataTarget = uploadTargetFor(newDataRate);
+  const uploadTarget = round((0.7 * bestRate) / replication, 1);
   const filesRuns: FilesRun[] = [];
   for (let run = 0; run < options.runs; run++) filesRuns.push(await benchFilesSync(options.files));
   const filesRate = median(filesRuns.map((r) => r.filesPerSecond));
@@ -163,12 +162,11 @@ export async function benchUpload(options: { runs: number; bytes: number; files:
     bytes: options.bytes,
     replication,
     diskMegabytesPerSecond: round(diskRate, 1),
-    newDataDiskMegabytesPerSecond: round(newDataRate, 1),
+    directDiskMegabytesPerSecond: directRate === null ? null : round(directRate, 1),
     runs,
     median: { uploadMegabytesPerSecond: up, downloadMegabytesPerSecond: down, toDiskMegabytesPerSecond: toDisk },
     goals: {
       uploadMegabytesPerSecond: { target: uploadTarget, met: up >= uploadTarget },
-      uploadAgainstNewData: { target: newDataTarget, met: up >= newDataTarget },
       downloadMegabytesPerSecond: { target: downloadTarget, met: down >= downloadTarget },
       toDiskMegabytesPerSecond: { target: downloadTarget, met: toDisk >= downloadTarget },
     },
@@ -181,10 +179,11 @@ export function printUpload(result: UploadBenchmark): void {
     result.runs.map((r, i) => [i + 1, r.uploadSeconds, r.uploadMegabytesPerSecond, r.downloadSeconds, r.downloadMegabytesPerSecond, r.toDiskSeconds, r.toDiskMegabytesPerSecond]),
   );
   const g = result.goals;
-  console.log(`${result.bytes / 2 ** 20} MiB at R=${result.replication}; raw disk write+sync ${result.diskMegabytesPerSecond} MB/s into just-freed pages, ${result.newDataDiskMegabytesPerSecond} MB/s for ${result.replication}× the file in new data kept on disk`);
+  const direct = result.directDiskMegabytesPerSecond === null ? 'refused by the file system' : `${result.directDiskMegabytesPerSecond} MB/s`;
+  console.log(`${result.bytes / 2 ** 20} MiB at R=${result.replication}; raw disk write+sync: page cache ${result.diskMegabytesPerSecond} MB/s (into just-freed pages), O_DIRECT ${direct} (${result.replication}× the file, kept)`);
   printTable(['run', 'files', 'MB', 'first sync s', 'files/s'], result.files.runs.map((r, i) => [i + 1, r.files, round(r.bytes / 1e6, 1), r.seconds, r.filesPerSecond]));
   console.log(`median first sync of many small files: ${result.files.medianFilesPerSecond} files/s (goal ≥ ${result.files.goal.target}: ${result.files.goal.met ? 'met' : 'missed'})`);
   const verdict = (goal: { met: boolean }) => (goal.met ? 'met' : 'missed');
-  console.log(`median upload ${result.median.uploadMegabytesPerSecond} MB/s (goal ≥ ${g.uploadMegabytesPerSecond.target}: ${verdict(g.uploadMegabytesPerSecond)}; against the new-data rate ≥ ${g.uploadAgainstNewData.target}: ${verdict(g.uploadAgainstNewData)})`);
+  console.log(`median upload ${result.median.uploadMegabytesPerSecond} MB/s (goal ≥ ${g.uploadMegabytesPerSecond.target}, 70% of the faster disk rate ÷ R: ${verdict(g.uploadMegabytesPerSecond)})`);
   console.log(`median download into memory (readFile) ${result.median.downloadMegabytesPerSecond} MB/s, streamed to disk (raftbox get) ${result.median.toDiskMegabytesPerSecond} MB/s (goal ≥ ${g.downloadMegabytesPerSecond.target}: ${verdict(g.downloadMegabytesPerSecond)} / ${verdict(g.toDiskMegabytesPerSecond)})`);
 }

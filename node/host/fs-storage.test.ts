@@ -15,14 +15,15 @@ function temporaryFolder(): string {
   return dir;
 }
 
-/** A storage on a fresh folder, with the messages it delivered and a way to wait for one. */
+/** A storage on a fresh folder, with the messages it delivered and a way to wait for one; files under `packs/` are direct. */
 function open(root = temporaryFolder(), fsOperations?: FsOperations) {
   const delivered: unknown[] = [];
   let waiters: (() => void)[] = [];
+  const direct = (file: string) => file.startsWith('packs/');
   const storage = new FsStorage(root, (message) => {
     delivered.push(message);
     for (const wake of waiters.splice(0)) wake();
-  }, fsOperations ? { fs: fsOperations, openFilesMax: 4 } : { openFilesMax: 4 });
+  }, fsOperations ? { fs: fsOperations, openFilesMax: 4, direct } : { openFilesMax: 4, direct });
   const until = async (count: number): Promise<void> => {
     while (delivered.length < count) await new Promise<void>((wake) => waiters.push(wake));
   };
@@ -245,6 +246,14 @@ test('disk full on a real small filesystem: put and sync deliver storage.failed 
     await until(5);
     assert.is(delivered[4], 'after');
     assert.is(text(storage.read('wal/1')), 'synced-before-full;after;');
+
+    // A direct (O_DIRECT) batch that does not fit fails the same way, and leaves nothing behind.
+    storage.append('packs/000000000001', new Uint8Array(600 * 1024).fill(5));
+    storage.sync('packs/000000000001', 'big-direct');
+    await until(6);
+    const directFailure = delivered[5] as StorageFailedMessage;
+    assert.equal([directFailure.type, directFailure.code, directFailure.done], ['storage.failed', 'disk_full', 'big-direct']);
+    assert.is(storage.size('packs/000000000001') ?? 0, 0);
     await storage.close();
   } finally {
     // Lazy, so a failed assertion that left a descriptor open cannot make the unmount fail.
@@ -353,6 +362,159 @@ test('appends between syncs and chunks of a put go out with writev, whole even w
   assert.is(delivered[1], 'put');
   assert.is(text(storage.read('snapshot')), 'header;the-data');
   await storage.close();
+});
+
+// ------------------------------------------------------------------ O_DIRECT
+
+/** `bytes` pseudo-random bytes (seeded), so a misplaced window of a copy shows. */
+function noise(length: number, seed: number): Uint8Array {
+  const data = new Uint8Array(length);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    data[i] = x & 0xff;
+  }
+  return data;
+}
+
+/** FsOperations that count direct opens and writes, and can be told to misbehave. */
+function countingOperations(changes: Partial<FsOperations> = {}) {
+  const counts = { openDirect: 0, pwrite: 0, pwriteBytes: 0, writev: 0 };
+  const operations: FsOperations = {
+    ...nodeFsOperations,
+    openDirect: (path) => {
+      counts.openDirect++;
+      return (changes.openDirect ?? nodeFsOperations.openDirect)(path);
+    },
+    pwrite: async (fd, buffer, length, position) => {
+      counts.pwrite++;
+      const written = await (changes.pwrite ?? nodeFsOperations.pwrite)(fd, buffer, length, position);
+      counts.pwriteBytes += written;
+      return written;
+    },
+    writev: (fd, chunks) => {
+      counts.writev++;
+      return (changes.writev ?? nodeFsOperations.writev)(fd, chunks);
+    },
+  };
+  return { counts, operations };
+}
+
+/** Chunks of odd sizes that add up to `total`, cut from one noise buffer (returned whole too). */
+function oddChunks(total: number, seed: number): { whole: Uint8Array; chunks: Uint8Array[] } {
+  const whole = noise(total, seed);
+  const chunks: Uint8Array[] = [];
+  for (let at = 0, size = 1; at < total; at += size, size = (size * 7 + 4093) % 3_000_001) chunks.push(whole.subarray(at, Math.min(total, at + size)));
+  return { whole, chunks };
+}
+
+const sameBytes = (a: Uint8Array | null, b: Uint8Array): boolean => a !== null && Buffer.compare(a, b) === 0;
+
+test('aligned batches of a direct file go through O_DIRECT whole, across many staging windows; others through the page cache', async () => {
+  const { counts, operations } = countingOperations();
+  const { storage, delivered, until } = open(temporaryFolder(), operations);
+  // 20 MiB + 8 KiB: more than two windows of the 8 MiB staging buffer, in chunks cut anywhere.
+  const first = oddChunks(20 * 1024 * 1024 + 8192, 1);
+  for (const chunk of first.chunks) storage.append('packs/000000000001', chunk);
+  storage.sync('packs/000000000001', 'aligned');
+  await until(1);
+  assert.is(delivered[0], 'aligned');
+  if (counts.openDirect === 1 && counts.pwrite === 0) {
+    console.log('O_DIRECT: this file system refuses it; the page-cache path wrote instead');
+  } else {
+    assert.is(counts.pwrite, 3, 'three staging windows');
+    assert.is(counts.pwriteBytes, first.whole.byteLength);
+    assert.is(counts.writev, 0, 'nothing went through the page cache');
+  }
+  assert.ok(sameBytes(storage.read('packs/000000000001'), first.whole), 'the file holds the batch, byte for byte');
+  const direct = counts.pwrite;
+
+  // An unaligned batch goes through the page cache, and so does the next: the file no longer ends on the alignment.
+  storage.append('packs/000000000001', bytes('odd'));
+  storage.sync('packs/000000000001', 'odd');
+  storage.append('packs/000000000001', noise(4096, 2));
+  storage.sync('packs/000000000001', 'after-odd');
+  // A file not named direct never uses O_DIRECT, aligned or not.
+  storage.append('wal/1', noise(8192, 3));
+  storage.sync('wal/1', 'wal');
+  await until(4);
+  // Completions of one file come in order; those of different files need not.
+  assert.equal(delivered.slice(1).filter((done) => done !== 'wal'), ['odd', 'after-odd']);
+  assert.ok(delivered.includes('wal'));
+  assert.is(counts.pwrite, direct, 'no more direct writes');
+  assert.ok(sameBytes(storage.read('packs/000000000001'), Buffer.concat([first.whole, bytes('odd'), noise(4096, 2)])));
+  assert.ok(sameBytes(storage.read('wal/1'), noise(8192, 3)));
+  await storage.close();
+});
+
+test('a short direct write is finished through the page cache, and the file is whole', async () => {
+  const { counts, operations } = countingOperations({
+    // The disk takes one page of the first window only, as a nearly full disk might.
+    pwrite: (fd, buffer, length, position) => nodeFsOperations.pwrite(fd, buffer, counts.pwrite === 1 ? 4096 : length, position),
+  });
+  const { storage, delivered, until } = open(temporaryFolder(), operations);
+  const batch = oddChunks(3 * 4096, 4);
+  for (const chunk of batch.chunks) storage.append('packs/000000000001', chunk);
+  storage.sync('packs/000000000001', 'done');
+  await until(1);
+  assert.is(delivered[0], 'done');
+  if (counts.pwrite > 0) assert.ok(counts.writev >= 1, 'the rest went through writev');
+  assert.ok(sameBytes(storage.read('packs/000000000001'), batch.whole));
+  await storage.close();
+});
+
+test('a direct write that fails with ENOSPC reports disk_full and cuts the file back; a file system that refuses O_DIRECT falls back', async () => {
+  let full = false;
+  const { counts, operations } = countingOperations({
+    pwrite: async (fd, buffer, length, position) => {
+      if (full) throw enospc();
+      return nodeFsOperations.pwrite(fd, buffer, length, position);
+    },
+  });
+  const { storage, delivered, until } = open(temporaryFolder(), operations);
+  const kept = noise(8192, 5);
+  storage.append('packs/000000000001', kept);
+  storage.sync('packs/000000000001', 'kept');
+  await until(1);
+  full = true;
+  storage.append('packs/000000000001', noise(4096 * 300, 6));
+  storage.sync('packs/000000000001', 'lost');
+  await until(2);
+  const failure = delivered[1] as StorageFailedMessage;
+  if (counts.pwrite > 0) {
+    assert.equal([failure.type, failure.code, failure.done], ['storage.failed', 'disk_full', 'lost']);
+    assert.ok(sameBytes(storage.read('packs/000000000001'), kept), 'cut back to what was synced');
+  }
+  await storage.close();
+
+  // EINVAL from the O_DIRECT open (tmpfs on older kernels, some network file systems): tried once, then the page cache.
+  const einval: NodeJS.ErrnoException = Object.assign(new Error('EINVAL: invalid argument, open'), { code: 'EINVAL' });
+  const refusing = countingOperations({ openDirect: () => Promise.reject(einval) });
+  const second = open(temporaryFolder(), refusing.operations);
+  for (const seed of [7, 8]) {
+    second.storage.append(`packs/00000000000${seed}`, noise(4096, seed));
+    second.storage.sync(`packs/00000000000${seed}`, seed);
+  }
+  await second.until(2);
+  assert.equal(second.delivered.sort(), [7, 8]);
+  assert.is(refusing.counts.openDirect, 1, 'not asked again once refused');
+  for (const seed of [7, 8]) assert.ok(sameBytes(second.storage.read(`packs/00000000000${seed}`), noise(4096, seed)));
+  await second.storage.close();
+
+  // EINVAL from a direct write (a file system wanting larger alignment): that batch and the later ones go through the page cache.
+  const picky = countingOperations({ pwrite: () => Promise.reject(Object.assign(new Error('EINVAL: invalid argument, write'), { code: 'EINVAL' })) });
+  const third = open(temporaryFolder(), picky.operations);
+  for (const [i, seed] of [9, 10].entries()) {
+    third.storage.append('packs/000000000009', noise(8192, seed));
+    third.storage.sync('packs/000000000009', seed);
+    await third.until(i + 1);
+  }
+  assert.equal(third.delivered, [9, 10]);
+  assert.is(picky.counts.pwrite, 1, 'not tried again once refused');
+  assert.ok(sameBytes(third.storage.read('packs/000000000009'), Buffer.concat([noise(8192, 9), noise(8192, 10)])));
+  await third.storage.close();
 });
 
 test.run();

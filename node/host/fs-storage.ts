@@ -11,12 +11,22 @@ import { readRangeSync } from './read-range.ts';
 // which writes them with one write call. Durability of names (a file created, renamed or
 // removed) needs an fsync of the folder holding it; those folders are collected and
 // synced before the next completion is delivered.
+//
+// Files the owner names as direct (block packs) take a batch that starts and ends on a
+// multiple of directAlignment with O_DIRECT instead: the bytes are copied into one
+// reused, page-aligned buffer and go from there to the disk. Copying them into page cache
+// costs far more where the kernel must find fresh memory for it (on this project's VMs a
+// third of the disk's direct rate). Any other batch, and every read, uses the page cache.
 
 /** The few file system calls FsStorage makes, on file descriptors; injectable so tests can fail them. */
 export interface FsOperations {
   open(path: string, flags: string): Promise<number>;
   /** Write `chunks` end to end at the current position; resolves with the bytes written (maybe fewer). */
   writev(fd: number, chunks: Uint8Array[]): Promise<number>;
+  /** Open an existing file to write with O_DIRECT (no O_APPEND); EINVAL where its file system cannot. */
+  openDirect(path: string): Promise<number>;
+  /** Write the first `length` bytes of `buffer` at byte `position` of the file; resolves with the bytes written (maybe fewer). */
+  pwrite(fd: number, buffer: Uint8Array, length: number, position: number): Promise<number>;
   fdatasync(fd: number): Promise<void>;
   fsync(fd: number): Promise<void>;
   ftruncate(fd: number, length: number): Promise<void>;
@@ -38,6 +48,8 @@ function promise<T>(run: (callback: Callback<T>) => void): Promise<T> {
 export const nodeFsOperations: FsOperations = {
   open: (path, flags) => promise((callback) => fs.open(path, flags, 0o644, callback)),
   writev: (fd, chunks) => promise((callback) => fs.writev(fd, chunks, callback)),
+  openDirect: (path) => promise((callback) => fs.open(path, fs.constants.O_WRONLY | fs.constants.O_DIRECT, callback)),
+  pwrite: (fd, buffer, length, position) => promise((callback) => fs.write(fd, buffer, 0, length, position, callback)),
   fdatasync: (fd) => promise<void>((callback) => fs.fdatasync(fd, (error) => callback(error, undefined))),
   fsync: (fd) => promise<void>((callback) => fs.fsync(fd, (error) => callback(error, undefined))),
   ftruncate: (fd, length) => promise<void>((callback) => fs.ftruncate(fd, length, (error) => callback(error, undefined))),
@@ -52,7 +64,14 @@ export interface FsStorageOptions {
   fs?: FsOperations;
   /** File descriptors of log files kept open at once; the least recently used is closed past it. */
   openFilesMax?: number;
+  /** Files whose batches that start and end on directAlignment are written with O_DIRECT. */
+  direct?: (file: string) => boolean;
 }
+
+/** What a batch's offset and length must be multiples of to be written with O_DIRECT. */
+export const directAlignment = 4096;
+/** The aligned buffer direct writes go through, in 64 KiB WebAssembly pages: 8 MiB. */
+const stagingPages = 128;
 
 /** Marks temporary files of `put`; they are never listed, and names containing it are refused. */
 const TEMPORARY_MARK = '.tmp-';
@@ -80,6 +99,8 @@ interface FileState {
 
 interface OpenFile {
   fd: number;
+  /** Its O_DIRECT descriptor: undefined until a direct write wants it, null when it could not be had. */
+  direct: number | null | undefined;
   /** Bytes in the file as this process wrote them; a failed write is cut back to it. */
   length: number;
   busy: boolean;
@@ -97,6 +118,13 @@ export class FsStorage implements Storage {
   readonly root: string;
   private readonly fs: FsOperations;
   private readonly openFilesMax: number;
+  private readonly isDirect: (file: string) => boolean;
+  /** False once the file system refused O_DIRECT (on open or on a write): every later write uses the page cache. */
+  private directWorks = true;
+  /** Page-aligned, as O_DIRECT needs: a WebAssembly memory's, made on the first direct write. */
+  private staging: Uint8Array | null = null;
+  /** Direct writes of different files take turns with the staging buffer. */
+  private stagingTurn: Promise<unknown> = Promise.resolve();
   private readonly files = new Map<string, FileState>();
   /** Open log files, least recently used first. */
   private readonly handles = new Map<string, OpenFile>();
@@ -112,6 +140,7 @@ export class FsStorage implements Storage {
     this.root = resolve(root);
     this.fs = options.fs ?? nodeFsOperations;
     this.openFilesMax = options.openFilesMax ?? defaultOpenFilesMax;
+    this.isDirect = options.direct ?? (() => false);
     if (!Number.isInteger(this.openFilesMax) || this.openFilesMax < 1) throw new RangeError(`openFilesMax must be a positive integer, got ${this.openFilesMax}`);
     fs.mkdirSync(this.root, { recursive: true });
   }
@@ -255,7 +284,7 @@ export class FsStorage implements Storage {
     this.closed = true;
     const handles = [...this.handles.values()];
     this.handles.clear();
-    await Promise.all(handles.map((handle) => this.fs.close(handle.fd).catch(() => undefined)));
+    await Promise.all(handles.map((handle) => this.closeOpenFile(handle)));
   }
 
   // ---------------------------------------------------------------- queue
@@ -308,7 +337,8 @@ export class FsStorage implements Storage {
   private async writeBatch(state: FileState, handle: OpenFile, batch: Uint8Array[]): Promise<void> {
     const before = handle.length;
     try {
-      handle.length += await this.writeChunks(handle.fd, batch);
+      const rest = (await this.directDescriptor(state, handle, batch)) === null ? batch : await this.writeDirect(handle, batch);
+      if (rest.length > 0) handle.length += await this.writeChunks(handle.fd, rest);
     } catch (error) {
       // Cut a partial write back, so later appends do not land behind garbage that recovery would cut off with them.
       try {
@@ -328,6 +358,52 @@ export class FsStorage implements Storage {
       state.poisoned = this.describe(error, state.name);
       throw error;
     }
+  }
+
+  /** The O_DIRECT descriptor to write `batch` with, or null when it goes through the page cache. */
+  private async directDescriptor(state: FileState, handle: OpenFile, batch: readonly Uint8Array[]): Promise<number | null> {
+    if (!this.directWorks || !this.isDirect(state.name) || handle.length % directAlignment !== 0) return null;
+    if (byteLengthOf(batch) % directAlignment !== 0) return null;
+    if (handle.direct === undefined) {
+      try {
+        handle.direct = await this.fs.openDirect(state.path);
+      } catch (error) {
+        handle.direct = null;
+        if ((error as NodeJS.ErrnoException).code === 'EINVAL') this.directWorks = false;
+      }
+    }
+    return handle.direct;
+  }
+
+  /**
+   * Write `chunks` at the end of the file through the staging buffer and the O_DIRECT
+   * descriptor; returns what is left when the disk took fewer bytes than asked (a full
+   * disk, say), for the page-cache path to write or to fail on with the right error.
+   */
+  private writeDirect(handle: OpenFile, chunks: readonly Uint8Array[]): Promise<Uint8Array[]> {
+    const turn = this.stagingTurn.then(async () => {
+      const staging = (this.staging ??= new Uint8Array(new WebAssembly.Memory({ initial: stagingPages }).buffer));
+      const total = byteLengthOf(chunks);
+      let done = 0;
+      while (done < total) {
+        const filled = copyFrom(chunks, done, staging);
+        let written: number;
+        try {
+          written = await this.fs.pwrite(handle.direct!, staging, filled, handle.length);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
+          // The file system opened the file for O_DIRECT but wants other alignment: use the page cache from now on.
+          this.directWorks = false;
+          return skipBytes(chunks, done);
+        }
+        handle.length += written;
+        done += written;
+        if (written < filled) return skipBytes(chunks, done);
+      }
+      return [];
+    });
+    this.stagingTurn = turn.catch(() => undefined);
+    return turn;
   }
 
   /** Write the chunks end to end with as few calls as the kernel allows (no joined copy); returns the bytes written. */
@@ -390,7 +466,7 @@ export class FsStorage implements Storage {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       fd = await this.fs.open(state.path, 'a');
     }
-    const handle: OpenFile = { fd, length: 0, busy: true };
+    const handle: OpenFile = { fd, direct: undefined, length: 0, busy: true };
     try {
       handle.length = await this.fs.size(fd);
     } catch (error) {
@@ -406,8 +482,7 @@ export class FsStorage implements Storage {
     for (const [name, handle] of this.handles) {
       if (handle.busy) continue;
       this.handles.delete(name);
-      // A close error changes nothing for durability: written bytes were reported by write, synced ones by fdatasync.
-      await this.fs.close(handle.fd).catch(() => undefined);
+      await this.closeOpenFile(handle);
       return;
     }
     // Every cached file is in the middle of an operation: go over the limit briefly rather than wait.
@@ -417,7 +492,13 @@ export class FsStorage implements Storage {
     const handle = this.handles.get(name);
     if (!handle) return;
     this.handles.delete(name);
+    await this.closeOpenFile(handle);
+  }
+
+  private async closeOpenFile(handle: OpenFile): Promise<void> {
+    // A close error changes nothing for durability: written bytes were reported by write, synced ones by fdatasync.
     await this.fs.close(handle.fd).catch(() => undefined);
+    if (typeof handle.direct === 'number') await this.fs.close(handle.direct).catch(() => undefined);
   }
 
   /** Create a folder and its parents; the folders holding new ones become dirty, so their names get synced. */
@@ -485,6 +566,35 @@ export class FsStorage implements Storage {
     const reason = error instanceof Error ? error.message : String(error);
     return { code: 'internal', message: `writing "${file}" in data folder "${this.root}" failed: ${reason}` };
   }
+}
+
+function byteLengthOf(chunks: readonly Uint8Array[]): number {
+  return chunks.reduce((total, chunk) => total + chunk.byteLength, 0);
+}
+
+/** Copies the bytes of `chunks` (end to end) from byte `from` into `target`, as many as fit; returns how many. */
+function copyFrom(chunks: readonly Uint8Array[], from: number, target: Uint8Array): number {
+  let filled = 0;
+  for (const chunk of skipBytes(chunks, from)) {
+    const taken = Math.min(chunk.byteLength, target.byteLength - filled);
+    target.set(taken === chunk.byteLength ? chunk : chunk.subarray(0, taken), filled);
+    filled += taken;
+    if (filled === target.byteLength) break;
+  }
+  return filled;
+}
+
+/** `chunks` without their first `bytes` bytes. */
+function skipBytes(chunks: readonly Uint8Array[], bytes: number): Uint8Array[] {
+  const rest: Uint8Array[] = [];
+  for (const chunk of chunks) {
+    if (bytes >= chunk.byteLength) bytes -= chunk.byteLength;
+    else {
+      rest.push(bytes > 0 ? chunk.subarray(bytes) : chunk);
+      bytes = 0;
+    }
+  }
+  return rest;
 }
 
 function takeBuffer(state: FileState): Uint8Array[] | null {

@@ -6,7 +6,7 @@ import { concatBytes } from '../../../protocol/bytes.ts';
 import type { StorageFailedMessage } from '../../../protocol/wire.ts';
 import { BlockStore, type WriteOutcome } from './block-store.ts';
 import type { PackSyncedMessage } from './block-messages.ts';
-import { packedBlocks, packFile } from './pack-format.ts';
+import { packAlignment, packedBlocks, packFile } from './pack-format.ts';
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
@@ -162,8 +162,10 @@ test('a failed sync fails its writes and those queued behind them in that pack; 
 
 test('full packs roll over; a mostly dead pack is compacted into the current one and removed, and a restart agrees', () => {
   const disk = new TestDisk();
-  const store = open(disk, 4096);
-  const blocks = Array.from({ length: 8 }, (_, i) => block(`block ${i}`, 1000));
+  // Each block is its own batch, padded to one alignment unit: three fill a pack.
+  const packBytes = 3 * packAlignment;
+  const store = open(disk, packBytes);
+  const blocks = Array.from({ length: 8 }, (_, i) => block(`block ${i}`, 3000));
   for (const b of blocks) {
     write(store, b);
     store.onSynced(disk.complete());
@@ -180,15 +182,17 @@ test('full packs roll over; a mostly dead pack is compacted into the current one
   assert.not.ok(disk.list('packs/').includes(packFile(1)), 'the old pack is gone');
   const kept = blocks.filter((b) => !inFirst.slice(1).includes(b.hash));
   for (const b of kept) assert.equal(store.read(b.hash), { state: 'ok', data: b.data });
-  const again = open(disk, 4096);
+  const again = open(disk, packBytes);
   assert.equal(again.list(), kept.map((b) => b.hash).sort());
-  assert.equal([again.blocks, again.bytes], [kept.length, kept.length * 1000]);
+  assert.equal([again.blocks, again.bytes], [kept.length, kept.length * 3000]);
 });
 
 test('compaction carries a tombstone forward while an older pack still holds the block it deleted', () => {
   const disk = new TestDisk();
-  const store = open(disk, 3000);
-  const [a, b, e, c, d, f, g] = ['a', 'b', 'e', 'c', 'd', 'f', 'g'].map((text) => block(text, 1000));
+  // A block's batch takes two alignment units, a tombstone's one; a pack takes no batch once it holds six.
+  const packBytes = 6 * packAlignment;
+  const store = open(disk, packBytes);
+  const [a, b, e, c, d, f, g] = ['a', 'b', 'e', 'c', 'd', 'f', 'g'].map((text) => block(text, 8000));
   const put = (x: { hash: string; data: Uint8Array }) => {
     write(store, x);
     store.onSynced(disk.complete());
@@ -207,7 +211,7 @@ test('compaction carries a tombstone forward while an older pack still holds the
   assert.ok(store.compactOne());
   store.onSynced(disk.complete());
   assert.equal(disk.list('packs/'), [packFile(1), packFile(3)]);
-  assert.equal(open(disk, 3000).list(), [b, e, f, g].map((x) => x.hash).sort(), 'a does not come back from pack 1');
+  assert.equal(open(disk, packBytes).list(), [b, e, f, g].map((x) => x.hash).sort(), 'a does not come back from pack 1');
 });
 
 test.run();

@@ -12,7 +12,7 @@ import type { Storage } from '../actor/env.ts';
 import { raftboxError, type RaftboxError } from '../../../protocol/errors.ts';
 import type { BlockHash, StorageFailedMessage } from '../../../protocol/wire.ts';
 import type { PackSyncedMessage } from './block-messages.ts';
-import { encodeRecordHeader, packFile, packHeaderBytes, parsePack, readPacks, replayPacks, type PackLocation } from './pack-format.ts';
+import { encodePadding, encodeRecordHeader, packFile, packHeaderBytes, parsePack, readPacks, replayPacks, type PackLocation } from './pack-format.ts';
 
 /** Largest block, in bytes: FastCDC's maximum chunk. */
 export const blockBytesMax = 4 * 1024 * 1024;
@@ -223,6 +223,7 @@ export class BlockStore {
     const compaction: Compaction = { pack, moves: [] };
     const recordsBefore = this.batch.records;
     for (const record of parsePack(bytes).records) {
+      if (record.kind === 'padding') continue;
       const from = this.index.get(record.hash);
       if (record.kind === 'tombstone') {
         // A tombstone matters while an older pack may still hold a record of the block.
@@ -289,9 +290,18 @@ export class BlockStore {
     return dataOffset;
   }
 
-  /** Ask for a sync of the current batch unless one is in flight (its completion asks for the next). */
+  /**
+   * Ask for a sync of the current batch unless one is in flight (its completion asks for
+   * the next), padded to end on packAlignment.
+   */
   private flush(): void {
     if (this.syncing !== null || this.batch.records === 0) return;
+    const stats = this.packs.get(this.batch.pack)!;
+    const padding = encodePadding(stats.bytes);
+    if (padding !== null) {
+      this.storage.append(packFile(this.batch.pack), padding);
+      stats.bytes += padding.byteLength;
+    }
     this.syncing = this.batch;
     this.batch = this.emptyBatch();
     this.storage.sync(packFile(this.syncing.pack), { type: 'blocks.pack-synced', pack: this.syncing.pack } satisfies PackSyncedMessage);

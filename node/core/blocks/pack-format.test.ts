@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { concatBytes } from '../../../protocol/bytes.ts';
-import { encodeRecordHeader, packHeaderBytes, packSeq, packFile, parsePack, replayPacks } from './pack-format.ts';
+import { encodePadding, encodeRecordHeader, packAlignment, packHeaderBytes, packSeq, packFile, parsePack, replayPacks } from './pack-format.ts';
 
 const hash = (digit: string) => digit.repeat(64);
 const data = (n: number) => new Uint8Array(n).fill(7);
@@ -33,6 +33,24 @@ test('reading stops at a torn or garbled header, and at data cut short by the en
     const { records, intactBytes } = parsePack(concatBytes([good, tail]));
     assert.is(records.length, 1, what);
     assert.is(intactBytes, good.byteLength, what);
+  }
+});
+
+test('padding takes a pack to the next alignment boundary, a whole unit further when the gap cannot hold a header; replay skips it', () => {
+  assert.is(encodePadding(0), null);
+  assert.is(encodePadding(3 * packAlignment), null);
+  for (const before of [packHeaderBytes, packHeaderBytes + 5, packAlignment - packHeaderBytes, packAlignment - packHeaderBytes + 1, packAlignment - 1, packAlignment + 100]) {
+    // One block record `before` bytes long.
+    const head = concatBytes([encodeRecordHeader('block', hash('e'), before - packHeaderBytes), data(before - packHeaderBytes)]);
+    const padding = encodePadding(before)!;
+    const pack = concatBytes([head, padding]);
+    assert.is(pack.byteLength % packAlignment, 0, `after ${before} bytes`);
+    assert.ok(padding.byteLength >= packHeaderBytes, `after ${before} bytes`);
+    const { records, intactBytes } = parsePack(concatBytes([pack, encodeRecordHeader('block', hash('f'), 3), data(3)]));
+    assert.equal(records.at(-2), { kind: 'padding', offset: before + packHeaderBytes, length: padding.byteLength - packHeaderBytes }, `after ${before} bytes`);
+    assert.equal(records.at(-1), { kind: 'block', hash: hash('f'), offset: pack.byteLength + packHeaderBytes, length: 3 });
+    assert.is(intactBytes, pack.byteLength + packHeaderBytes + 3);
+    assert.equal([...replayPacks([{ seq: 1, records }])].map(([h]) => h).includes(hash('f')), true);
   }
 });
 

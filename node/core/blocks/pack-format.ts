@@ -4,10 +4,15 @@
 // Pocket keep blobs the same way). Each record is a header, then the block's bytes:
 //
 //   0   u32 LE  data length (0 for a tombstone)
-//   4   u8      kind: 1 block, 2 tombstone (the block was deleted)
+//   4   u8      kind: 1 block, 2 tombstone (the block was deleted), 3 padding
 //   5   3 bytes zero
-//   8   32 B    the block's SHA-256
+//   8   32 B    the block's SHA-256 (zero for padding)
 //   40  u32 LE  CRC-32C of bytes 0..39
+//
+// Every synced batch ends on a multiple of packAlignment, filled out by a padding record
+// whose data is zeros, so each batch starts and ends where the host can write it with
+// O_DIRECT: the block bytes then go from one reused buffer straight to the disk, without
+// being copied into page cache the kernel must first find memory for.
 //
 // A pack is read from the start; the first header that fails its CRC or whose data runs
 // past the end marks where a crash cut the last append, and nothing after it is a record.
@@ -19,8 +24,11 @@ import { bytesToHex, hexToBytes } from '../../../protocol/bytes.ts';
 import type { BlockHash } from '../../../protocol/wire.ts';
 
 export const packHeaderBytes = 44;
+/** Each synced batch of a pack ends at a multiple of it (a page, and a disk sector's multiple). */
+export const packAlignment = 4096;
 const kindBlock = 1;
 const kindTombstone = 2;
+const kindPadding = 3;
 /** Every pack file name starts with it. */
 export const packListPrefix = 'packs/';
 const packNamePattern = /^packs\/(\d{12})$/;
@@ -34,7 +42,8 @@ export interface PackLocation {
 
 export type PackRecord =
   | { kind: 'block'; hash: BlockHash; /** Of the data, after the header. */ offset: number; length: number }
-  | { kind: 'tombstone'; hash: BlockHash; offset: number; length: 0 };
+  | { kind: 'tombstone'; hash: BlockHash; offset: number; length: 0 }
+  | { kind: 'padding'; offset: number; length: number };
 
 /** The storage name of pack `seq`. */
 export function packFile(seq: number): string {
@@ -53,12 +62,30 @@ export function packSeqs(names: readonly string[]): number[] {
 }
 
 /** The header of a record holding `length` bytes of block `hash`, or of a tombstone for it. */
-export function encodeRecordHeader(kind: PackRecord['kind'], hash: BlockHash, length: number): Uint8Array {
+export function encodeRecordHeader(kind: 'block' | 'tombstone', hash: BlockHash, length: number): Uint8Array {
   const header = new Uint8Array(packHeaderBytes);
-  const view = new DataView(header.buffer);
-  view.setUint32(0, kind === 'block' ? length : 0, true);
-  header[4] = kind === 'block' ? kindBlock : kindTombstone;
   header.set(hexToBytes(hash), 8);
+  return sealHeader(header, kind === 'block' ? kindBlock : kindTombstone, kind === 'block' ? length : 0);
+}
+
+/**
+ * The padding record that takes a pack `packBytes` long to the next multiple of
+ * packAlignment (a whole one more when the gap is too short for a header), or null when
+ * it ends on one already.
+ */
+export function encodePadding(packBytes: number): Uint8Array | null {
+  let gap = (packAlignment - (packBytes % packAlignment)) % packAlignment;
+  if (gap === 0) return null;
+  if (gap < packHeaderBytes) gap += packAlignment;
+  const record = new Uint8Array(gap);
+  sealHeader(record, kindPadding, gap - packHeaderBytes);
+  return record;
+}
+
+function sealHeader(header: Uint8Array, kind: number, length: number): Uint8Array {
+  const view = new DataView(header.buffer, header.byteOffset, packHeaderBytes);
+  view.setUint32(0, length, true);
+  header[4] = kind;
   view.setUint32(40, crc32cRange(header, 0, 40), true);
   return header;
 }
@@ -77,8 +104,8 @@ export function decodeRecordHeader(header: Uint8Array, headerOffset: number, pac
   const hash = bytesToHex(header.subarray(8, 40));
   const offset = headerOffset + packHeaderBytes;
   if (kind === kindTombstone && length === 0) return { kind: 'tombstone', hash, offset, length: 0 };
-  if (kind !== kindBlock || offset + length > packBytes) return null;
-  return { kind: 'block', hash, offset, length };
+  if ((kind !== kindBlock && kind !== kindPadding) || offset + length > packBytes) return null;
+  return kind === kindBlock ? { kind: 'block', hash, offset, length } : { kind: 'padding', offset, length };
 }
 
 /**
@@ -112,7 +139,7 @@ export function replayPacks(packs: Iterable<{ seq: number; records: readonly Pac
   for (const { seq, records } of packs) {
     for (const record of records) {
       if (record.kind === 'block') held.set(record.hash, { pack: seq, offset: record.offset, length: record.length });
-      else held.delete(record.hash);
+      else if (record.kind === 'tombstone') held.delete(record.hash);
     }
   }
   return held;
