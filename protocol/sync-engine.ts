@@ -137,6 +137,12 @@ export const syncDefaults = {
   changesPerCommitMax: 1000,
 };
 
+/**
+ * Commit batches in flight at once. Each waits on the leader's log sync and on every
+ * node applying it; with a few in flight the leader takes the next while one is synced.
+ */
+const commitsInFlightMax = 3;
+
 /** Downloads of whole files in flight at once (each streams its blocks in order). */
 const filesInFlightMax = 8;
 /** Blocks fetched ahead of the one being written, per file. */
@@ -180,6 +186,8 @@ class SyncRun {
   private counts = { bytesDone: 0, bytesTotal: 0, filesDone: 0, filesTotal: 0 };
   /** Base updates not yet saved. */
   private pending = new Map<string, BaseEntry | null>();
+  /** The last save of base updates, which the next waits for: saves never overlap. */
+  private saving: Promise<void> = Promise.resolve();
   /** Set when an action was skipped, so the trees may still differ. */
   private unsettled = false;
   /** This pass's blocks sent during the scan; null before the first scan. */
@@ -343,7 +351,8 @@ class SyncRun {
     if (actions.length === 0) return;
     this.progress('upload');
     const ready = await this.uploadBlocks(actions);
-    for (const batch of commitBatches(ready, this.options.changesPerCommitMax ?? syncDefaults.changesPerCommitMax)) {
+    // Batches touch different paths, so they may commit in any order.
+    await forEachLimited(commitBatches(ready, this.options.changesPerCommitMax ?? syncDefaults.changesPerCommitMax), commitsInFlightMax, async (batch) => {
       this.checkCancelled();
       try {
         this.recordCommitted(batch, await this.remote.commit(batch.flatMap(changesOf)));
@@ -352,7 +361,7 @@ class SyncRun {
         for (const action of batch) await this.commitAlone(action);
       }
       await this.flush();
-    }
+    });
   }
 
   private async commitAlone(action: CommitAction): Promise<void> {
@@ -461,11 +470,14 @@ class SyncRun {
     this.summary.uploadedBytes += bytes;
   }
 
+  /** Saves the base updates gathered so far, after any save in progress. */
   private async flush(): Promise<void> {
-    if (this.pending.size === 0) return;
+    if (this.pending.size === 0) return this.saving;
     const updates = this.pending;
     this.pending = new Map();
-    await this.replica.saveBase(updates);
+    const previous = this.saving;
+    this.saving = previous.then(() => this.replica.saveBase(updates));
+    return this.saving;
   }
 
   private checkCancelled(): void {
