@@ -187,6 +187,46 @@ test('moving a folder of 600 files commits in batches the cluster accepts (a mov
   assert.not.ok(b!.replica.items.has('photos'));
 });
 
+test('a large first sync commits several batches at once, saves its base one save at a time, and records every file', async () => {
+  const { devices: [a, b] } = setup(['a', 'b']);
+  for (let i = 0; i < 2500; i++) a!.replica.write(`many/${i}.txt`, text(`file ${i}`));
+  let committing = 0;
+  let committingMax = 0;
+  const commit = a!.remote.commit.bind(a!.remote);
+  a!.remote.commit = async (changes) => {
+    committing++;
+    committingMax = Math.max(committingMax, committing);
+    // Answer a few turns later, as a cluster would, so batches can overlap.
+    for (let turn = 0; turn < 5; turn++) await Promise.resolve();
+    try {
+      return await commit(changes);
+    } finally {
+      committing--;
+    }
+  };
+  let saving = 0;
+  let savingMax = 0;
+  const saveBase = a!.replica.saveBase.bind(a!.replica);
+  a!.replica.saveBase = async (updates) => {
+    saving++;
+    savingMax = Math.max(savingMax, saving);
+    await Promise.resolve();
+    try {
+      return await saveBase(updates);
+    } finally {
+      saving--;
+    }
+  };
+  const up = await a!.sync();
+  assert.is(up.filesUp, 2500);
+  assert.ok(committingMax >= 2, `batches overlapped (${committingMax} at most)`);
+  assert.is(savingMax, 1, 'saves of the base never overlap');
+  const again = await a!.sync();
+  assert.equal([again.filesUp, again.filesDown, again.deleted], [0, 0, 0], 'every commit was recorded in the base');
+  await b!.sync();
+  assert.is(Object.keys(tree(b!.replica)).filter((path) => path.startsWith('many/') && path !== 'many').length, 2500);
+});
+
 /** Devices a and b both hold photos/one.jpg and photos/two.jpg; a then moves photos to pictures and syncs. */
 async function photosMovedOnA(): Promise<{ a: Device; b: Device; up: SyncSummary }> {
   const { devices: [a, b] } = setup(['a', 'b']);
