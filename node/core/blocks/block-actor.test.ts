@@ -691,4 +691,20 @@ test('unknown messages are ignored and unknown ops are refused', () => {
   assert.ok(world.logs.some((l) => l.level === 'debug' && l.event === 'blocks.unknown-message'));
 });
 
+test('the background scrub sits out ticks after client traffic, but not more than scrubBusyTicksMax in a row', () => {
+  const held = block('scrubbed while idle');
+  const world = new World(['n1'], { directory: directoryView(held.hash, held.data.byteLength, ['n1'], []), scrubBytesPerSecond: 1 << 20, scrubTickMs: 1000, scrubBusyTicksMax: 3 }, (_, storage) => storage.preload([held]));
+  const actor = world.actors.get('n1/blocks')!;
+  let requests = 0;
+  const checkedPerTick = (busy: boolean): number => {
+    const before = actor.scrubStats.checked;
+    if (busy) world.request('n1', ++requests, { op: 'blocks.get', hash: held.hash });
+    world.run(1000);
+    return actor.scrubStats.checked - before;
+  };
+  assert.equal([checkedPerTick(false), checkedPerTick(false)], [1, 1], 'an idle node scrubs every tick');
+  assert.equal(Array.from({ length: 8 }, () => checkedPerTick(true)), [0, 0, 0, 1, 0, 0, 0, 1], 'a busy node scrubs one tick in four');
+  assert.is(checkedPerTick(false), 1, 'and every tick again once idle');
+});
+
 test.run();

@@ -63,6 +63,8 @@ export interface BlockActorOptions {
   scrubBytesPerSecond?: number;
   scrubTickMs?: number;
   scrubStepBytesMax?: number;
+  /** See ScrubberOptions.busyTicksMax. */
+  scrubBusyTicksMax?: number;
   /** A block written here this recently is never dropped by GC, whose decision may predate the write. */
   dropProtectMs?: number;
   /** How long an owner may take to confirm its copy before a surplus copy here is kept after all. */
@@ -105,6 +107,7 @@ export const blockActorDefaults = {
   scrubBytesPerSecond: 4 * 1024 * 1024,
   scrubTickMs: 1000,
   scrubStepBytesMax: 32 * 1024 * 1024,
+  scrubBusyTicksMax: 9,
   dropProtectMs: 60_000,
   surplusConfirmTimeoutMs: 5000,
   surplusChecksMax: 256,
@@ -189,7 +192,7 @@ export class BlockActor implements Actor {
     const orphanOptions = { node: o.node, orphanGraceMs: o.orphanGraceMs, orphansTrackedMax: o.orphansTrackedMax };
     this.orphans = o.directory === null || o.orphanSweepIntervalMs <= 0 ? null : new OrphanSweeper(orphanOptions, o.directory, this.store, (hash) => this.busy(hash, true));
     if (this.orphans !== null) env.timer(o.orphanSweepIntervalMs, { type: 'blocks.orphan-sweep' } satisfies BlockInternalMessage);
-    const scrubOptions = { node: o.node, scrubBytesPerSecond: o.scrubBytesPerSecond, scrubTickMs: o.scrubTickMs, stepBytesMax: o.scrubStepBytesMax };
+    const scrubOptions = { node: o.node, scrubBytesPerSecond: o.scrubBytesPerSecond, scrubTickMs: o.scrubTickMs, stepBytesMax: o.scrubStepBytesMax, busyTicksMax: o.scrubBusyTicksMax };
     this.scrubber = new Scrubber(env, scrubOptions, o.directory, this.placement, this.store, this.repairer);
     if (o.directory !== null) env.timer(o.repairTickMs, { type: 'blocks.repair-tick' } satisfies BlockInternalMessage);
     this.store.scan();
@@ -347,6 +350,7 @@ export class BlockActor implements Actor {
 
   private onRequest(message: RequestMessage): void {
     const request = message.request;
+    if (request?.op === 'blocks.put' || request?.op === 'blocks.put-many' || request?.op === 'blocks.get') this.scrubber.noteBusy();
     if (request?.op === 'blocks.put') {
       const refusal = this.checkBlock(request.hash, request.data);
       if (refusal) return respond(this.env, message.from, message.id, { ok: false, error: refusal });
@@ -387,6 +391,7 @@ export class BlockActor implements Actor {
   }
 
   private onReplicate(message: Extract<BlockPeerMessage, { type: 'block.replicate' }>): void {
+    this.scrubber.noteBusy();
     const answer = (outcomes: ReplicaOutcome[]) => this.env.send(message.from, { type: 'block.replicated', from: this.env.self, id: message.id, outcomes } satisfies BlockPeerMessage);
     const gathered = gather<ReplicaOutcome>(message.blocks.length, answer);
     const settle = (index: number, outcome: { ok: true } | { ok: false; error: RaftboxError }) => gathered(index, outcome.ok ? { ok: true } : { ok: false, error: wireError(outcome.error) });
