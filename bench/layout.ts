@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BlockStore, type WriteOutcome } from '../node/core/blocks/block-store.ts';
 import type { PackSyncedMessage } from '../node/core/blocks/block-messages.ts';
+import { isPackFile } from '../node/core/blocks/pack-format.ts';
 import { FsStorage } from '../node/host/fs-storage.ts';
 import { forEachLimited } from '../protocol/client-blocks.ts';
 import type { StorageFailedMessage } from '../protocol/wire.ts';
@@ -54,14 +55,15 @@ async function measure(blocks: { hash: string; data: Uint8Array }[], write: (blo
   return { blocksPerSecond: round(blocks.length / seconds, 0), cpuMsPerBlock: round((used.user + used.system) / 1000 / blocks.length, 3) };
 }
 
-// The block store on FsStorage, its completions routed back as the block actor would.
+// The block store on FsStorage, its completions routed back as the block actor would, and
+// its packs written with O_DIRECT as a node writes them.
 async function packs(dir: string, blocks: { hash: string; data: Uint8Array }[]): Promise<LayoutRun> {
   let store: BlockStore | null = null;
   const storage = new FsStorage(dir, (message) => {
     const typed = message as PackSyncedMessage | StorageFailedMessage;
     if (typed.type === 'blocks.pack-synced') store!.onSynced(typed);
     else store!.onFailed(typed);
-  });
+  }, { direct: isPackFile });
   store = new BlockStore(storage, { node: 'bench', sha256, writesInFlightMax: inFlight * 2, waitersPerWriteMax: 4 });
   store.scan();
   try {

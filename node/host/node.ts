@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import type { NodeId } from '../../protocol/raft-messages.ts';
 import type { Address, ClusterMap, NodeAddress, RequestMessage } from '../../protocol/wire.ts';
 import { BlockActor, type BlockActorOptions } from '../core/blocks/block-actor.ts';
-import { packSeq } from '../core/blocks/pack-format.ts';
+import { isPackFile } from '../core/blocks/pack-format.ts';
 import { MetadataService, type MetadataServiceOptions } from '../core/metadata/service.ts';
 import { MetadataStateMachine } from '../core/metadata/state-machine.ts';
 import { defaultRaftActorOptions, RaftActor, type RaftActorOptions } from '../core/raft/raft-actor.ts';
@@ -138,7 +138,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   };
   const raftHost = new ActorHost({ address: options.id, mailboxLengthMax, storage: (deliver) => new FsStorage(dataDir.dir, deliver), route, log, onCrash });
   // Pack batches end on the pack format's alignment, so they can skip the page cache.
-  const blocksHost = new ActorHost({ address: `${options.id}/blocks`, mailboxLengthMax, storage: (deliver) => new FsStorage(dataDir.dir, deliver, { direct: (file) => packSeq(file) !== null }), route, log, onCrash });
+  const blocksHost = new ActorHost({ address: `${options.id}/blocks`, mailboxLengthMax, storage: (deliver) => new FsStorage(dataDir.dir, deliver, { direct: isPackFile }), route, log, onCrash });
   const deliverLocal = (to: Address, message: unknown): boolean => {
     if (to === options.id) return raftHost.deliver(message);
     if (to === `${options.id}/blocks`) return blocksHost.deliver(message);

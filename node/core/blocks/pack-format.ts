@@ -56,6 +56,11 @@ export function packSeq(name: string): number | null {
   return match ? Number(match[1]) : null;
 }
 
+/** Whether storage name `name` is a pack file. */
+export function isPackFile(name: string): boolean {
+  return packSeq(name) !== null;
+}
+
 /** The packs among storage names, oldest first. */
 export function packSeqs(names: readonly string[]): number[] {
   return names.map(packSeq).filter((seq): seq is number => seq !== null).sort((a, b) => a - b);
