@@ -187,40 +187,34 @@ test('moving a folder of 600 files commits in batches the cluster accepts (a mov
   assert.not.ok(b!.replica.items.has('photos'));
 });
 
+/** `work` wrapped to count its calls running at once, each held `turns` microtask turns first; `most` is the highest count. */
+function countOverlap<A extends unknown[], R>(work: (...args: A) => Promise<R>, turns: number): { wrapped: (...args: A) => Promise<R>; seen: { now: number; most: number } } {
+  const seen = { now: 0, most: 0 };
+  const wrapped = async (...args: A): Promise<R> => {
+    seen.now++;
+    seen.most = Math.max(seen.most, seen.now);
+    try {
+      for (let turn = 0; turn < turns; turn++) await Promise.resolve();
+      return await work(...args);
+    } finally {
+      seen.now--;
+    }
+  };
+  return { wrapped, seen };
+}
+
 test('a large first sync commits several batches at once, saves its base one save at a time, and records every file', async () => {
   const { devices: [a, b] } = setup(['a', 'b']);
   for (let i = 0; i < 2500; i++) a!.replica.write(`many/${i}.txt`, text(`file ${i}`));
-  let committing = 0;
-  let committingMax = 0;
-  const commit = a!.remote.commit.bind(a!.remote);
-  a!.remote.commit = async (changes) => {
-    committing++;
-    committingMax = Math.max(committingMax, committing);
-    // Answer a few turns later, as a cluster would, so batches can overlap.
-    for (let turn = 0; turn < 5; turn++) await Promise.resolve();
-    try {
-      return await commit(changes);
-    } finally {
-      committing--;
-    }
-  };
-  let saving = 0;
-  let savingMax = 0;
-  const saveBase = a!.replica.saveBase.bind(a!.replica);
-  a!.replica.saveBase = async (updates) => {
-    saving++;
-    savingMax = Math.max(savingMax, saving);
-    await Promise.resolve();
-    try {
-      return await saveBase(updates);
-    } finally {
-      saving--;
-    }
-  };
+  // Commits answer a few turns later, as a cluster would, so batches can overlap.
+  const commits = countOverlap(a!.remote.commit.bind(a!.remote), 5);
+  a!.remote.commit = commits.wrapped;
+  const saves = countOverlap(a!.replica.saveBase.bind(a!.replica), 1);
+  a!.replica.saveBase = saves.wrapped;
   const up = await a!.sync();
   assert.is(up.filesUp, 2500);
-  assert.ok(committingMax >= 2, `batches overlapped (${committingMax} at most)`);
-  assert.is(savingMax, 1, 'saves of the base never overlap');
+  assert.ok(commits.seen.most >= 2, `batches overlapped (${commits.seen.most} at most)`);
+  assert.is(saves.seen.most, 1, 'saves of the base never overlap');
   const again = await a!.sync();
   assert.equal([again.filesUp, again.filesDown, again.deleted], [0, 0, 0], 'every commit was recorded in the base');
   await b!.sync();
