@@ -50,7 +50,7 @@ test('padding takes a pack to the next alignment boundary, a whole unit further 
     assert.equal(records.at(-2), { kind: 'padding', offset: before + packHeaderBytes, length: padding.byteLength - packHeaderBytes }, `after ${before} bytes`);
     assert.equal(records.at(-1), { kind: 'block', hash: hash('f'), offset: pack.byteLength + packHeaderBytes, length: 3 });
     assert.is(intactBytes, pack.byteLength + packHeaderBytes + 3);
-    assert.equal([...replayPacks([{ seq: 1, records }])].map(([h]) => h).includes(hash('f')), true);
+    assert.ok(replayPacks([{ seq: 1, records }]).has(hash('f')), 'the block after the padding is held');
   }
 });
 
