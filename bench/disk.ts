@@ -10,6 +10,7 @@ import { constants, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
+import { directAlignment } from '../node/host/fs-storage.ts';
 import { median, printTable, round } from './table.ts';
 
 /** One measured write pass. megabytesPerSecond uses MB = 1e6 bytes. */
@@ -29,7 +30,7 @@ export interface DiskRates {
    * `copies` files of `bytes` each, written with O_DIRECT from one page-aligned buffer and
    * kept until the last is synced: the volume R replicas write, the way a node writes its
    * block packs. Null where the file system refuses O_DIRECT, or when `bytes` or
-   * `chunkBytes` is not a multiple of 4096 (O_DIRECT writes whole pages).
+   * `chunkBytes` is not a multiple of directAlignment (O_DIRECT writes whole pages).
    */
   direct: DiskRate | null;
 }
@@ -66,7 +67,7 @@ export async function measureDiskWriteSync(dir: string, options: { bytes?: numbe
   const chunk = randomFillSync(Buffer.from(new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer, 0, chunkBytes));
   const path = join(dir, `.raftbox-disk-bench-${process.pid}`);
   // O_DIRECT takes whole pages only; EINVAL on open is a file system without it.
-  const aligned = bytes % 4096 === 0 && chunkBytes % 4096 === 0;
+  const aligned = bytes % directAlignment === 0 && chunkBytes % directAlignment === 0;
   const copyPaths = Array.from({ length: copies }, (_, i) => `${path}-${i}`);
   const direct = !aligned
     ? null
@@ -83,7 +84,7 @@ export async function measureDiskWriteSync(dir: string, options: { bytes?: numbe
 /**
  * Writes `bytes` to each of `paths` in turn, all kept until the last is synced, then
  * deletes them; the rate counts every file. With `direct`, `bytes` and the chunk's length
- * must be multiples of 4096.
+ * must be multiples of directAlignment.
  */
 async function timedWrite(paths: string[], bytes: number, chunk: Buffer, syncEvery: number, mode: 'cached' | 'direct' = 'cached'): Promise<DiskRate> {
   const started = performance.now();

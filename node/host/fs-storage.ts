@@ -380,13 +380,12 @@ export class FsStorage implements Storage {
    * descriptor; returns what is left when the disk took fewer bytes than asked (a full
    * disk, say), for the page-cache path to write or to fail on with the right error.
    */
-  private writeDirect(handle: OpenFile, chunks: readonly Uint8Array[]): Promise<Uint8Array[]> {
+  private writeDirect(handle: OpenFile, chunks: readonly Uint8Array[]): Promise<readonly Uint8Array[]> {
     const turn = this.stagingTurn.then(async () => {
       const staging = (this.staging ??= new Uint8Array(new WebAssembly.Memory({ initial: stagingPages }).buffer));
-      const total = byteLengthOf(chunks);
-      let done = 0;
-      while (done < total) {
-        const filled = copyFrom(chunks, done, staging);
+      let rest: readonly Uint8Array[] = chunks;
+      while (rest.length > 0) {
+        const filled = copyStart(rest, staging);
         let written: number;
         try {
           written = await this.fs.pwrite(handle.direct!, staging, filled, handle.length);
@@ -394,11 +393,11 @@ export class FsStorage implements Storage {
           if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
           // The file system opened the file for O_DIRECT but wants other alignment: use the page cache from now on.
           this.directWorks = false;
-          return skipBytes(chunks, done);
+          return rest;
         }
         handle.length += written;
-        done += written;
-        if (written < filled) return skipBytes(chunks, done);
+        rest = skipBytes(rest, written);
+        if (written < filled) return rest;
       }
       return [];
     });
@@ -572,10 +571,10 @@ function byteLengthOf(chunks: readonly Uint8Array[]): number {
   return chunks.reduce((total, chunk) => total + chunk.byteLength, 0);
 }
 
-/** Copies the bytes of `chunks` (end to end) from byte `from` into `target`, as many as fit; returns how many. */
-function copyFrom(chunks: readonly Uint8Array[], from: number, target: Uint8Array): number {
+/** Copies the first bytes of `chunks` (end to end) into `target`, as many as fit; returns how many. */
+function copyStart(chunks: readonly Uint8Array[], target: Uint8Array): number {
   let filled = 0;
-  for (const chunk of skipBytes(chunks, from)) {
+  for (const chunk of chunks) {
     const taken = Math.min(chunk.byteLength, target.byteLength - filled);
     target.set(taken === chunk.byteLength ? chunk : chunk.subarray(0, taken), filled);
     filled += taken;
