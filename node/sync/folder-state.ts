@@ -1,15 +1,29 @@
 // What `raftbox sync` keeps under DIR/.raftbox/: the device id, the base (what the folder
 // and the cluster last agreed on), the scan cache (so unchanged files are not hashed
-// again) and a lock. Every file is replaced atomically: written beside, synced, renamed,
-// and the folder synced, so a crash leaves the old state or the new, never a torn one.
+// again) and a lock. Whole files are replaced atomically: written beside, synced,
+// renamed, and the folder synced, so a crash leaves the old state or the new, never a
+// torn one.
+//
+// The base is a snapshot (state.json) plus a journal of the updates saved since it
+// (journal-N.log, N being the snapshot's generation). A save appends one record of
+// updates (length, CRC-32C, JSON) and syncs it, so its cost follows the size of the
+// update, not of the folder: a first sync of 100,000 files saves a hundred batches
+// without rewriting a growing state.json a hundred times, and `--watch` saves one edit
+// as one small record. Once the journal outgrows the snapshot, the next save writes a
+// new snapshot (generation N+1) and drops the old journal, so the state on disk stays
+// within about twice the base. Opening replays the journal of the snapshot's generation
+// and cuts a torn or corrupt tail off it; a journal of any other generation is left
+// over from a crash during that switch and is already inside the snapshot.
 // Losing a state update is safe by design: the planner sees equal content on both sides
 // and records it again.
 
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { raftboxError } from '../../protocol/errors.ts';
+import { recordBytesMax } from '../../protocol/limits.ts';
+import { decodeRecords, encodeRecord } from '../../protocol/record.ts';
 import { isAlive } from '../host/data-dir.ts';
 import type { BaseEntry, BaseTree, LocalEntry } from '../../protocol/sync-tree.ts';
 
@@ -33,7 +47,14 @@ interface StateFile {
   format: number;
   device: string;
   base: [string, BaseEntry][];
+  /** Generation of the snapshot: journal-N.log holds the updates saved after it. Absent (0) in folders synced before the journal. */
+  journal?: number;
 }
+
+/** Journal bytes allowed before a save writes a new snapshot instead, whatever the snapshot's size. */
+export const journalBytesMin = 1024 * 1024;
+
+const journalPattern = /^journal-(\d+)\.log$/;
 
 /** The state folder of one synced folder. */
 export class FolderState {
@@ -41,6 +62,10 @@ export class FolderState {
   device = '';
   base: BaseTree = new Map();
   scanCache = new Map<string, CachedScan>();
+  private generation = 0;
+  private snapshotBytes = 0;
+  private journalBytes = 0;
+  private journal: FileHandle | null = null;
 
   constructor(readonly root: string) {
     this.folder = join(root, stateFolderName);
@@ -66,16 +91,32 @@ export class FolderState {
     this.base = new Map(state?.base ?? []);
     const cache = await readJson<[string, CachedScan][]>(join(this.folder, 'scan.json'));
     this.scanCache = new Map(cache ?? []);
-    if (state === null) await this.saveBase(new Map());
+    if (state === null) {
+      // A journal without its snapshot (state.json deleted to start afresh) must not come back.
+      await this.removeJournals(null);
+      return this.writeSnapshot(0);
+    }
+    this.generation = state.journal ?? 0;
+    this.snapshotBytes = (await stat(join(this.folder, 'state.json'))).size;
+    await this.replayJournal();
+    await this.removeJournals(this.generation);
   }
 
+  /** Applies `updates` (null deletes) to the base and makes them durable before returning. */
   async saveBase(updates: Map<string, BaseEntry | null>): Promise<void> {
     for (const [path, entry] of updates) {
       if (entry === null) this.base.delete(path);
       else this.base.set(path, entry);
     }
-    const state: StateFile = { format: stateFormat, device: this.device, base: [...this.base] };
-    await writeAtomically(join(this.folder, 'state.json'), JSON.stringify(state), this.tempFolder);
+    if (updates.size === 0) return;
+    const record = encodeUpdates(updates);
+    if (record === null || this.journalBytes + record.length > Math.max(this.snapshotBytes, journalBytesMin)) {
+      return this.writeSnapshot(this.generation + 1);
+    }
+    this.journal ??= await open(this.journalPath(this.generation), 'a');
+    await this.journal.write(record);
+    await this.journal.datasync();
+    this.journalBytes += record.length;
   }
 
   async saveScanCache(): Promise<void> {
@@ -83,7 +124,64 @@ export class FolderState {
   }
 
   async close(): Promise<void> {
+    await this.journal?.close();
+    this.journal = null;
     await unlink(join(this.folder, 'LOCK')).catch(() => undefined);
+  }
+
+  private journalPath(generation: number): string {
+    return join(this.folder, `journal-${generation}.log`);
+  }
+
+  // The whole base as snapshot `generation`, whose journal starts empty. Until the rename
+  // lands, the old snapshot and its journal still hold everything.
+  private async writeSnapshot(generation: number): Promise<void> {
+    const text = JSON.stringify({ format: stateFormat, device: this.device, base: [...this.base], journal: generation } satisfies StateFile);
+    await writeAtomically(join(this.folder, 'state.json'), text, this.tempFolder);
+    const previous = this.generation;
+    await this.journal?.close();
+    this.journal = null;
+    this.generation = generation;
+    this.snapshotBytes = text.length;
+    this.journalBytes = 0;
+    if (previous !== generation) await unlink(this.journalPath(previous)).catch(() => undefined);
+  }
+
+  private async replayJournal(): Promise<void> {
+    const path = this.journalPath(this.generation);
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    const { records, validBytes } = decodeRecords(bytes);
+    for (const payload of records) {
+      for (const [file, entry] of decodeUpdates(payload, path)) {
+        if (entry === null) this.base.delete(file);
+        else this.base.set(file, entry);
+      }
+    }
+    // A save cut short by a crash was never reported done: drop it, so later saves append after good records.
+    if (validBytes < bytes.length) {
+      const handle = await open(path, 'r+');
+      try {
+        await handle.truncate(validBytes);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    }
+    this.journalBytes = validBytes;
+  }
+
+  // Every journal but the one of generation `keep`.
+  private async removeJournals(keep: number | null): Promise<void> {
+    for (const name of await readdir(this.folder)) {
+      const match = journalPattern.exec(name);
+      if (match && Number(match[1]) !== keep) await unlink(join(this.folder, name));
+    }
   }
 
   // One sync per folder at a time; a lock left by a process that died is taken over.
@@ -105,6 +203,20 @@ export class FolderState {
       }
     }
     throw raftboxError('conflict', `could not take the lock ${path}; remove it if no raftbox sync is running`);
+  }
+}
+
+// One journal record; null when the updates are too large for a record (a snapshot holds them instead).
+function encodeUpdates(updates: Map<string, BaseEntry | null>): Uint8Array | null {
+  const payload = new TextEncoder().encode(JSON.stringify([...updates]));
+  return payload.length > recordBytesMax ? null : encodeRecord(payload);
+}
+
+function decodeUpdates(payload: Uint8Array, path: string): [string, BaseEntry | null][] {
+  try {
+    return JSON.parse(new TextDecoder().decode(payload)) as [string, BaseEntry | null][];
+  } catch {
+    throw raftboxError('bad_message', `${path} holds a record that is not valid JSON; delete it and sync again (the folder and the cluster are compared afresh)`);
   }
 }
 
