@@ -78,8 +78,10 @@ export class ClusterRouter {
 
   /** Sends a metadata request to the preferred node (any node will do: followers forward to the leader). */
   async metadata<Op extends RequestOp>(request: RequestOf<Op>): Promise<Answered<Op>> {
-    // Without a known leader every request takes a forwarding hop; ask again now and then.
-    if (this.map !== null && this.map.leader === null && request.op !== 'cluster' && this.runtime.now() - this.leaderAskedAt > leaderAskIntervalMs) {
+    // Without a known leader every request takes a forwarding hop, which costs the node
+    // that forwards about as much as the leader's own work: learn the map first, and ask
+    // again now and then while it names no leader.
+    if ((this.map === null || this.map.leader === null) && request.op !== 'cluster' && this.runtime.now() - this.leaderAskedAt > leaderAskIntervalMs) {
       this.leaderAskedAt = this.runtime.now();
       await this.refreshMap().catch(() => undefined);
     }

@@ -264,11 +264,21 @@ test('retryable errors are retried on another node; others are thrown at once', 
   assert.is(cluster.requestsOf('stat').length, 4, 'a non-retryable error is not retried');
 });
 
+test('metadata requests go to the leader the cluster map names, not through the node the client was given', async () => {
+  const { cluster, client } = await setUp(3, { servers: (c) => [c.nodes[2]!.url] });
+  const c = client();
+  await c.writeFile('a.txt', bytes(10, 1));
+  await c.writeFile('b.txt', bytes(10, 1));
+  assert.equal(cluster.requests.filter((entry) => entry.request.op === 'cluster').map((entry) => entry.node), ['n3'], 'the map is asked for once, of the given node');
+  assert.equal(cluster.requests.filter((entry) => entry.request.op === 'commit').map((entry) => entry.node), ['n1', 'n1']);
+});
+
 test('a not_leader answer sends the retry to the hinted leader', async () => {
   const { cluster, client } = await setUp(3, { servers: (c) => [c.nodes[2]!.url] });
+  // The map names n1, which has lost the lead to n2 since.
   cluster.fault = (node, request) => (request.op === 'status' && node !== 'n2' ? { error: { code: 'not_leader', message: 'ask n2', details: { leader: 'n2' } } } : undefined);
   await client().status();
-  assert.equal(cluster.requests.filter((entry) => entry.request.op === 'status').map((entry) => entry.node), ['n3', 'n2']);
+  assert.equal(cluster.requests.filter((entry) => entry.request.op === 'status').map((entry) => entry.node), ['n1', 'n2']);
 });
 
 test('a request that times out is retried on another node', async () => {
