@@ -66,6 +66,8 @@ export class FolderState {
   private snapshotBytes = 0;
   private journalBytes = 0;
   private journal: FileHandle | null = null;
+  /** A journal write failed: the next save starts a new snapshot rather than append after what it left. */
+  private journalSpoiled = false;
 
   constructor(readonly root: string) {
     this.folder = join(root, stateFolderName);
@@ -110,12 +112,19 @@ export class FolderState {
     }
     if (updates.size === 0) return;
     const record = encodeUpdates(updates);
-    if (record === null || this.journalBytes + record.length > Math.max(this.snapshotBytes, journalBytesMin)) {
+    if (record === null || this.journalSpoiled || this.journalBytes + record.length > Math.max(this.snapshotBytes, journalBytesMin)) {
       return this.writeSnapshot(this.generation + 1);
     }
-    this.journal ??= await open(this.journalPath(this.generation), 'a');
-    await this.journal.write(record);
-    await this.journal.datasync();
+    try {
+      this.journal ??= await open(this.journalPath(this.generation), 'a');
+      // A short write is not an error: what did not fit is written again, and fails then.
+      for (let written = 0; written < record.length; ) written += (await this.journal.write(record, written)).bytesWritten;
+      await this.journal.datasync();
+    } catch (error) {
+      // A part of the record may be on disk (a full disk, say): nothing may be appended after it.
+      this.journalSpoiled = true;
+      throw error;
+    }
     this.journalBytes += record.length;
   }
 
@@ -139,8 +148,9 @@ export class FolderState {
     const text = JSON.stringify({ format: stateFormat, device: this.device, base: [...this.base], journal: generation } satisfies StateFile);
     await writeAtomically(join(this.folder, 'state.json'), text, this.tempFolder);
     const previous = this.generation;
-    await this.journal?.close();
+    await this.journal?.close().catch(() => undefined);
     this.journal = null;
+    this.journalSpoiled = false;
     this.generation = generation;
     this.snapshotBytes = text.length;
     this.journalBytes = 0;
