@@ -133,7 +133,8 @@ export class FolderState {
   }
 
   async close(): Promise<void> {
-    await this.journal?.close();
+    // Every save was synced when it returned, so a failing close loses nothing; the lock must go regardless.
+    await this.journal?.close().catch(() => undefined);
     this.journal = null;
     await unlink(join(this.folder, 'LOCK')).catch(() => undefined);
   }
