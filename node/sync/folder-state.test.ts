@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { encodeRecord } from '../../protocol/record.ts';
 import type { BaseEntry } from '../../protocol/sync-tree.ts';
 import { FolderState, journalBytesMin } from './folder-state.ts';
 
@@ -95,21 +96,25 @@ test('a torn record at the end of the journal is cut off; the saves before it an
     await third.close();
   }));
 
-test('a journal of another generation (left by a crash while switching snapshots) is removed, not replayed', () =>
+test('a journal of an older generation (left by a crash while switching snapshots) is removed, not replayed over the newer snapshot', () =>
   withFolder(async (root) => {
     const state = await opened(root);
     await state.saveBase(new Map([['a.txt', entry(1)]]));
+    // One save larger than the journal may grow makes snapshot 1, which holds a.txt as entry 2.
+    const many = new Map<string, BaseEntry | null>(Array.from({ length: 6000 }, (_, i) => [`bulk/${i}.bin`, entry(1000 + i)] as const));
+    many.set('a.txt', entry(2));
+    await state.saveBase(many);
     await state.close();
-    const folder = join(root, '.raftbox');
-    // The snapshot of generation 0 already holds what an old journal-7 would add.
-    writeFileSync(join(folder, 'journal-7.log'), readFileSync(join(folder, 'journal-0.log')));
-    const stale = readFileSync(join(folder, 'journal-0.log'));
-    writeFileSync(join(folder, 'journal-0.log'), '');
-    writeFileSync(join(folder, 'journal-3.log'), stale);
+    assert.is(snapshotOf(root).journal, 1);
+    assert.equal(journals(root), []);
+    // The crash came after snapshot 1 landed and before journal 0, which still says entry 1, was removed.
+    const stale = encodeRecord(new TextEncoder().encode(JSON.stringify([['a.txt', entry(1)]])));
+    writeFileSync(join(root, '.raftbox', 'journal-0.log'), stale);
 
     const again = await opened(root);
-    assert.equal([...again.base], []);
-    assert.equal(journals(root), ['journal-0.log']);
+    assert.equal(again.base.get('a.txt'), entry(2));
+    assert.is(again.base.size, 6001);
+    assert.equal(journals(root), []);
     await again.close();
   }));
 

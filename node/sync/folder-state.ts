@@ -106,10 +106,7 @@ export class FolderState {
 
   /** Applies `updates` (null deletes) to the base and makes them durable before returning. */
   async saveBase(updates: Map<string, BaseEntry | null>): Promise<void> {
-    for (const [path, entry] of updates) {
-      if (entry === null) this.base.delete(path);
-      else this.base.set(path, entry);
-    }
+    this.applyToBase(updates);
     if (updates.size === 0) return;
     const record = encodeUpdates(updates);
     if (record === null || this.journalSpoiled || this.journalBytes + record.length > Math.max(this.snapshotBytes, journalBytesMin)) {
@@ -137,6 +134,13 @@ export class FolderState {
     await this.journal?.close().catch(() => undefined);
     this.journal = null;
     await unlink(join(this.folder, 'LOCK')).catch(() => undefined);
+  }
+
+  private applyToBase(updates: Iterable<[string, BaseEntry | null]>): void {
+    for (const [path, entry] of updates) {
+      if (entry === null) this.base.delete(path);
+      else this.base.set(path, entry);
+    }
   }
 
   private journalPath(generation: number): string {
@@ -168,12 +172,7 @@ export class FolderState {
       throw error;
     }
     const { records, validBytes } = decodeRecords(bytes);
-    for (const payload of records) {
-      for (const [file, entry] of decodeUpdates(payload, path)) {
-        if (entry === null) this.base.delete(file);
-        else this.base.set(file, entry);
-      }
-    }
+    for (const payload of records) this.applyToBase(decodeUpdates(payload, path));
     // A save cut short by a crash was never reported done: drop it, so later saves append after good records.
     if (validBytes < bytes.length) {
       const handle = await open(path, 'r+');
