@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import fsPromises, { mkdir } from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -56,6 +56,30 @@ test('the scan hands over files it read whole, block by block, once; a file stre
     handed.clear();
     await replica.scan(early);
     assert.is(handed.size, 0, 'files unchanged since the last scan are not read again');
+  }),
+);
+
+test('a scan writes the scan cache only when it changed: a pass over a quiet folder writes nothing', () =>
+  withReplica(async (root, replica) => {
+    writeFileSync(join(root, 'a.txt'), 'first');
+    writeFileSync(join(root, 'b.txt'), 'second');
+    const cacheFile = join(root, '.raftbox', 'scan.json');
+    // Each write is a new file renamed into place: one that predates the scan was not written by it.
+    const stampOld = (): void => utimesSync(cacheFile, 1000, 1000);
+    const writtenByScan = (): boolean => statSync(cacheFile).mtimeMs !== 1_000_000;
+    await replica.scan();
+    stampOld();
+    await replica.scan();
+    assert.is(writtenByScan(), false, 'nothing changed, nothing written');
+
+    writeFileSync(join(root, 'a.txt'), 'edited');
+    await replica.scan();
+    assert.is(writtenByScan(), true, 'an edited file is hashed again and its entry saved');
+    stampOld();
+    rmSync(join(root, 'b.txt'));
+    await replica.scan();
+    assert.is(writtenByScan(), true, 'a removed file leaves the cache');
+    assert.equal(Object.fromEntries(JSON.parse(readFileSync(cacheFile, 'utf8'))).hasOwnProperty('b.txt'), false);
   }),
 );
 

@@ -56,12 +56,34 @@ export const journalBytesMin = 1024 * 1024;
 
 const journalPattern = /^journal-(\d+)\.log$/;
 
+/** The scan cache, which notes whether anything was set or deleted since it was last saved. */
+export class ScanCache extends Map<string, CachedScan> {
+  changed = false;
+
+  constructor(entries: Iterable<readonly [string, CachedScan]> = []) {
+    super(entries);
+    // Map's constructor adds the entries through set(): loading is not a change.
+    this.changed = false;
+  }
+
+  override set(path: string, cached: CachedScan): this {
+    this.changed = true;
+    return super.set(path, cached);
+  }
+
+  override delete(path: string): boolean {
+    const deleted = super.delete(path);
+    if (deleted) this.changed = true;
+    return deleted;
+  }
+}
+
 /** The state folder of one synced folder. */
 export class FolderState {
   readonly folder: string;
   device = '';
   base: BaseTree = new Map();
-  scanCache = new Map<string, CachedScan>();
+  scanCache = new ScanCache();
   private generation = 0;
   private snapshotBytes = 0;
   private journalBytes = 0;
@@ -92,7 +114,7 @@ export class FolderState {
     this.device = state?.device ?? deviceName ?? `${hostname().split('.')[0]}-${randomBytes(3).toString('hex')}`;
     this.base = new Map(state?.base ?? []);
     const cache = await readJson<[string, CachedScan][]>(join(this.folder, 'scan.json'));
-    this.scanCache = new Map(cache ?? []);
+    this.scanCache = new ScanCache(cache ?? []);
     if (state === null) {
       // A journal without its snapshot (state.json deleted to start afresh) must not come back.
       await this.removeJournals(null);
@@ -125,8 +147,16 @@ export class FolderState {
     this.journalBytes += record.length;
   }
 
+  /** Writes the scan cache if it changed since it was loaded or last written: a pass over a quiet folder writes nothing. */
   async saveScanCache(): Promise<void> {
-    await writeAtomically(join(this.folder, 'scan.json'), JSON.stringify([...this.scanCache]), this.tempFolder);
+    if (!this.scanCache.changed) return;
+    this.scanCache.changed = false;
+    try {
+      await writeAtomically(join(this.folder, 'scan.json'), JSON.stringify([...this.scanCache]), this.tempFolder);
+    } catch (error) {
+      this.scanCache.changed = true;
+      throw error;
+    }
   }
 
   async close(): Promise<void> {
