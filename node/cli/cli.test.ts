@@ -4,7 +4,7 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,10 @@ function portOpen(port: number): Promise<boolean> {
     });
     socket.once('error', () => done(false));
   });
+}
+
+function tryMount(folder: string, size: string): boolean {
+  return spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', folder], { stdio: 'ignore' }).status === 0;
 }
 
 test('raftbox cluster, then status, put, get, ls, history, restore, rm; Ctrl-C stops every node', async () => {
@@ -112,6 +116,23 @@ test('raftbox cluster, then status, put, get, ls, history, restore, rm; Ctrl-C s
     assert.equal(JSON.parse(bigGet.stdout), { path: 'media/big.bin', version: 1, size: bigData.length });
     assert.ok(readFileSync(bigCopy).equals(bigData), 'the copy is byte-identical');
     assert.equal(readdirSync(dir).filter((name) => name.includes('.raftbox-')), [], 'no temporary file is left');
+
+    // A disk too small for the download: one sentence naming disk_full, and nothing left behind.
+    const small = join(dir, 'small-disk');
+    mkdirSync(small);
+    if (tryMount(small, '1m')) {
+      try {
+        const full = raftbox('get', 'media/big.bin', join(small, 'big.bin'));
+        assert.is(full.status, 1, 'a full disk fails the command');
+        assert.match(full.stderr, /disk is full.*free some space.*\(disk_full\)/);
+        assert.ok(full.stderr.trim().split('\n').length === 1, `one sentence on stderr: ${full.stderr}`);
+        assert.equal(readdirSync(small), [], 'no partial or temporary file is left');
+      } finally {
+        spawnSync('umount', [small]);
+      }
+    } else {
+      console.log('full disk (real tmpfs): mounting is not permitted here, skipped');
+    }
 
     assert.is(raftbox('put', local).status, 2, 'a missing argument is bad usage');
     assert.is(raftbox('ls', '--bogus').status, 2, 'an unknown option is bad usage');

@@ -2,7 +2,7 @@
 // Exit status: 0 done, 1 the operation failed, 2 bad usage; an error is one sentence on
 // stderr, and with --json stdout holds exactly one JSON object.
 
-import { isRaftboxError } from '../../protocol/errors.ts';
+import { isRaftboxError, raftboxError } from '../../protocol/errors.ts';
 import { adminCommand } from './admin-commands.ts';
 import { UsageError } from './args.ts';
 import { clientCommands } from './client-commands.ts';
@@ -66,6 +66,12 @@ export async function run(argv: string[]): Promise<number> {
 /** One sentence for a failure, with the error code when the cluster sent one. */
 export function describe(error: unknown): string {
   if (isRaftboxError(error)) return `${error.message} (${error.code})`;
+  if (isDiskFull(error)) return describe(raftboxError('disk_full', `this machine's disk is full (${error.message}); free some space and run the command again. Nothing the cluster stored is lost, and a sync resumes where it stopped`));
   if (error instanceof Error && 'code' in error && typeof error.code === 'string') return `${error.message} (${error.code})`;
   return error instanceof Error ? error.message : String(error);
+}
+
+// A local write that found no room: the file system (ENOSPC) or the user's quota (EDQUOT).
+function isDiskFull(error: unknown): error is NodeJS.ErrnoException {
+  return error instanceof Error && 'code' in error && (error.code === 'ENOSPC' || error.code === 'EDQUOT');
 }
