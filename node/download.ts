@@ -4,6 +4,7 @@
 import { open, rename, unlink } from 'node:fs/promises';
 import type { FileInfo } from '../protocol/wire.ts';
 import type { Client } from './sdk.ts';
+import { writeAll } from './host/write-all.ts';
 
 /**
  * Writes `remote` (or its `version`) to `local`: into a temporary file beside it, then
@@ -23,7 +24,7 @@ export async function downloadToFile(client: Client, remote: string, local: stri
     let size = 0;
     for await (const block of blocks) {
       await writing;
-      writing = handle.write(block, 0, block.length, size);
+      writing = writeAll(handle, block, size);
       writing.catch(() => undefined); // observed at the next await; never an unhandled rejection meanwhile
       size += block.length;
     }

@@ -17,6 +17,7 @@ import { sameContent, type BaseEntry, type BaseTree, type LocalEntry, type Local
 import type { BlockRef, BlockUpload } from '../../protocol/wire.ts';
 import { readRangeSync, readStartAndStatSync } from '../host/read-range.ts';
 import { sha256Hex } from '../host/sha256.ts';
+import { writeAll } from '../host/write-all.ts';
 import { FolderState, type FileStamp } from './folder-state.ts';
 import type { IgnoreTest } from './ignore-rules.ts';
 
@@ -177,7 +178,7 @@ export class FolderReplica implements SyncReplica {
     const temporary = join(this.state.tempFolder, `${randomBytes(6).toString('hex')}.part`);
     const handle = await open(temporary, 'w', remote.executable ? 0o755 : 0o644);
     try {
-      for await (const part of data) await handle.write(part);
+      for await (const part of data) await writeAll(handle, part);
       await handle.sync();
     } catch (error) {
       await handle.close();

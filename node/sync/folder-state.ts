@@ -25,6 +25,7 @@ import { raftboxError } from '../../protocol/errors.ts';
 import { recordBytesMax } from '../../protocol/limits.ts';
 import { decodeRecords, encodeRecord } from '../../protocol/record.ts';
 import { isAlive } from '../host/data-dir.ts';
+import { writeAll } from '../host/write-all.ts';
 import type { BaseEntry, BaseTree, LocalEntry } from '../../protocol/sync-tree.ts';
 
 export const stateFolderName = '.raftbox';
@@ -136,8 +137,7 @@ export class FolderState {
     }
     try {
       this.journal ??= await open(this.journalPath(this.generation), 'a');
-      // A short write is not an error: what did not fit is written again, and fails then.
-      for (let written = 0; written < record.length; ) written += (await this.journal.write(record, written)).bytesWritten;
+      await writeAll(this.journal, record);
       await this.journal.datasync();
     } catch (error) {
       // A part of the record may be on disk (a full disk, say): nothing may be appended after it.
