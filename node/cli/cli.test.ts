@@ -4,13 +4,14 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { withSmallDisk } from '../host/disk-test-support.ts';
 
 const shim = fileURLToPath(new URL('./raftbox.js', import.meta.url));
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
@@ -24,10 +25,6 @@ function portOpen(port: number): Promise<boolean> {
     });
     socket.once('error', () => done(false));
   });
-}
-
-function tryMount(folder: string, size: string): boolean {
-  return spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', folder], { stdio: 'ignore' }).status === 0;
 }
 
 test('raftbox cluster, then status, put, get, ls, history, restore, rm; Ctrl-C stops every node', async () => {
@@ -118,21 +115,13 @@ test('raftbox cluster, then status, put, get, ls, history, restore, rm; Ctrl-C s
     assert.equal(readdirSync(dir).filter((name) => name.includes('.raftbox-')), [], 'no temporary file is left');
 
     // A disk too small for the download: one sentence naming disk_full, and nothing left behind.
-    const small = join(dir, 'small-disk');
-    mkdirSync(small);
-    if (tryMount(small, '1m')) {
-      try {
-        const full = raftbox('get', 'media/big.bin', join(small, 'big.bin'));
-        assert.is(full.status, 1, 'a full disk fails the command');
-        assert.match(full.stderr, /disk is full.*free some space.*\(disk_full\)/);
-        assert.ok(full.stderr.trim().split('\n').length === 1, `one sentence on stderr: ${full.stderr}`);
-        assert.equal(readdirSync(small), [], 'no partial or temporary file is left');
-      } finally {
-        spawnSync('umount', [small]);
-      }
-    } else {
-      console.log('full disk (real tmpfs): mounting is not permitted here, skipped');
-    }
+    await withSmallDisk('1m', async (small) => {
+      const full = raftbox('get', 'media/big.bin', join(small, 'big.bin'));
+      assert.is(full.status, 1, 'a full disk fails the command');
+      assert.match(full.stderr, /disk is full.*free some space.*\(disk_full\)/);
+      assert.ok(full.stderr.trim().split('\n').length === 1, `one sentence on stderr: ${full.stderr}`);
+      assert.equal(readdirSync(small), [], 'no partial or temporary file is left');
+    });
 
     assert.is(raftbox('put', local).status, 2, 'a missing argument is bad usage');
     assert.is(raftbox('ls', '--bogus').status, 2, 'an unknown option is bad usage');

@@ -1,10 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StorageFailedMessage } from '../../protocol/wire.ts';
+import { withSmallDisk } from './disk-test-support.ts';
 import { FsStorage, nodeFsOperations, type FsOperations } from './fs-storage.ts';
 
 const temporaryFolders: string[] = [];
@@ -195,23 +195,8 @@ test('many interleaved files with few open descriptors keep each file in order',
 
 // ------------------------------------------------------------------ disk full
 
-function tryMountTmpfs(dir: string, size: string): boolean {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-test('disk full on a real small filesystem: put and sync deliver storage.failed disk_full, earlier data intact', async () => {
-  const dir = temporaryFolder();
-  if (!tryMountTmpfs(dir, '512k')) {
-    console.log('disk full (real tmpfs): mounting is not permitted here, skipped; the injected-fault variant below still runs');
-    return;
-  }
-  console.log(`disk full: running on a real 512 KiB tmpfs at ${dir}`);
-  try {
+test('disk full on a real small filesystem: put and sync deliver storage.failed disk_full, earlier data intact', () =>
+  withSmallDisk('512k', async (dir) => {
     const { storage, delivered, until } = open(dir);
     storage.append('wal/1', bytes('synced-before-full;'));
     storage.sync('wal/1', 'early');
@@ -255,11 +240,7 @@ test('disk full on a real small filesystem: put and sync deliver storage.failed 
     assert.equal([directFailure.type, directFailure.code, directFailure.done], ['storage.failed', 'disk_full', 'big-direct']);
     assert.is(storage.size('packs/000000000001') ?? 0, 0);
     await storage.close();
-  } finally {
-    // Lazy, so a failed assertion that left a descriptor open cannot make the unmount fail.
-    execFileSync('umount', ['-l', dir]);
-  }
-});
+  }));
 
 function enospc(): NodeJS.ErrnoException {
   const error: NodeJS.ErrnoException = new Error('ENOSPC: no space left on device, write');

@@ -3,11 +3,11 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fillDisk, withSmallDisk } from './disk-test-support.ts';
 import { writeAll } from './write-all.ts';
 
 test('short writes are continued from where they stopped, at the right file positions', async () => {
@@ -36,21 +36,11 @@ test('short writes are continued from where they stopped, at the right file posi
   }
 });
 
-test('on a disk that fills up, a plain write comes back short without an error; writeAll fails with ENOSPC', async () => {
-  const folder = mkdtempSync(join(tmpdir(), 'raftbox-write-all-full-'));
-  if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', folder], { stdio: 'ignore' }).status !== 0) {
-    rmSync(folder, { recursive: true, force: true });
-    console.log('full disk (real tmpfs): mounting is not permitted here, skipped');
-    return;
-  }
-  try {
+test('on a disk that fills up, a plain write comes back short without an error; writeAll fails with ENOSPC', () =>
+  withSmallDisk('256k', async (folder) => {
     writeFileSync(join(folder, 'a'), 'a');
     writeFileSync(join(folder, 'b'), 'b');
-    try {
-      for (;;) appendFileSync(join(folder, 'filler'), Buffer.alloc(4096, 1));
-    } catch (error) {
-      assert.is((error as NodeJS.ErrnoException).code, 'ENOSPC');
-    }
+    fillDisk(folder);
     // Files a and b each have most of a page free.
     const plain = await open(join(folder, 'a'), 'a');
     const { bytesWritten } = await plain.write(Buffer.alloc(20_000, 2));
@@ -61,10 +51,6 @@ test('on a disk that fills up, a plain write comes back short without an error; 
     const failure = await writeAll(handle, Buffer.alloc(20_000, 3)).then(() => null, (error: NodeJS.ErrnoException) => error);
     await handle.close();
     assert.is(failure?.code, 'ENOSPC');
-  } finally {
-    spawnSync('umount', [folder]);
-    rmSync(folder, { recursive: true, force: true });
-  }
-});
+  }));
 
 test.run();

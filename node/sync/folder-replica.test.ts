@@ -4,13 +4,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash, randomBytes } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import fsPromises, { mkdir } from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BlockUpload } from '../../protocol/wire.ts';
+import { fillDisk, withSmallDisk } from '../host/disk-test-support.ts';
 import { FolderReplica } from './folder-replica.ts';
 import { FolderState } from './folder-state.ts';
 import { loadIgnoreRules } from './ignore-rules.ts';
@@ -84,40 +84,29 @@ test('a scan writes the scan cache only when it changed: a pass over a quiet fol
   }),
 );
 
-test('a download onto a disk that fills up fails with ENOSPC and leaves neither a cut-off file nor a temporary one', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'raftbox-replica-full-'));
-  if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', root], { stdio: 'ignore' }).status !== 0) {
-    rmSync(root, { recursive: true, force: true });
-    console.log('full disk (real tmpfs): mounting is not permitted here, skipped');
-    return;
-  }
-  const state = new FolderState(root);
-  try {
-    await state.open('test-device');
-    const replica = new FolderReplica(root, state, { ignore: await loadIgnoreRules(root), warn: () => undefined });
-    writeFileSync(join(root, 'started.bin'), 'x');
+test('a download onto a disk that fills up fails with ENOSPC and leaves neither a cut-off file nor a temporary one', () =>
+  withSmallDisk('256k', async (root) => {
+    const state = new FolderState(root);
     try {
-      for (;;) appendFileSync(join(root, 'filler'), Buffer.alloc(4096, 1));
-    } catch (error) {
-      assert.is((error as NodeJS.ErrnoException).code, 'ENOSPC');
+      await state.open('test-device');
+      const replica = new FolderReplica(root, state, { ignore: await loadIgnoreRules(root), warn: () => undefined });
+      writeFileSync(join(root, 'started.bin'), 'x');
+      fillDisk(root);
+      // Room for a page or so: the one write of this 64 KiB file comes back short.
+      rmSync(join(root, 'started.bin'));
+      const data = randomBytes(64 * 1024);
+      const remote = { kind: 'file' as const, blocks: [{ hash: sha256(data), size: data.length }], size: data.length, mtime: 1_700_000_000_000, executable: false, version: 1, clock: { other: 1 }, deleted: false, device: 'other' };
+      async function* parts(): AsyncGenerator<Uint8Array> {
+        yield data;
+      }
+      const failure = await replica.writeFile('photo.bin', remote, parts(), null).then(() => null, (error: NodeJS.ErrnoException) => error);
+      assert.is(failure?.code, 'ENOSPC');
+      assert.is(existsSync(join(root, 'photo.bin')), false, 'no cut-off file takes the name');
+      assert.equal(readdirSync(state.tempFolder), [], 'the temporary file is removed');
+    } finally {
+      await state.close();
     }
-    // Room for a page or so: the one write of this 64 KiB file comes back short.
-    rmSync(join(root, 'started.bin'));
-    const data = randomBytes(64 * 1024);
-    const remote = { kind: 'file' as const, blocks: [{ hash: sha256(data), size: data.length }], size: data.length, mtime: 1_700_000_000_000, executable: false, version: 1, clock: { other: 1 }, deleted: false, device: 'other' };
-    async function* parts(): AsyncGenerator<Uint8Array> {
-      yield data;
-    }
-    const failure = await replica.writeFile('photo.bin', remote, parts(), null).then(() => null, (error: NodeJS.ErrnoException) => error);
-    assert.is(failure?.code, 'ENOSPC');
-    assert.is(existsSync(join(root, 'photo.bin')), false, 'no cut-off file takes the name');
-    assert.equal(readdirSync(state.tempFolder), [], 'the temporary file is removed');
-  } finally {
-    await state.close();
-    spawnSync('umount', [root]);
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+  }));
 
 test('making a folder that appears meanwhile (a download into it made it) succeeds', () =>
   withReplica(async (root, replica) => {

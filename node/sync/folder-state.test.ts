@@ -3,12 +3,12 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeRecord } from '../../protocol/record.ts';
 import type { BaseEntry } from '../../protocol/sync-tree.ts';
+import { fillDisk, withSmallDisk } from '../host/disk-test-support.ts';
 import { FolderState, journalBytesMin } from './folder-state.ts';
 
 function entry(seed: number): BaseEntry {
@@ -134,47 +134,33 @@ test('deleting state.json starts afresh: the journal beside it is not replayed',
     await third.close();
   }));
 
-test('a journal write that fails (a full disk) is reported, and the next save starts a new snapshot instead of appending after it', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'raftbox-state-full-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', root], { stdio: 'ignore' });
-  } catch {
-    rmSync(root, { recursive: true, force: true });
-    console.log('full disk (real tmpfs): mounting is not permitted here, skipped');
-    return;
-  }
-  const states: FolderState[] = [];
-  try {
-    const state = await opened(root);
-    states.push(state);
-    await state.saveBase(new Map([['before.txt', entry(1)]]));
-    // Leave the file system no room for another page of journal.
-    const filler = join(root, 'filler');
+test('a journal write that fails (a full disk) is reported, and the next save starts a new snapshot instead of appending after it', () =>
+  withSmallDisk('256k', async (root) => {
+    const states: FolderState[] = [];
     try {
-      for (;;) appendFileSync(filler, Buffer.alloc(4096, 1));
-    } catch (error) {
-      assert.is((error as NodeJS.ErrnoException).code, 'ENOSPC');
+      const state = await opened(root);
+      states.push(state);
+      await state.saveBase(new Map([['before.txt', entry(1)]]));
+      // Leave the file system no room for another page of journal.
+      fillDisk(root);
+      const big = new Map(Array.from({ length: 100 }, (_, i) => [`full/${i}.bin`, entry(100 + i)] as const));
+      const failure = await state.saveBase(big).then(() => null, (error: NodeJS.ErrnoException) => error);
+      assert.is(failure?.code, 'ENOSPC');
+
+      rmSync(join(root, 'filler'));
+      await state.saveBase(new Map([['after.txt', entry(2)]]));
+      assert.is(snapshotOf(root).journal, 1, 'the save after the failure wrote snapshot 1');
+      assert.equal(journals(root), []);
+      await state.close();
+
+      const again = await opened(root);
+      states.push(again);
+      assert.equal(again.base.get('before.txt'), entry(1));
+      assert.equal(again.base.get('after.txt'), entry(2));
+      assert.equal(again.base.get('full/99.bin'), entry(199), 'updates whose own save failed are in the next snapshot');
+    } finally {
+      for (const state of states) await state.close();
     }
-    const big = new Map(Array.from({ length: 100 }, (_, i) => [`full/${i}.bin`, entry(100 + i)] as const));
-    const failure = await state.saveBase(big).then(() => null, (error: NodeJS.ErrnoException) => error);
-    assert.is(failure?.code, 'ENOSPC');
-
-    rmSync(filler);
-    await state.saveBase(new Map([['after.txt', entry(2)]]));
-    assert.is(snapshotOf(root).journal, 1, 'the save after the failure wrote snapshot 1');
-    assert.equal(journals(root), []);
-    await state.close();
-
-    const again = await opened(root);
-    states.push(again);
-    assert.equal(again.base.get('before.txt'), entry(1));
-    assert.equal(again.base.get('after.txt'), entry(2));
-    assert.equal(again.base.get('full/99.bin'), entry(199), 'updates whose own save failed are in the next snapshot');
-  } finally {
-    for (const state of states) await state.close();
-    execFileSync('umount', [root]);
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+  }));
 
 test.run();
