@@ -187,7 +187,7 @@ export class FolderState {
     this.journal = null;
     this.journalSpoiled = false;
     this.generation = generation;
-    this.snapshotBytes = text.length;
+    this.snapshotBytes = Buffer.byteLength(text);
     this.journalBytes = 0;
     if (previous !== generation) await unlink(this.journalPath(previous)).catch(() => undefined);
   }
