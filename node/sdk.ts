@@ -18,6 +18,8 @@ export type Status = ClusterStatus;
 /** A connected client; see CONTRACT.md. Every method but `watch` and `close` may throw a `RaftboxError`. */
 export interface Client {
   writeFile(path: string, data: Uint8Array, opts?: { ifVersion?: number }): Promise<{ version: number }>;
+  /** Beyond CONTRACT.md: writeFile for content too large to hold whole, read piece by piece from `read()` (`raftbox put` uses it). */
+  writeFileFrom(path: string, read: () => AsyncIterable<Uint8Array>, opts?: { ifVersion?: number }): Promise<{ version: number; size: number }>;
   readFile(path: string, opts?: { version?: number }): Promise<{ version: number; data: Uint8Array } | null>;
   /** Beyond CONTRACT.md: the content as checked blocks in order, for files too large to hold whole (`raftbox get` uses it). */
   readFileBlocks(path: string, opts?: { version?: number }): Promise<{ info: FileInfo; blocks: AsyncGenerator<Uint8Array> } | null>;

@@ -7,6 +7,7 @@ import { blocksInOrder, downloadBlocks, fetchBlock, getsInFlightMax, missingBloc
 import { ClusterRouter } from './client-router.ts';
 import type { ClientRuntime } from './client-runtime.ts';
 import { ChangeWatcher } from './client-watch.ts';
+import { Chunker } from './fastcdc.ts';
 import { isRaftboxError, raftboxError, type RaftboxError } from './errors.ts';
 import { normalizePath, normalizePrefix } from './paths.ts';
 import type { BlockHash, BlockRef, BlockUpload, ClusterMap, ClusterStatus, FileChange, FileInfo } from './wire.ts';
@@ -23,6 +24,10 @@ export const commitsWaitingMax = 1024;
 export const deviceDefault = 'unknown-device';
 /** Permission bits of files written through `writeFile`. */
 export const fileModeDefault = 0o644;
+/** `writeFileFrom` sends blocks in groups of about this many bytes… */
+const streamGroupBytes = 16 * 1024 * 1024;
+/** …with at most this many groups uploading at once, so a streamed file holds about 32 MiB of blocks. */
+const streamGroupsInFlight = 2;
 
 export interface ClientOptions {
   /** ws:// URLs of one or more nodes; the client learns the rest from the cluster map. */
@@ -122,6 +127,99 @@ export class RaftboxClient {
     };
     const written = await this.commitRepairing([change], blocks);
     return { version: versionOf(written, normal) };
+  }
+
+  /**
+   * Stores what `read()` yields at `path` as a new version, as `writeFile` does, without
+   * ever holding the whole file: the pieces are cut into blocks as they come, and at most
+   * `streamGroupsInFlight` groups of about `streamGroupBytes` wait for their upload at a
+   * time. The pieces may be reused by the caller once the next one is asked for. `read` is
+   * called once more only if the cluster lost some blocks between their upload and the
+   * commit, to send those again. Returns the version and the size written.
+   */
+  async writeFileFrom(path: string, read: () => AsyncIterable<Uint8Array>, options: { ifVersion?: number } = {}): Promise<{ version: number; size: number }> {
+    const normal = normalizePath(path);
+    checkVersion('ifVersion', options.ifVersion, 0);
+    const refs: BlockRef[] = [];
+    const unseen = (hash: BlockHash): boolean => !this.knownBlocks.has(hash);
+    const size = await this.streamBlocks(read, (ref) => refs.push(ref), unseen, async (group) => {
+      const missing = await this.missingBlocks(group.map((block) => block.hash));
+      if (missing.size > 0) await this.putBlocks(group.filter((block) => missing.has(block.hash)));
+    });
+    const change: FileChange = {
+      path: normal,
+      ...(options.ifVersion === undefined ? {} : { ifVersion: options.ifVersion }),
+      deleted: false,
+      blocks: refs,
+      size,
+      mtime: this.runtime.now(),
+      mode: fileModeDefault,
+    };
+    let written: FileInfo[];
+    try {
+      written = await this.commit([change]);
+    } catch (error) {
+      const missing = missingBlocksOf(error);
+      if (missing === null) throw error;
+      const lost = new Set<BlockHash>(missing);
+      const again = await this.streamBlocks(read, () => undefined, (hash) => lost.has(hash), (group) => this.putBlocks(group));
+      if (again !== size) throw raftboxError('conflict', `${normal} changed while it was being stored (${size} bytes, then ${again}); store it again`);
+      written = await this.commit([change]);
+    }
+    return { version: versionOf(written, normal), size };
+  }
+
+  // Cuts what `read()` yields into blocks, names each (`named`, in order), and hands
+  // those `wanted` picks to `send`, each once, in groups of about streamGroupBytes with at
+  // most streamGroupsInFlight unsettled. Returns the bytes read.
+  private async streamBlocks(
+    read: () => AsyncIterable<Uint8Array>,
+    named: (ref: BlockRef) => void,
+    wanted: (hash: BlockHash) => boolean,
+    send: (group: PreparedBlock[]) => Promise<void>,
+  ): Promise<number> {
+    const chunker = new Chunker();
+    const inFlight = new Set<Promise<void>>();
+    const grouped = new Set<BlockHash>();
+    let group: PreparedBlock[] = [];
+    let groupBytes = 0;
+    let size = 0;
+    const flush = async (): Promise<void> => {
+      const sending = send(group);
+      group = [];
+      groupBytes = 0;
+      const settled = sending.finally(() => inFlight.delete(settled));
+      settled.catch(() => undefined); // observed below or by a race; never an unhandled rejection meanwhile
+      inFlight.add(settled);
+      while (inFlight.size >= streamGroupsInFlight) await Promise.race(inFlight);
+    };
+    const add = async (chunks: Uint8Array[]): Promise<void> => {
+      for (const chunk of chunks) {
+        const hash = await this.runtime.sha256(chunk);
+        named({ hash, size: chunk.length });
+        if (!wanted(hash) || grouped.has(hash)) continue;
+        grouped.add(hash);
+        // A chunk may be a view of the caller's piece, which it may reuse: the group keeps a
+        // copy (made by the constructor: a Node Buffer's slice() would be another view).
+        group.push({ hash, size: chunk.length, data: new Uint8Array(chunk) });
+        groupBytes += chunk.length;
+        if (groupBytes >= streamGroupBytes) await flush();
+      }
+    };
+    try {
+      for await (const piece of read()) {
+        size += piece.length;
+        await add(chunker.push(piece));
+      }
+      await add(chunker.finish());
+      if (group.length > 0) await flush();
+    } catch (error) {
+      // The groups already sent settle before the error is passed on, so nothing runs on after it.
+      await Promise.allSettled(inFlight);
+      throw error;
+    }
+    await Promise.all(inFlight);
+    return size;
   }
 
   /**

@@ -4,7 +4,7 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -113,6 +113,22 @@ test('raftbox cluster, then status, put, get, ls, history, restore, rm; Ctrl-C s
     assert.equal(JSON.parse(bigGet.stdout), { path: 'media/big.bin', version: 1, size: bigData.length });
     assert.ok(readFileSync(bigCopy).equals(bigData), 'the copy is byte-identical');
     assert.equal(readdirSync(dir).filter((name) => name.includes('.raftbox-')), [], 'no temporary file is left');
+
+    // put streams too: a file past the 2 GiB that node can read in one piece (sparse here,
+    // so its 4 MiB blocks of zeros are one block stored once) goes up whole.
+    const huge = join(dir, 'huge.bin');
+    const hugeSize = 2 ** 31 + 64 * 2 ** 20;
+    writeFileSync(huge, '');
+    truncateSync(huge, hugeSize);
+    const hugePut = raftbox('put', huge, 'media/huge.bin', '--json');
+    rmSync(huge);
+    assert.is(hugePut.status, 0, `put huge: ${hugePut.stderr}`);
+    assert.equal(JSON.parse(hugePut.stdout), { path: 'media/huge.bin', version: 1, size: hugeSize });
+    const listed = JSON.parse(raftbox('ls', 'media/huge.bin', '--json').stdout);
+    assert.equal(listed.files.map((f: { path: string; size: number }) => [f.path, f.size]), [['media/huge.bin', hugeSize]]);
+    const folderPut = raftbox('put', dir, 'media/dir');
+    assert.is(folderPut.status, 2, 'a folder is bad usage');
+    assert.match(folderPut.stderr, /is a folder/);
 
     // A disk too small for the download: one sentence naming disk_full, and nothing left behind.
     await withSmallDisk('1m', async (small) => {

@@ -2,7 +2,8 @@
 // put, get, ls, rm, history, restore. Each prints a short human line or table, or with
 // --json exactly one JSON object (shapes in CONTRACT.md).
 
-import { readFile } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import { formatTable } from '../../bench/table.ts';
 import { raftboxError } from '../../protocol/errors.ts';
 import type { FileInfo } from '../../protocol/wire.ts';
@@ -11,6 +12,8 @@ import { connect, type Client } from '../sdk.ts';
 import { optionalInteger, parseArgs, serverUrls, UsageError, type ParsedArgs } from './args.ts';
 
 const commonValues = ['--server', '--token'];
+/** `raftbox put` reads its file in slices of this size. */
+const putSliceBytes = 4 * 1024 * 1024;
 
 async function withClient<T>(args: ParsedArgs, work: (client: Client) => Promise<T>): Promise<T> {
   const client = await connect({ servers: serverUrls(args), token: args.values.get('--token') ?? process.env.RAFTBOX_TOKEN });
@@ -52,9 +55,10 @@ async function put(argv: string[]): Promise<number> {
   const args = parseArgs(argv, [...commonValues, '--if-version'], ['--json']);
   const [local, remote] = positionals(args, ['LOCAL', 'REMOTE']) as [string, string];
   const ifVersion = optionalInteger(args, '--if-version');
-  const data = await readLocal(local);
-  const { version } = await withClient(args, (client) => client.writeFile(remote, data, ifVersion === undefined ? {} : { ifVersion }));
-  print(args.flags.has('--json'), { path: remote, version, size: data.length }, `${remote}: version ${version} (${data.length} bytes)`);
+  await checkLocalFile(local);
+  // Streamed: a file of any size goes up in the memory of a few dozen blocks.
+  const { version, size } = await withClient(args, (client) => client.writeFileFrom(remote, () => readPieces(local), ifVersion === undefined ? {} : { ifVersion }));
+  print(args.flags.has('--json'), { path: remote, version, size }, `${remote}: version ${version} (${size} bytes)`);
   return 0;
 }
 
@@ -112,14 +116,30 @@ async function restore(argv: string[]): Promise<number> {
   return 0;
 }
 
-async function readLocal(path: string): Promise<Uint8Array> {
+/** Refuses, before any connection, a local path that is missing or a folder. */
+async function checkLocalFile(path: string): Promise<void> {
+  let stats: Stats;
   try {
-    return await readFile(path);
+    stats = await stat(path);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new UsageError(`there is no local file "${path}".`);
-    if (code === 'EISDIR') throw new UsageError(`"${path}" is a folder; put sends one file (raftbox sync is for folders).`);
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`there is no local file "${path}".`);
     throw error;
+  }
+  if (stats.isDirectory()) throw new UsageError(`"${path}" is a folder; put sends one file (raftbox sync is for folders).`);
+}
+
+/** The file at `path`, read in slices of one reused buffer (the client copies what it keeps). */
+async function* readPieces(path: string): AsyncGenerator<Uint8Array> {
+  const handle = await open(path, 'r');
+  try {
+    const slice = Buffer.allocUnsafe(putSliceBytes);
+    for (;;) {
+      const { bytesRead } = await handle.read(slice, 0, slice.length, null);
+      if (bytesRead === 0) return;
+      yield slice.subarray(0, bytesRead);
+    }
+  } finally {
+    await handle.close();
   }
 }
 
