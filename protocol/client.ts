@@ -145,6 +145,7 @@ export class RaftboxClient {
     const size = await this.streamBlocks(read, (ref) => refs.push(ref), unseen, async (group) => {
       const missing = await this.missingBlocks(group.map((block) => block.hash));
       if (missing.size > 0) await this.putBlocks(group.filter((block) => missing.has(block.hash)));
+      for (const block of group) this.knownBlocks.add(block.hash);
     });
     const change: FileChange = {
       path: normal,
