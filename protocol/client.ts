@@ -125,7 +125,9 @@ export class RaftboxClient {
       mtime: this.runtime.now(),
       mode: fileModeDefault,
     };
-    const written = await this.commitRepairing([change], blocks);
+    const written = await this.commitRepairing([change], async (lost) => {
+      await uploadBlocks(this.router, blocks.filter((block) => lost.has(block.hash)));
+    });
     return { version: versionOf(written, normal) };
   }
 
@@ -156,17 +158,10 @@ export class RaftboxClient {
       mtime: this.runtime.now(),
       mode: fileModeDefault,
     };
-    let written: FileInfo[];
-    try {
-      written = await this.commit([change]);
-    } catch (error) {
-      const missing = missingBlocksOf(error);
-      if (missing === null) throw error;
-      const lost = new Set<BlockHash>(missing);
+    const written = await this.commitRepairing([change], async (lost) => {
       const again = await this.streamBlocks(read, () => undefined, (hash) => lost.has(hash), (group) => this.putBlocks(group));
       if (again !== size) throw raftboxError('conflict', `${normal} changed while it was being stored (${size} bytes, then ${again}); store it again`);
-      written = await this.commit([change]);
-    }
+    });
     return { version: versionOf(written, normal), size };
   }
 
@@ -417,14 +412,14 @@ export class RaftboxClient {
 
   // A block can vanish between `blocks.has` and the commit (collected, or its nodes lost);
   // the node then refuses with the missing hashes, which are uploaded again once.
-  private async commitRepairing(changes: FileChange[], blocks: PreparedBlock[]): Promise<FileInfo[]> {
+  // `resend` uploads the lost blocks from wherever the caller has them.
+  private async commitRepairing(changes: FileChange[], resend: (lost: Set<BlockHash>) => Promise<void>): Promise<FileInfo[]> {
     try {
       return await this.commit(changes);
     } catch (error) {
       const missing = missingBlocksOf(error);
       if (missing === null) throw error;
-      const lost = new Set<BlockHash>(missing);
-      await uploadBlocks(this.router, blocks.filter((block) => lost.has(block.hash)));
+      await resend(new Set<BlockHash>(missing));
       return this.commit(changes);
     }
   }
