@@ -56,7 +56,7 @@ interface BlockSimNode {
 }
 
 const metadataTiming = { heartbeatIntervalMs: 250, downAfterMs: 1500, gcGraceMs: 2000, gcIntervalMs: 3000 };
-const blockTiming = { dropProtectMs: 1000, repairScanIntervalMs: 100, repairFullScanIntervalMs: 5000, scrubBytesPerSecond: 64 * 1024, scrubTickMs: 500, orphanGraceMs: 2000, orphanSweepIntervalMs: 2000, replicateTimeoutMs: 1000, registerTimeoutMs: 1500 };
+const blockTiming = { dropProtectMs: 1000, repairScanIntervalMs: 100, repairFullScanIntervalMs: 5000, scrubBytesPerSecond: 64 * 1024, scrubTickMs: 500, scrubBlockBytesMin: 1024, orphanGraceMs: 2000, orphanSweepIntervalMs: 2000, replicateTimeoutMs: 1000, registerTimeoutMs: 1500 };
 
 /** See the file comment. Build one per seed and call `run`. */
 export class BlockSimCluster {

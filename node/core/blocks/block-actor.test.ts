@@ -707,4 +707,23 @@ test('the background scrub sits out ticks after client traffic, but not more tha
   assert.is(checkedPerTick(false), 1, 'and every tick again once idle');
 });
 
+test('a background scrub tick counts each small block as scrubBlockBytesMin, so it holds the actor for a bounded number of them', () => {
+  const held = Array.from({ length: 100 }, (_, i) => block(`tiny block ${i}`));
+  const registry = new Map(held.map(({ hash, data }) => [hash, { size: data.byteLength, owners: ['n1'] }]));
+  const directory: BlockDirectory = { ...directoryView(held[0]!.hash, 0, ['n1'], []), block: (hash) => registry.get(hash) ?? null, blocks: () => registry.entries() };
+  const options = { directory, scrubBytesPerSecond: 64 * 1024, scrubTickMs: 1000, scrubBlockBytesMin: 16 * 1024 };
+  const world = new World(['n1'], options, (_, storage) => storage.preload(held));
+  const actor = world.actors.get('n1/blocks')!;
+  const perTick = Array.from({ length: 3 }, () => {
+    const before = actor.scrubStats.checked;
+    world.run(1000);
+    return actor.scrubStats.checked - before;
+  });
+  // 64 KiB a tick at 16 KiB a block; without the floor, one tick would check all 100 (a few KB in all).
+  assert.equal(perTick, [4, 4, 4]);
+  world.run(22_000);
+  assert.is(actor.scrubStats.checked, 100, 'the pass still reaches every block, then starts over');
+  assert.is(actor.scrubStats.corrupt, 0);
+});
+
 test.run();

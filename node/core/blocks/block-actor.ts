@@ -63,6 +63,8 @@ export interface BlockActorOptions {
   scrubBytesPerSecond?: number;
   scrubTickMs?: number;
   scrubStepBytesMax?: number;
+  /** See ScrubberOptions.blockBytesMin. */
+  scrubBlockBytesMin?: number;
   /** See ScrubberOptions.busyTicksMax. */
   scrubBusyTicksMax?: number;
   /** A block written here this recently is never dropped by GC, whose decision may predate the write. */
@@ -107,6 +109,7 @@ export const blockActorDefaults = {
   scrubBytesPerSecond: 4 * 1024 * 1024,
   scrubTickMs: 1000,
   scrubStepBytesMax: 32 * 1024 * 1024,
+  scrubBlockBytesMin: 16 * 1024,
   scrubBusyTicksMax: 9,
   dropProtectMs: 60_000,
   surplusConfirmTimeoutMs: 5000,
@@ -192,7 +195,7 @@ export class BlockActor implements Actor {
     const orphanOptions = { node: o.node, orphanGraceMs: o.orphanGraceMs, orphansTrackedMax: o.orphansTrackedMax };
     this.orphans = o.directory === null || o.orphanSweepIntervalMs <= 0 ? null : new OrphanSweeper(orphanOptions, o.directory, this.store, (hash) => this.busy(hash, true));
     if (this.orphans !== null) env.timer(o.orphanSweepIntervalMs, { type: 'blocks.orphan-sweep' } satisfies BlockInternalMessage);
-    const scrubOptions = { node: o.node, scrubBytesPerSecond: o.scrubBytesPerSecond, scrubTickMs: o.scrubTickMs, stepBytesMax: o.scrubStepBytesMax, busyTicksMax: o.scrubBusyTicksMax };
+    const scrubOptions = { node: o.node, scrubBytesPerSecond: o.scrubBytesPerSecond, scrubTickMs: o.scrubTickMs, stepBytesMax: o.scrubStepBytesMax, blockBytesMin: o.scrubBlockBytesMin, busyTicksMax: o.scrubBusyTicksMax };
     this.scrubber = new Scrubber(env, scrubOptions, o.directory, this.placement, this.store, this.repairer);
     if (o.directory !== null) env.timer(o.repairTickMs, { type: 'blocks.repair-tick' } satisfies BlockInternalMessage);
     this.store.scan();

@@ -25,6 +25,12 @@ export interface ScrubberOptions {
   scrubTickMs: number;
   /** Bytes one step of a pass run now re-hashes before yielding the actor to other messages. */
   stepBytesMax: number;
+  /**
+   * Bytes each block counts for at least, against a tick's budget and a step's. Checking
+   * a block costs a read and a hash call however small it is, so without a floor a tick
+   * over 100-byte blocks would check 40,000 of them while clients wait.
+   */
+  blockBytesMin: number;
   /** Background ticks sat out in a row at most while the node is busy (see the top). */
   busyTicksMax: number;
 }
@@ -117,16 +123,16 @@ export class Scrubber {
     this.finishIfDone(pass);
   }
 
-  // Re-hash one file; returns the bytes read, for the budget.
+  // Re-hash one block; returns what it costs the budget: the bytes read, at least blockBytesMin.
   private check(hash: BlockHash, pass: Pass | null): number {
     const local = this.store.read(hash);
-    if (local.state === 'missing') return 0;
+    if (local.state === 'missing') return this.options.blockBytesMin;
     this.count(pass, 'checked');
-    if (local.state === 'ok') return local.data.byteLength;
+    if (local.state === 'ok') return Math.max(local.data.byteLength, this.options.blockBytesMin);
     this.count(pass, 'corrupt');
     this.env.log('warn', 'blocks.corrupt', { hash, node: this.options.node, size: local.size, by: 'scrub' });
     this.repair(hash, pass);
-    return local.size;
+    return Math.max(local.size, this.options.blockBytesMin);
   }
 
   // Blocks the registry says this node holds but whose file is gone.
