@@ -641,6 +641,20 @@ test('after its first full scan, a repairer looks only at the blocks whose owner
   assert.ok(world.registers.some(({ node, request }) => node === 'n3' && request.blocks.some((b) => b.hash === fresh.hash && b.owners.includes('n3'))));
 });
 
+test('a scan of every block goes a slice of repairScanSliceBlocks per tick, so it never holds the node up for the whole registry', () => {
+  const held = Array.from({ length: 50 }, (_, i) => block(`on n1 and n2 only ${i}`));
+  const registry = new Map(held.map(({ hash, data }) => [hash, { size: data.byteLength, owners: ['n1', 'n2'] }]));
+  const directory: BlockDirectory = { ...directoryView(held[0]!.hash, 0, nodes, []), block: (hash) => registry.get(hash) ?? null, blocks: () => registry.entries() };
+  const world = new World(nodes, { directory, repairTickMs: 100, repairScanSliceBlocks: 10 }, (node, storage) => storage.preload(node === 'n3' ? [] : held));
+  const onN3 = (): number => held.filter(({ hash }) => world.holders(hash).includes('n3')).length;
+  const perTick = Array.from({ length: 6 }, () => {
+    world.run(100);
+    return onN3();
+  });
+  // n3 is a target of every block (R=3 on 3 nodes): each tick's slice finds 10 more to copy.
+  assert.equal(perTick, [10, 20, 30, 40, 50, 50]);
+});
+
 test('soon after start, a changed block the registry says this node holds but its disk lacks is fetched again, without a whole scan', () => {
   for (const startupChecksMs of [10_000, 0]) {
     const held = Array.from({ length: 50 }, (_, i) => block(`held by all ${i}`));

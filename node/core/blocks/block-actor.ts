@@ -57,6 +57,8 @@ export interface BlockActorOptions {
   repairTickMs?: number;
   repairScanIntervalMs?: number;
   repairFullScanIntervalMs?: number;
+  /** See RepairerOptions.scanSliceBlocks. */
+  repairScanSliceBlocks?: number;
   /** See RepairerOptions.startupChecksMs. */
   repairStartupChecksMs?: number;
   /** Rate of the background scrub; 0 turns it off. */
@@ -105,6 +107,7 @@ export const blockActorDefaults = {
   repairTickMs: 100,
   repairScanIntervalMs: 250,
   repairFullScanIntervalMs: 60_000,
+  repairScanSliceBlocks: 20_000,
   repairStartupChecksMs: 10_000,
   scrubBytesPerSecond: 4 * 1024 * 1024,
   scrubTickMs: 1000,
@@ -185,6 +188,7 @@ export class BlockActor implements Actor {
       fetchTimeoutMs: o.replicateTimeoutMs,
       scanIntervalMs: o.repairScanIntervalMs,
       fullScanIntervalMs: o.repairFullScanIntervalMs,
+      scanSliceBlocks: o.repairScanSliceBlocks,
       startupChecksMs: o.repairStartupChecksMs,
     };
     const surplusOptions = { node: o.node, confirmTimeoutMs: o.surplusConfirmTimeoutMs, checksMax: o.surplusChecksMax };

@@ -29,6 +29,12 @@ export interface RepairerOptions {
   /** A full scan, which also checks this node's own copies exist, at least this often. */
   fullScanIntervalMs: number;
   /**
+   * Blocks a scan of every block looks at per tick; the rest wait for the next ticks. The
+   * scan runs on the node's one event loop at about half a microsecond a block, so done in
+   * one go it would hold every request up for half a second per million blocks.
+   */
+  scanSliceBlocks: number;
+  /**
    * For this long after start, scans of changed blocks also check this node's own copies
    * exist. The scan at start looks at every block, but the registry catches up with the
    * log only after it, and a copy lost while the node was down should come back then,
@@ -58,6 +64,16 @@ interface Fetch {
 
 type FetchedMessage = Extract<BlockPeerMessage, { type: 'block.fetched' }>;
 
+type BlockView = { readonly size: number; readonly owners: readonly NodeId[] };
+
+interface Sweep {
+  /** The registry's blocks, read as the slices go: a block registered meanwhile is seen or left to the scans of changes. */
+  blocks: Iterator<[BlockHash, BlockView]>;
+  checkOwn: boolean;
+  full: boolean;
+  found: number;
+}
+
 /** Counters for the node's metrics and `status`: what repair has done since start. */
 export interface RepairStats {
   copiedBlocks: number;
@@ -75,6 +91,8 @@ export class Repairer {
   private seenVersion = -1;
   /** The last scan stopped early (the queue was full): the next looks at every block. */
   private incomplete = false;
+  /** A scan of every block under way, a slice per tick; null when none is. */
+  private sweep: Sweep | null = null;
   private lastScanMs = -Infinity;
   private lastFullScanMs = -Infinity;
   private readonly startedMs: number;
@@ -109,6 +127,7 @@ export class Repairer {
       const changed = (this.incomplete || this.directory.blocksVersion !== this.seenVersion) && now - this.lastScanMs >= this.options.scanIntervalMs;
       const full = now - this.lastFullScanMs >= this.options.fullScanIntervalMs;
       if (full || changed) this.scan(full, full || now - this.startedMs < this.options.startupChecksMs);
+      if (this.sweep !== null) this.continueSweep(this.sweep);
     }
     this.pump();
   }
@@ -176,7 +195,9 @@ export class Repairer {
   // no longer names is surplus once every target holds the block; it is given up after
   // the targets confirm (surplus.ts).
   // `full` looks at every block; `checkOwn` checks that the copies the registry says this
-  // node holds, among the blocks looked at, are on disk.
+  // node holds, among the blocks looked at, are on disk. A scan of every block starts a
+  // sweep, which this tick and the next ones continue a slice at a time; one that starts
+  // while another is under way replaces it, since placement may have changed meanwhile.
   private scan(full: boolean, checkOwn: boolean): void {
     const directory = this.directory!;
     const now = this.env.now();
@@ -186,41 +207,66 @@ export class Repairer {
     this.incomplete = false;
     this.lastScanMs = now;
     if (full) this.lastFullScanMs = now;
-    const self = this.options.node;
-    // A node running while its own view counts it down is returning and has not applied its
-    // up yet: its copies are about to be wanted again, so it gives none of them up.
-    const mayGiveUp = this.placement.isLive(self);
-    let found = 0;
-    for (const [hash, block] of this.blocksToScan(everything, since)) {
-      if (this.jobs.has(hash)) continue;
-      const live = block.owners.filter((node) => this.placement.isLive(node));
-      const targets = this.placement.targets(hash);
-      if (block.owners.includes(self)) {
-        if (checkOwn && !this.store.has(hash) && live.length > 1) this.enqueue(hash, block.size, 'repair', live);
-        else if (mayGiveUp && !targets.includes(self) && targets.every((node) => block.owners.includes(node))) this.onSurplus?.(hash, block.size, targets);
-        continue;
-      }
-      if (live.length === 0 || !targets.includes(self)) continue;
-      if (!this.enqueue(hash, block.size, 'rereplicate', live)) {
-        // The queue is full: the blocks not looked at wait for a scan of every block.
-        this.incomplete = true;
-        break;
-      }
-      found++;
-    }
-    if (found > 0) this.env.log('info', 'blocks.rereplicate-scan', { node: self, found, queued: this.queue.length, full });
-  }
-
-  // Every block, or only those whose owners changed after registry version `since`, unless
-  // the registry cannot say which (then every block too).
-  private *blocksToScan(everything: boolean, since: number): Iterable<[BlockHash, { readonly size: number; readonly owners: readonly NodeId[] }]> {
-    const directory = this.directory!;
     const changed = everything ? null : directory.ownersChangedSince(since);
-    if (changed === null) return yield* directory.blocks();
+    if (changed === null) {
+      const under = this.sweep;
+      this.sweep = { blocks: directory.blocks()[Symbol.iterator](), checkOwn: checkOwn || (under?.checkOwn ?? false), full: full || (under?.full ?? false), found: 0 };
+      return;
+    }
+    const mayGiveUp = this.mayGiveUp();
+    let found = 0;
     for (const hash of new Set(changed)) {
       const block = directory.block(hash);
-      if (block !== null) yield [hash, block];
+      if (block === null) continue;
+      const taken = this.consider(hash, block, checkOwn, mayGiveUp);
+      if (taken === null) break;
+      if (taken) found++;
     }
+    if (found > 0) this.env.log('info', 'blocks.rereplicate-scan', { node: this.options.node, found, queued: this.queue.length, full: false });
+  }
+
+  private continueSweep(sweep: Sweep): void {
+    const mayGiveUp = this.mayGiveUp();
+    for (let looked = 0; looked < this.options.scanSliceBlocks; looked++) {
+      const next = sweep.blocks.next();
+      if (next.done === true) return this.endSweep(sweep);
+      const [hash, block] = next.value;
+      const taken = this.consider(hash, block, sweep.checkOwn, mayGiveUp);
+      if (taken === null) return this.endSweep(sweep);
+      if (taken) sweep.found++;
+    }
+  }
+
+  private endSweep(sweep: Sweep): void {
+    this.sweep = null;
+    if (sweep.found > 0) this.env.log('info', 'blocks.rereplicate-scan', { node: this.options.node, found: sweep.found, queued: this.queue.length, full: sweep.full });
+  }
+
+  // A node running while its own view counts it down is returning and has not applied its
+  // up yet: its copies are about to be wanted again, so it gives none of them up.
+  private mayGiveUp(): boolean {
+    return this.placement.isLive(this.options.node);
+  }
+
+  // What one block needs from this node: a copy fetched (true), nothing or a surplus copy
+  // given up (false); null when the queue is full, which ends the scan and leaves the
+  // blocks not looked at to a scan of every block.
+  private consider(hash: BlockHash, block: BlockView, checkOwn: boolean, mayGiveUp: boolean): boolean | null {
+    if (this.jobs.has(hash)) return false;
+    const self = this.options.node;
+    const live = block.owners.filter((node) => this.placement.isLive(node));
+    const targets = this.placement.targets(hash);
+    if (block.owners.includes(self)) {
+      if (checkOwn && !this.store.has(hash) && live.length > 1) this.enqueue(hash, block.size, 'repair', live);
+      else if (mayGiveUp && !targets.includes(self) && targets.every((node) => block.owners.includes(node))) this.onSurplus?.(hash, block.size, targets);
+      return false;
+    }
+    if (live.length === 0 || !targets.includes(self)) return false;
+    if (!this.enqueue(hash, block.size, 'rereplicate', live)) {
+      this.incomplete = true;
+      return null;
+    }
+    return true;
   }
 
   // ---------------------------------------------------------------- copying
