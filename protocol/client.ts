@@ -110,21 +110,8 @@ export class RaftboxClient {
     if (!(data instanceof Uint8Array)) throw raftboxError('bad_message', `writeFile needs the contents of ${normal} as a Uint8Array, got ${typeof data}`);
     checkVersion('ifVersion', options.ifVersion, 0);
     const blocks = await prepareBlocks(data, this.runtime);
-    // Blocks this client saw stored need no `blocks.has` round trip; should one have
-    // vanished since, the commit names it and commitRepairing uploads it again.
-    const unknown = blocks.filter((block) => !this.knownBlocks.has(block.hash));
-    const missing = unknown.length === 0 ? new Set<BlockHash>() : await missingBlocks(this.router, unknown.map((block) => block.hash));
-    if (missing.size > 0) await uploadBlocks(this.router, blocks.filter((block) => missing.has(block.hash)));
-    for (const block of blocks) this.knownBlocks.add(block.hash);
-    const change: FileChange = {
-      path: normal,
-      ...(options.ifVersion === undefined ? {} : { ifVersion: options.ifVersion }),
-      deleted: false,
-      blocks: blocks.map(({ hash, size }) => ({ hash, size })),
-      size: data.length,
-      mtime: this.runtime.now(),
-      mode: fileModeDefault,
-    };
+    await this.storeBlocks(blocks);
+    const change = this.contentChange(normal, blocks.map(({ hash, size }) => ({ hash, size })), data.length, options.ifVersion);
     const written = await this.commitRepairing([change], async (lost) => {
       await uploadBlocks(this.router, blocks.filter((block) => lost.has(block.hash)));
     });
@@ -144,25 +131,35 @@ export class RaftboxClient {
     checkVersion('ifVersion', options.ifVersion, 0);
     const refs: BlockRef[] = [];
     const unseen = (hash: BlockHash): boolean => !this.knownBlocks.has(hash);
-    const size = await this.streamBlocks(read, (ref) => refs.push(ref), unseen, async (group) => {
-      const missing = await this.missingBlocks(group.map((block) => block.hash));
-      if (missing.size > 0) await this.putBlocks(group.filter((block) => missing.has(block.hash)));
-      for (const block of group) this.knownBlocks.add(block.hash);
-    });
-    const change: FileChange = {
-      path: normal,
-      ...(options.ifVersion === undefined ? {} : { ifVersion: options.ifVersion }),
-      deleted: false,
-      blocks: refs,
-      size,
-      mtime: this.runtime.now(),
-      mode: fileModeDefault,
-    };
+    const size = await this.streamBlocks(read, (ref) => refs.push(ref), unseen, (group) => this.storeBlocks(group));
+    const change = this.contentChange(normal, refs, size, options.ifVersion);
     const written = await this.commitRepairing([change], async (lost) => {
       const again = await this.streamBlocks(read, () => undefined, (hash) => lost.has(hash), (group) => this.putBlocks(group));
       if (again !== size) throw raftboxError('conflict', `${normal} changed while it was being stored (${size} bytes, then ${again}); store it again`);
     });
     return { version: versionOf(written, normal), size };
+  }
+
+  // Uploads those of `blocks` the cluster lacks and remembers them all as stored. Blocks
+  // this client saw stored need no `blocks.has` round trip; should one have vanished
+  // since, the commit names it and commitRepairing uploads it again.
+  private async storeBlocks(blocks: PreparedBlock[]): Promise<void> {
+    const missing = await this.missingBlocks(blocks.map((block) => block.hash));
+    if (missing.size > 0) await this.putBlocks(blocks.filter((block) => missing.has(block.hash)));
+    for (const block of blocks) this.knownBlocks.add(block.hash);
+  }
+
+  // A new version of `path` with these blocks, compare-and-set on `ifVersion` when given.
+  private contentChange(path: string, blocks: BlockRef[], size: number, ifVersion: number | undefined): FileChange {
+    return {
+      path,
+      ...(ifVersion === undefined ? {} : { ifVersion }),
+      deleted: false,
+      blocks,
+      size,
+      mtime: this.runtime.now(),
+      mode: fileModeDefault,
+    };
   }
 
   // Cuts what `read()` yields into blocks, names each (`named`, in order), and hands

@@ -19,6 +19,7 @@
 // tenth of all CPU on the machine (perf, counting the helper threads). At 256 MB the
 // same sync runs none. Measured on that sync (10,000 files of 1-64 KiB, as in `npm run
 // bench -- upload`; 3 nodes and the client on 2 cores; 5-8 runs each): the nodes' user
-// CPU 6.6-8.3 s → 5.0-6.0 s per sync, about 20% less, and the client's about 10% less; peak RSS unchanged (about 200 MB per node, 290 MB
-// for the client, with 64 or 256), as is the metadata benchmark. 1024 was no better.
+// CPU 6.6-8.3 s → 5.0-6.0 s per sync, about 20% less, and the client's about 10% less;
+// peak RSS unchanged (about 200 MB per node, 290 MB for the client, with 64 or 256), as
+// is the metadata benchmark. 1024 was no better.
 export const v8Flags: readonly string[] = ['--initial-old-space-size=256'];

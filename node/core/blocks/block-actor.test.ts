@@ -585,6 +585,12 @@ function directoryView(hash: string, size: number, all: string[], down: string[]
   };
 }
 
+/** A registry of `held` blocks, each owned by `owners`, on a ring of `all` nodes with none down. */
+function registryView(held: { hash: string; data: Uint8Array }[], owners: string[], all: string[]): BlockDirectory {
+  const registry = new Map(held.map(({ hash, data }) => [hash, { size: data.byteLength, owners }]));
+  return { ...directoryView(held[0]!.hash, 0, all, []), block: (hash) => registry.get(hash) ?? null, blocks: () => registry.entries() };
+}
+
 /**
  * A registry of `held` blocks (owned by every node) that learns one more, `late`, once
  * `learn` is called, after the scans at start: like a registry catching up with the log.
@@ -643,8 +649,7 @@ test('after its first full scan, a repairer looks only at the blocks whose owner
 
 test('a scan of every block goes a slice of repairScanSliceBlocks per tick, so it never holds the node up for the whole registry', () => {
   const held = Array.from({ length: 50 }, (_, i) => block(`on n1 and n2 only ${i}`));
-  const registry = new Map(held.map(({ hash, data }) => [hash, { size: data.byteLength, owners: ['n1', 'n2'] }]));
-  const directory: BlockDirectory = { ...directoryView(held[0]!.hash, 0, nodes, []), block: (hash) => registry.get(hash) ?? null, blocks: () => registry.entries() };
+  const directory = registryView(held, ['n1', 'n2'], nodes);
   const world = new World(nodes, { directory, repairTickMs: 100, repairScanSliceBlocks: 10 }, (node, storage) => storage.preload(node === 'n3' ? [] : held));
   const onN3 = (): number => held.filter(({ hash }) => world.holders(hash).includes('n3')).length;
   const perTick = Array.from({ length: 6 }, () => {
@@ -723,8 +728,7 @@ test('the background scrub sits out ticks after client traffic, but not more tha
 
 test('a background scrub tick counts each small block as scrubBlockBytesMin, so it holds the actor for a bounded number of them', () => {
   const held = Array.from({ length: 100 }, (_, i) => block(`tiny block ${i}`));
-  const registry = new Map(held.map(({ hash, data }) => [hash, { size: data.byteLength, owners: ['n1'] }]));
-  const directory: BlockDirectory = { ...directoryView(held[0]!.hash, 0, ['n1'], []), block: (hash) => registry.get(hash) ?? null, blocks: () => registry.entries() };
+  const directory = registryView(held, ['n1'], ['n1']);
   const options = { directory, scrubBytesPerSecond: 64 * 1024, scrubTickMs: 1000, scrubBlockBytesMin: 16 * 1024 };
   const world = new World(['n1'], options, (_, storage) => storage.preload(held));
   const actor = world.actors.get('n1/blocks')!;
