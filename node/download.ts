@@ -9,8 +9,8 @@ import { writeAll } from './host/write-all.ts';
 /**
  * Writes `remote` (or its `version`) to `local`: into a temporary file beside it, then
  * renamed over it, so an interrupted or failed download never leaves half a file. Every
- * block is checked against its hash, and the whole against the file's size. Returns the record downloaded, or null when there
- * is no such file (nothing is written then).
+ * block is checked against its hash, and the whole against the file's size. Returns the
+ * record downloaded, or null when there is no such file (nothing is written then).
  */
 export async function downloadToFile(client: Client, remote: string, local: string, options: { version?: number } = {}): Promise<FileInfo | null> {
   const found = await client.readFileBlocks(remote, options);
