@@ -700,6 +700,26 @@ test('a returning node whose own view still counts it down gives none of its cop
   assert.not.ok(world.releases.some((release) => release.node === returning), `${returning} released nothing`);
 });
 
+test('an orphan sweep goes a slice of orphanSweepSliceBlocks per step and deletes only files unowned for the grace period', () => {
+  const owned = Array.from({ length: 5 }, (_, i) => block(`registered here ${i}`));
+  const orphans = Array.from({ length: 50 }, (_, i) => block(`no registry entry ${i}`));
+  const directory = registryView(owned, ['n1'], ['n1']);
+  const options = { directory, orphanSweepIntervalMs: 1000, orphanGraceMs: 1500, orphanSweepSliceBlocks: 10 };
+  const world = new World(['n1'], options, (_, storage) => storage.preload([...owned, ...orphans]));
+  const left = (): number => orphans.filter(({ hash }) => world.holders(hash).length > 0).length;
+  world.run(2999);
+  // Passes at 1000 and 2000 (5.5 steps each, 100 ms apart) note the orphans; none has been unowned 1.5 s yet.
+  assert.is(left(), 50, 'nothing deleted within the grace period');
+  const perStep = Array.from({ length: 7 }, () => {
+    world.run(100);
+    return left();
+  });
+  // The pass at 3000 looks at 10 files a step, in the order the store learned them: the 5
+  // owned ones share the first slice with 5 orphans. In one go, all 50 would go at once.
+  assert.equal(perStep, [45, 35, 25, 15, 5, 0, 0]);
+  assert.equal(owned.map(({ hash }) => world.holders(hash)), owned.map(() => ['n1']), 'owned files are kept');
+});
+
 test('unknown messages are ignored and unknown ops are refused', () => {
   const world = new World(nodes);
   world.queue.push({ to: 'n1/blocks', message: { type: 'what' } });

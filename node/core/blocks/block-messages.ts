@@ -26,7 +26,8 @@ export type BlockInternalMessage =
   | { type: 'blocks.scrub-tick' }
   | { type: 'blocks.scrub-step'; pass: number }
   | { type: 'blocks.surplus-timeout'; hash: string; id: number }
-  | { type: 'blocks.orphan-sweep' };
+  | { type: 'blocks.orphan-sweep' }
+  | { type: 'blocks.orphan-step' };
 
 export type Outcome<T> = { ok: true; result: T } | { ok: false; error: RaftboxError };
 

@@ -16,11 +16,24 @@ export interface OrphanSweeperOptions {
   orphanGraceMs: number;
   /** Unowned files remembered at once; beyond it, the rest wait for a later sweep. */
   orphansTrackedMax: number;
+  /** Files one step looks at: a pass over millions goes a slice at a time, so the node's other work goes on in between. */
+  sliceBlocks: number;
 }
 
-/** See the file comment. `sweep` runs one pass and returns how many files it deleted. */
+/** A sweep under way: the files it has yet to look at, and the unowned ones it saw so far. */
+interface Pass {
+  hashes: Iterator<BlockHash>;
+  seen: Map<BlockHash, number>;
+}
+
+/**
+ * See the file comment. `begin` starts a pass over every file the store holds; each `step`
+ * looks at the next `sliceBlocks` of them, deleting the ones unowned for the grace period.
+ */
 export class OrphanSweeper {
+  /** When each unowned file was first seen, as of the last finished pass. */
   private firstSeenMs = new Map<BlockHash, number>();
+  private pass: Pass | null = null;
   /** Files deleted since start, for metrics. */
   deleted = 0;
 
@@ -32,21 +45,42 @@ export class OrphanSweeper {
     private readonly busy: (hash: BlockHash) => boolean,
   ) {}
 
-  sweep(nowMs: number): number {
+  get sweeping(): boolean {
+    return this.pass !== null;
+  }
+
+  /** Starts a pass, unless one is under way. Files written after this are left to the next pass. */
+  begin(): void {
+    this.pass ??= { hashes: this.store.list()[Symbol.iterator](), seen: new Map() };
+  }
+
+  /** Looks at the next slice of the pass; returns how many files it deleted. */
+  step(nowMs: number): number {
+    const pass = this.pass;
+    if (pass === null) return 0;
     // A directory that has not applied this node's membership yet (a node still catching up) decides nothing.
-    if (!this.directory.ringMembers().includes(this.options.node)) return 0;
-    const seen = new Map<BlockHash, number>();
+    if (!this.directory.ringMembers().includes(this.options.node)) {
+      this.pass = null;
+      return 0;
+    }
     let deleted = 0;
-    for (const hash of this.store.list()) {
-      if (this.directory.block(hash)?.owners.includes(this.options.node) || this.busy(hash)) continue;
+    for (let looked = 0; looked < this.options.sliceBlocks; looked++) {
+      const next = pass.hashes.next();
+      if (next.done === true) {
+        this.firstSeenMs = pass.seen;
+        this.pass = null;
+        break;
+      }
+      const hash = next.value;
+      // The file may have gone since the pass began (GC, surplus, compaction): nothing to do then.
+      if (!this.store.has(hash) || this.directory.block(hash)?.owners.includes(this.options.node) || this.busy(hash)) continue;
       const since = this.firstSeenMs.get(hash) ?? nowMs;
       if (nowMs - since >= this.options.orphanGraceMs) {
         if (this.store.remove(hash)) deleted++;
         continue;
       }
-      if (seen.size < this.options.orphansTrackedMax) seen.set(hash, since);
+      if (pass.seen.size < this.options.orphansTrackedMax) pass.seen.set(hash, since);
     }
-    this.firstSeenMs = seen;
     this.deleted += deleted;
     return deleted;
   }
