@@ -392,7 +392,6 @@ test('two replicas fed the same entries end byte-identical', () => {
   assert.equal(b.snapshot(), a.sm.snapshot());
 });
 
-test.run();
 
 test('garbage collection forgets only unreferenced blocks whose grace period is over', () => {
   const log = new Log({ ringMembers: ['n1', 'n2'] });
@@ -413,3 +412,44 @@ test('garbage collection forgets only unreferenced blocks whose grace period is 
   assert.equal(gc(3, 9000), { ok: true, result: { deletedBlocks: 1, freedBytes: 20 } }, 'h3 was never committed and its grace is over');
   assert.equal(log.sm.missingBlocks([h(1), h(2), h(3)]), [h(2), h(3)]);
 });
+
+test('garbage collection forgets exactly the blocks no retained version names, also after a snapshot is installed', () => {
+  const options = { historyVersionsMax: 3 };
+  const log = new Log(options);
+  const numbers = Array.from({ length: 30 }, (_, i) => i + 1);
+  log.register(...numbers.map((n): [number, number] => [n, 10]));
+  const paths = ['a', 'b', 'c', 'd', 'e', 'f'];
+  let seed = 7;
+  const next = (n: number): number => (seed = (seed * 16807) % 2147483647) % n;
+  // One or two of the first `among` paths a commit; each version names 1-3 of blocks
+  // 1-29 (a block may repeat), or is a delete. Block 30 is registered and never named.
+  const randomCommit = (logs: Log[], among: number): void => {
+    const changes = [...new Set([paths[next(among)]!, paths[next(among)]!])].map((path) => {
+      const current = log.sm.stat(ns, path);
+      const deleted = current !== null && !current.deleted && next(6) === 0;
+      const blocks = deleted ? [] : Array.from({ length: 1 + next(3) }, () => ({ hash: h(1 + next(29)), size: 10 }));
+      return { path, deleted, blocks, size: blocks.length * 10 };
+    });
+    for (const each of logs) each.ok(changes);
+  };
+  for (let i = 0; i < 150; i++) randomCommit([log], 6);
+  const copy = new Log(options);
+  copy.sm.restore(log.sm.snapshot());
+  copy.index = log.index;
+  copy.seq = log.seq;
+  // After the install, only a, b and c change: their older versions, counted from the
+  // snapshot, are trimmed; those of d, e and f stay, still counted from the snapshot.
+  for (let i = 0; i < 150; i++) randomCommit([log, copy], 3);
+  const named = new Set(paths.flatMap((path) => log.sm.history(ns, path).flatMap((version) => version.blocks.map((block) => block.hash))));
+  const unnamed = numbers.map(h).filter((hash) => !named.has(hash));
+  assert.ok(unnamed.length > 0 && unnamed.length < numbers.length, `the history leaves some blocks unnamed and names others: ${unnamed.length}`);
+  for (const each of [log, copy]) {
+    const dropped: string[] = [];
+    each.sm.onBlocksDropped = (hashes) => dropped.push(...hashes);
+    const result = each.apply({ kind: 'gc', client: 'g', seq: 1, nowMs: 10_000, graceMs: 1000 });
+    assert.equal(result, { ok: true, result: { deletedBlocks: unnamed.length, freedBytes: unnamed.length * 10 } });
+    assert.equal(dropped.sort(), unnamed);
+  }
+});
+
+test.run();

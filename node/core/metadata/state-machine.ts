@@ -10,6 +10,7 @@ import { incrementClock, mergeClocks } from '../../../protocol/vector-clock.ts';
 import type { BlockHash, FileChange, FileInfo } from '../../../protocol/wire.ts';
 import { restoreAll, type StateMachine } from '../raft/raft-actor.ts';
 import { SessionTable } from '../raft/sessions.ts';
+import { BlockReferences } from './block-references.ts';
 import { BlockRegistry, type RegistryRow } from './block-registry.ts';
 import { ChangeFeed } from './change-feed.ts';
 import { decodeCommand, toWireError, type ApplyResult, type CommitCommand, type GcCommand, type MemberCommand, type NodeCommand, type RegisterCommand, type ReleaseCommand } from './commands.ts';
@@ -86,6 +87,8 @@ export class MetadataStateMachine implements StateMachine {
   readonly options: MetadataStateMachineOptions;
   private namespaces = new Map<string, Namespace>();
   private registry = new BlockRegistry();
+  /** Derived from the versions and the registry; not saved in snapshots but rebuilt when one is installed. */
+  private references = new BlockReferences((hash) => this.registry.get(hash) !== undefined);
   private feed: ChangeFeed;
   private sessions: SessionTable<ApplyResult>;
   private ring: RingState;
@@ -158,7 +161,10 @@ export class MetadataStateMachine implements StateMachine {
       const versions = namespace.get(change.path) ?? [];
       const file = nextVersion(versions[versions.length - 1] ?? null, change, command.device, index);
       versions.push(file);
-      if (versions.length > this.options.historyVersionsMax) versions.splice(0, versions.length - this.options.historyVersionsMax);
+      this.references.add(file);
+      if (versions.length > this.options.historyVersionsMax) {
+        for (const trimmed of versions.splice(0, versions.length - this.options.historyVersionsMax)) this.references.remove(trimmed);
+      }
       namespace.set(change.path, versions);
       this.feed.append({ index, namespace: command.namespace, path: file.path, version: file.version });
       return file;
@@ -205,6 +211,7 @@ export class MetadataStateMachine implements StateMachine {
       return { ok: false, error: { code: 'overloaded', message: `the block registry holds the most blocks allowed (${this.options.registryBlocksMax})` } };
     }
     this.registry.register(command.blocks, command.atMs ?? 0);
+    for (const block of command.blocks) this.references.registered(block.hash);
     this.ownerChanges.record(++this.blocksVersion, command.blocks.map((block) => block.hash));
     return { ok: true, result: { registered: command.blocks.length } };
   }
@@ -247,20 +254,23 @@ export class MetadataStateMachine implements StateMachine {
     return { ok: true, result: { epoch: this.ring.epoch } };
   }
 
-  /** Forget every block no retained version refers to whose grace period is over; the nodes then delete their copies. */
+  /**
+   * Forget every block no retained version refers to whose grace period is over; the
+   * nodes then delete their copies. Only the blocks nothing names are looked at.
+   */
   private collect(command: GcCommand): ApplyResult {
-    const referenced = new Set<BlockHash>();
-    for (const namespace of this.namespaces.values()) {
-      for (const versions of namespace.values()) for (const version of versions) for (const block of version.blocks) referenced.add(block.hash);
-    }
     const dropped: BlockHash[] = [];
     let freedBytes = 0;
-    for (const [hash, block] of this.registry.entries()) {
-      if (referenced.has(hash) || command.nowMs - block.touchedMs < command.graceMs) continue;
+    for (const hash of this.references.unreferenced()) {
+      const block = this.registry.get(hash)!;
+      if (command.nowMs - block.touchedMs < command.graceMs) continue;
       dropped.push(hash);
       freedBytes += block.size * block.owners.length;
     }
-    for (const hash of dropped) this.registry.delete(hash);
+    for (const hash of dropped) {
+      this.registry.delete(hash);
+      this.references.forgotten(hash);
+    }
     if (dropped.length > 0) {
       // A forgotten block needs no copies: nothing for a repairer to look at again.
       this.ownerChanges.record(++this.blocksVersion, []);
@@ -498,6 +508,7 @@ export class MetadataStateMachine implements StateMachine {
     const previousIndex = this.appliedIndex;
     this.appliedIndex = state.appliedIndex;
     this.namespaces = state.namespaces;
+    this.references = state.references;
     this.registry = state.registry;
     this.feed = ChangeFeed.fromJSON(state.feed, this.options.feedEntriesMax);
     this.sessions = SessionTable.fromJSON(state.sessions, this.options.sessionsMax);
@@ -511,6 +522,8 @@ export class MetadataStateMachine implements StateMachine {
 /** A snapshot decoded, its largest parts already in the shape the state machine keeps. */
 interface RestoredState extends Omit<SnapshotState, 'format' | 'namespaces' | 'registry'> {
   namespaces: Map<string, Namespace>;
+  /** Counted from the versions as they are read, then checked against the registry. */
+  references: BlockReferences;
   registry: BlockRegistry;
 }
 
@@ -522,7 +535,9 @@ interface RestoredState extends Omit<SnapshotState, 'format' | 'namespaces' | 'r
 function* readSnapshot(data: Uint8Array): Generator<number, RestoredState> {
   const reader = new PieceReader(data);
   let format: unknown;
-  const state: RestoredState = { appliedIndex: 0, namespaces: new Map(), registry: new BlockRegistry(), feed: { floor: 0, rows: [] }, sessions: [] };
+  const registry = new BlockRegistry();
+  const references = new BlockReferences((hash) => registry.get(hash) !== undefined);
+  const state: RestoredState = { appliedIndex: 0, namespaces: new Map(), references, registry, feed: { floor: 0, rows: [] }, sessions: [] };
   for (let keys = reader.mapHeader(); keys > 0; keys--) {
     const key = reader.key();
     if (key === 'format') {
@@ -534,7 +549,11 @@ function* readSnapshot(data: Uint8Array): Generator<number, RestoredState> {
         if (reader.arrayHeader() !== 2) throw new SnapshotFormatError('a namespace of the snapshot is not a [name, files] pair');
         const files: Namespace = new Map();
         state.namespaces.set(reader.value() as string, files);
-        yield* rows(reader, ([path, versions]: [string, FileInfo[]]) => files.set(path, versions), ([, versions]) => versions.length);
+        const take = ([path, versions]: [string, FileInfo[]]) => {
+          files.set(path, versions);
+          for (const version of versions) references.add(version);
+        };
+        yield* rows(reader, take, ([, versions]) => versions.length);
       }
     } else if (key === 'registry') yield* rows(reader, (row: RegistryRow) => state.registry.restoreRow(row));
     else if (key === 'feed') {
@@ -550,6 +569,12 @@ function* readSnapshot(data: Uint8Array): Generator<number, RestoredState> {
   }
   if (!reader.done) throw new SnapshotFormatError('the snapshot has bytes after its end');
   if (format !== snapshotFormat) throw new SnapshotFormatError('the snapshot does not say its format');
+  // Every version is counted now, so a registered block without a count is one nothing names.
+  let looked = 0;
+  for (const [hash] of registry.entries()) {
+    references.registered(hash);
+    if (++looked % snapshotRecordsPerStep === 0) yield snapshotRecordsPerStep;
+  }
   return state;
 }
 
