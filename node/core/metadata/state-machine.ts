@@ -262,8 +262,8 @@ export class MetadataStateMachine implements StateMachine {
     const dropped: BlockHash[] = [];
     let freedBytes = 0;
     for (const hash of this.references.unreferenced()) {
-      const block = this.registry.get(hash)!;
-      if (command.nowMs - block.touchedMs < command.graceMs) continue;
+      const block = this.registry.get(hash);
+      if (block === undefined || command.nowMs - block.touchedMs < command.graceMs) continue;
       dropped.push(hash);
       freedBytes += block.size * block.owners.length;
     }
