@@ -149,10 +149,10 @@ function collectGarbage(): void {
 
 export async function benchUpload(options: { runs: number; bytes: number; files: number }): Promise<UploadBenchmark> {
   // The folder syncs go first, while this process and the machine are as fresh as the
-  // clusters they start. After the 1 GiB runs, some 6 GiB have passed through this
-  // process and 9 GiB through the nodes' page caches, and on this VM filling memory the
-  // guest has not touched lately is several times slower. Run after them, the syncs gave
-  // 1,515-1,881 files/s where the same sync in a fresh process gave 1,900-2,200.
+  // clusters they start. The 1 GiB runs move several GiB through this process's and the
+  // nodes' buffers and the page cache the downloads read through, and on this VM filling
+  // memory the guest has not touched lately is several times slower. Run after them, the
+  // syncs gave 1,515-1,881 files/s where the same sync in a fresh process gave 1,900-2,200.
   const filesRuns: FilesRun[] = [];
   for (let run = 0; run < options.runs; run++) filesRuns.push(await benchFilesSync(options.files));
   const replication = 3;
