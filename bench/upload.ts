@@ -102,7 +102,7 @@ async function timeReadFile(client: Client, path: string, expected: Uint8Array):
   const started = performance.now();
   const file = await client.readFile(path);
   const seconds = (performance.now() - started) / 1000;
-  if (!file || !sameBytes(file.data, expected)) throw new Error(`the downloaded copy of ${path} differs from what was uploaded`);
+  if (!file || Buffer.compare(file.data, expected) !== 0) throw new Error(`the downloaded copy of ${path} differs from what was uploaded`);
   return seconds;
 }
 
@@ -122,7 +122,7 @@ async function timeDownloadToFile(client: Client, path: string, copy: string, ex
     for (;;) {
       const read = readSync(fd, piece, 0, piece.length, offset);
       if (read === 0) break;
-      if (offset + read > expected.length || !sameBytes(piece.subarray(0, read), expected.subarray(offset, offset + read))) throw new Error(`the copy of ${path} streamed to disk differs from what was uploaded`);
+      if (Buffer.compare(piece.subarray(0, read), expected.subarray(offset, offset + read)) !== 0) throw new Error(`the copy of ${path} streamed to disk differs from what was uploaded`);
       offset += read;
     }
     if (offset !== expected.length) throw new Error(`the copy of ${path} streamed to disk has ${offset} bytes, not ${expected.length}`);
@@ -131,10 +131,6 @@ async function timeDownloadToFile(client: Client, path: string, copy: string, ex
     rmSync(copy);
   }
   return seconds;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.length), Buffer.from(b.buffer, b.byteOffset, b.length)) === 0;
 }
 
 /**

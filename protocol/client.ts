@@ -112,9 +112,7 @@ export class RaftboxClient {
     const blocks = await prepareBlocks(data, this.runtime);
     await this.storeBlocks(blocks);
     const change = this.contentChange(normal, blocks.map(({ hash, size }) => ({ hash, size })), data.length, options.ifVersion);
-    const written = await this.commitRepairing([change], async (lost) => {
-      await uploadBlocks(this.router, blocks.filter((block) => lost.has(block.hash)));
-    });
+    const written = await this.commitRepairing([change], (lost) => this.putBlocks(blocks.filter((block) => lost.has(block.hash))));
     return { version: versionOf(written, normal) };
   }
 
