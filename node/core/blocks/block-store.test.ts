@@ -214,4 +214,61 @@ test('compaction carries a tombstone forward while an older pack still holds the
   assert.equal(open(disk, packBytes).list().sort(), [b, e, f, g].map((x) => x.hash).sort(), 'a does not come back from pack 1');
 });
 
+test('compaction leaves behind a corrupt copy that a write is replacing, so a restart keeps the new copy', () => {
+  const disk = new TestDisk();
+  // Each block is its own batch, padded to one alignment unit: three fill a pack.
+  const packBytes = 3 * packAlignment;
+  const store = open(disk, packBytes);
+  const [x, y, a, z] = ['x', 'y', 'a', 'z'].map((text) => block(text, 3000));
+  for (const b of [x, y, a, z]) {
+    write(store, b);
+    store.onSynced(disk.complete());
+  }
+  assert.ok(store.remove(x.hash));
+  settle(store, disk);
+  // Pack 1 holds y and a, a third of a pack: due for compaction. a's bytes rot on disk.
+  const location = packedBlocks(disk).get(a.hash)!;
+  assert.is(location.pack, 1);
+  disk.durable.get(packFile(1))![location.offset]! ^= 1;
+  assert.is(store.read(a.hash).state, 'corrupt');
+  // A repair writes a again; while that write waits on the disk, pack 1 is compacted.
+  const outcome = write(store, a);
+  assert.ok(store.compactOne());
+  settle(store, disk);
+  assert.equal(outcome, [{ ok: true }]);
+  assert.not.ok(disk.list('packs/').includes(packFile(1)), 'the old pack is gone');
+  for (const b of [y, a, z]) assert.equal(store.read(b.hash), { state: 'ok', data: b.data });
+  const again = open(disk, packBytes);
+  for (const b of [y, a, z]) assert.equal(again.read(b.hash), { state: 'ok', data: b.data }, 'a restart reads every block whole');
+  assert.equal([again.blocks, again.bytes], [store.blocks, store.bytes]);
+});
+
+test('a corrupt copy left behind by compaction is gone with its pack when the write replacing it fails', () => {
+  const disk = new TestDisk();
+  const packBytes = 3 * packAlignment;
+  const store = open(disk, packBytes);
+  const [x, y, a, z] = ['x', 'y', 'a', 'z'].map((text) => block(text, 3000));
+  for (const b of [x, y, a, z]) {
+    write(store, b);
+    store.onSynced(disk.complete());
+  }
+  for (const b of [x, y]) assert.ok(store.remove(b.hash));
+  settle(store, disk);
+  const location = packedBlocks(disk).get(a.hash)!;
+  disk.durable.get(packFile(location.pack))![location.offset]! ^= 1;
+  const outcome = write(store, a);
+  // Nothing in pack 1 is worth moving, so the compaction ends at once and takes the pack with it.
+  assert.ok(store.compactOne());
+  store.onFailed(disk.fail());
+  settle(store, disk);
+  assert.is(outcome.length, 1);
+  assert.not.ok(outcome[0]!.ok);
+  assert.not.ok(store.has(a.hash), 'the store no longer claims a copy of a');
+  assert.is(store.read(a.hash).state, 'missing');
+  assert.equal([store.blocks, store.bytes], [1, 3000]);
+  const again = open(disk, packBytes);
+  assert.is(again.read(a.hash).state, 'missing', 'a restart agrees');
+  assert.equal(again.list(), [z.hash]);
+});
+
 test.run();

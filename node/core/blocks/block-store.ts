@@ -67,6 +67,8 @@ interface Batch {
 interface Compaction {
   pack: number;
   moves: { hash: BlockHash; from: PackLocation; to: PackLocation }[];
+  /** Copies in the pack left behind because a new copy of the same block was being written (see compactOne). */
+  superseded: BlockHash[];
 }
 
 /**
@@ -225,7 +227,7 @@ export class BlockStore {
       return false;
     }
     const oldest = Math.min(...this.packs.keys()) === pack;
-    const compaction: Compaction = { pack, moves: [] };
+    const compaction: Compaction = { pack, moves: [], superseded: [] };
     const recordsBefore = this.batch.records;
     for (const record of parsePack(bytes).records) {
       if (record.kind === 'padding') continue;
@@ -236,6 +238,14 @@ export class BlockStore {
         continue;
       }
       if (from === undefined || from.pack !== pack || from.offset !== record.offset) continue;
+      // A block being written again while a copy is indexed has a copy that read back
+      // corrupt (write() says 'present' otherwise). Its new record is already in a batch;
+      // moving the old bytes would put them after it, so that a restart, which keeps a
+      // block's last record, would bring the corrupt copy back.
+      if (this.writes.has(record.hash)) {
+        compaction.superseded.push(record.hash);
+        continue;
+      }
       const data = bytes.subarray(record.offset, record.offset + record.length);
       const offset = this.append(encodeRecordHeader('block', record.hash, record.length), data);
       compaction.moves.push({ hash: record.hash, from, to: { pack: this.batch.pack, offset, length: record.length } });
@@ -344,6 +354,8 @@ export class BlockStore {
       this.unplace(move.hash);
       this.place(move.hash, move.to);
     }
+    // A superseded copy still indexed here goes with the pack (its new write failed, or has yet to land).
+    for (const hash of compaction.superseded) if (this.index.get(hash)?.pack === compaction.pack) this.unplace(hash);
     this.storage.remove(packFile(compaction.pack));
     this.packs.delete(compaction.pack);
   }
