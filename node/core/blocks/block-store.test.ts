@@ -271,4 +271,35 @@ test('a corrupt copy left behind by compaction is gone with its pack when the wr
   assert.equal(again.list(), [z.hash]);
 });
 
+test('a tombstone whose block is being written again waits, so a failed write does not bring the old copy back', () => {
+  const disk = new TestDisk();
+  // The layout of the test above: a block's batch takes two alignment units, a tombstone's one.
+  const packBytes = 6 * packAlignment;
+  const store = open(disk, packBytes);
+  const [a, b, e, c, d, f, g] = ['a', 'b', 'e', 'c', 'd', 'f', 'g'].map((text) => block(text, 8000));
+  const put = (x: { hash: string; data: Uint8Array }) => {
+    write(store, x);
+    store.onSynced(disk.complete());
+  };
+  const remove = (x: { hash: string }) => {
+    assert.ok(store.remove(x.hash));
+    store.onSynced(disk.complete());
+  };
+  // Pack 1: a, b, e. Pack 2: c, the tombstone of a, d, f, all dead. Pack 3: g and tombstones.
+  [a, b, e, c].forEach(put);
+  remove(a);
+  [d, f, g].forEach(put);
+  [c, d, f].forEach(remove);
+  // a is stored again; while that write waits on the disk, pack 2's turn comes and passes.
+  const outcome = write(store, a);
+  assert.not.ok(store.compactOne(), 'pack 2 waits for the write of a');
+  assert.ok(disk.list('packs/').includes(packFile(2)));
+  store.onFailed(disk.fail());
+  assert.not.ok(outcome[0]!.ok);
+  assert.ok(store.compactOne(), 'with the write over, pack 2 is compacted');
+  settle(store, disk);
+  assert.not.ok(disk.list('packs/').includes(packFile(2)));
+  assert.equal(open(disk, packBytes).list().sort(), [b, e, g].map((x) => x.hash).sort(), 'a does not come back from pack 1');
+});
+
 test.run();

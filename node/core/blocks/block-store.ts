@@ -227,16 +227,22 @@ export class BlockStore {
       return false;
     }
     const oldest = Math.min(...this.packs.keys()) === pack;
+    const records = parsePack(bytes).records;
+    // A tombstone matters while an older pack may still hold a record of the block.
+    const carried = (hash: BlockHash): boolean => !oldest && !this.index.has(hash);
+    // One whose block is being written again cannot move now: after the new record it
+    // would delete it on restart, and left out, the older record would come back if the
+    // write failed. The pack waits for a later turn, once the write has landed.
+    if (records.some((record) => record.kind === 'tombstone' && carried(record.hash) && this.writes.has(record.hash))) return false;
     const compaction: Compaction = { pack, moves: [], superseded: [] };
     const recordsBefore = this.batch.records;
-    for (const record of parsePack(bytes).records) {
+    for (const record of records) {
       if (record.kind === 'padding') continue;
-      const from = this.index.get(record.hash);
       if (record.kind === 'tombstone') {
-        // A tombstone matters while an older pack may still hold a record of the block.
-        if (!oldest && from === undefined && !this.writes.has(record.hash)) this.append(encodeRecordHeader('tombstone', record.hash, 0));
+        if (carried(record.hash)) this.append(encodeRecordHeader('tombstone', record.hash, 0));
         continue;
       }
+      const from = this.index.get(record.hash);
       if (from === undefined || from.pack !== pack || from.offset !== record.offset) continue;
       // A block being written again while a copy is indexed has a copy that read back
       // corrupt (write() says 'present' otherwise). Its new record is already in a batch;
