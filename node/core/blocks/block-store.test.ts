@@ -66,7 +66,9 @@ class TestDisk implements Storage {
   }
 }
 
-function block(text: string, size = 0): { hash: string; data: Uint8Array } {
+type Block = { hash: string; data: Uint8Array };
+
+function block(text: string, size = 0): Block {
   const data = new Uint8Array(Math.max(size, text.length));
   data.set(new TextEncoder().encode(text));
   return { hash: sha256(data), data };
@@ -188,26 +190,35 @@ test('full packs roll over; a mostly dead pack is compacted into the current one
   assert.equal([again.blocks, again.bytes], [kept.length, kept.length * 3000]);
 });
 
-test('compaction carries a tombstone forward while an older pack still holds the block it deleted', () => {
+/**
+ * Pack 1: a, b, e. Pack 2: c, the tombstone of a, d, f. Pack 3: g, then the tombstones of
+ * the blocks named in `removedLast`. A block's batch takes two alignment units, a
+ * tombstone's one; a pack takes no batch once it holds six.
+ */
+function tombstoneLayout(removedLast: string[]) {
   const disk = new TestDisk();
-  // A block's batch takes two alignment units, a tombstone's one; a pack takes no batch once it holds six.
   const packBytes = 6 * packAlignment;
   const store = open(disk, packBytes);
-  const [a, b, e, c, d, f, g] = ['a', 'b', 'e', 'c', 'd', 'f', 'g'].map((text) => block(text, 8000));
-  const put = (x: { hash: string; data: Uint8Array }) => {
-    write(store, x);
+  const blocks = Object.fromEntries(['a', 'b', 'c', 'd', 'e', 'f', 'g'].map((text) => [text, block(text, 8000)]));
+  const put = (name: string) => {
+    write(store, blocks[name]!);
     store.onSynced(disk.complete());
   };
-  const remove = (x: { hash: string }) => {
-    assert.ok(store.remove(x.hash));
+  const remove = (name: string) => {
+    assert.ok(store.remove(blocks[name]!.hash));
     store.onSynced(disk.complete());
   };
-  // Pack 1: a, b, e. Pack 2: c, the tombstone of a, d, f. Pack 3: g and the tombstones of c and d.
-  [a, b, e, c].forEach(put);
-  remove(a);
-  [d, f, g].forEach(put);
-  [c, d].forEach(remove);
+  ['a', 'b', 'e', 'c'].forEach(put);
+  remove('a');
+  ['d', 'f', 'g'].forEach(put);
+  removedLast.forEach(remove);
   assert.equal(disk.list('packs/'), [packFile(1), packFile(2), packFile(3)]);
+  return { disk, store, packBytes, blocks: blocks as Record<'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'g', Block> };
+}
+
+test('compaction carries a tombstone forward while an older pack still holds the block it deleted', () => {
+  const { disk, store, packBytes, blocks } = tombstoneLayout(['c', 'd']);
+  const { b, e, f, g } = blocks;
   // Pack 2 is mostly dead and is compacted; pack 1 is still two-thirds live.
   assert.ok(store.compactOne());
   store.onSynced(disk.complete());
@@ -215,23 +226,32 @@ test('compaction carries a tombstone forward while an older pack still holds the
   assert.equal(open(disk, packBytes).list().sort(), [b, e, f, g].map((x) => x.hash).sort(), 'a does not come back from pack 1');
 });
 
-test('compaction leaves behind a corrupt copy that a write is replacing, so a restart keeps the new copy', () => {
+/**
+ * Pack 1: x, y, a; pack 2: z. Each block is its own batch, padded to one alignment unit,
+ * so three fill a pack. The blocks named in `removed` are then removed, which leaves pack 1
+ * due for compaction, and a's copy rots on disk.
+ */
+function rottenCopyLayout(removed: ('x' | 'y')[]) {
   const disk = new TestDisk();
-  // Each block is its own batch, padded to one alignment unit: three fill a pack.
   const packBytes = 3 * packAlignment;
   const store = open(disk, packBytes);
-  const [x, y, a, z] = ['x', 'y', 'a', 'z'].map((text) => block(text, 3000));
+  const [x, y, a, z] = ['x', 'y', 'a', 'z'].map((text) => block(text, 3000)) as [Block, Block, Block, Block];
   for (const b of [x, y, a, z]) {
     write(store, b);
     store.onSynced(disk.complete());
   }
-  assert.ok(store.remove(x.hash));
+  for (const b of removed) assert.ok(store.remove({ x, y }[b].hash));
   settle(store, disk);
-  // Pack 1 holds y and a, a third of a pack: due for compaction. a's bytes rot on disk.
   const location = packedBlocks(disk).get(a.hash)!;
   assert.is(location.pack, 1);
   disk.durable.get(packFile(1))![location.offset]! ^= 1;
   assert.is(store.read(a.hash).state, 'corrupt');
+  return { disk, store, packBytes, x, y, a, z };
+}
+
+test('compaction leaves behind a corrupt copy that a write is replacing, so a restart keeps the new copy', () => {
+  // Pack 1 keeps y and a, a third of a pack.
+  const { disk, store, packBytes, y, a, z } = rottenCopyLayout(['x']);
   // A repair writes a again; while that write waits on the disk, pack 1 is compacted.
   const outcome = write(store, a);
   assert.ok(store.compactOne());
@@ -245,18 +265,7 @@ test('compaction leaves behind a corrupt copy that a write is replacing, so a re
 });
 
 test('a corrupt copy left behind by compaction is gone with its pack when the write replacing it fails', () => {
-  const disk = new TestDisk();
-  const packBytes = 3 * packAlignment;
-  const store = open(disk, packBytes);
-  const [x, y, a, z] = ['x', 'y', 'a', 'z'].map((text) => block(text, 3000));
-  for (const b of [x, y, a, z]) {
-    write(store, b);
-    store.onSynced(disk.complete());
-  }
-  for (const b of [x, y]) assert.ok(store.remove(b.hash));
-  settle(store, disk);
-  const location = packedBlocks(disk).get(a.hash)!;
-  disk.durable.get(packFile(location.pack))![location.offset]! ^= 1;
+  const { disk, store, packBytes, a, z } = rottenCopyLayout(['x', 'y']);
   const outcome = write(store, a);
   // Nothing in pack 1 is worth moving, so the compaction ends at once and takes the pack with it.
   assert.ok(store.compactOne());
@@ -273,24 +282,9 @@ test('a corrupt copy left behind by compaction is gone with its pack when the wr
 });
 
 test('a tombstone whose block is being written again waits, so a failed write does not bring the old copy back', () => {
-  const disk = new TestDisk();
-  // The layout of the test above: a block's batch takes two alignment units, a tombstone's one.
-  const packBytes = 6 * packAlignment;
-  const store = open(disk, packBytes);
-  const [a, b, e, c, d, f, g] = ['a', 'b', 'e', 'c', 'd', 'f', 'g'].map((text) => block(text, 8000));
-  const put = (x: { hash: string; data: Uint8Array }) => {
-    write(store, x);
-    store.onSynced(disk.complete());
-  };
-  const remove = (x: { hash: string }) => {
-    assert.ok(store.remove(x.hash));
-    store.onSynced(disk.complete());
-  };
-  // Pack 1: a, b, e. Pack 2: c, the tombstone of a, d, f, all dead. Pack 3: g and tombstones.
-  [a, b, e, c].forEach(put);
-  remove(a);
-  [d, f, g].forEach(put);
-  [c, d, f].forEach(remove);
+  // Everything in pack 2 but the tombstone of a is dead.
+  const { disk, store, packBytes, blocks } = tombstoneLayout(['c', 'd', 'f']);
+  const { a, b, e, g } = blocks;
   // a is stored again; while that write waits on the disk, pack 2's turn comes and passes.
   const outcome = write(store, a);
   assert.not.ok(store.compactOne(), 'pack 2 waits for the write of a');
