@@ -30,6 +30,12 @@ async function withReplica(body: (root: string, replica: FolderReplica) => Promi
   }
 }
 
+/** Dates a file an hour back: older than the racy window, so a scan may trust its stamp. */
+function age(path: string): void {
+  const hourAgo = Date.now() / 1000 - 3600;
+  utimesSync(path, hourAgo, hourAgo);
+}
+
 test('the scan hands over files it read whole, block by block, once; a file streamed in slices goes up later', () =>
   withReplica(async (root, replica) => {
     const content = {
@@ -37,7 +43,10 @@ test('the scan hands over files it read whole, block by block, once; a file stre
       'three-mib.bin': randomBytes(3 * 1024 * 1024),
       'big.bin': randomBytes(9 * 1024 * 1024),
     };
-    for (const [name, data] of Object.entries(content)) writeFileSync(join(root, name), data);
+    for (const [name, data] of Object.entries(content)) {
+      writeFileSync(join(root, name), data);
+      age(join(root, name));
+    }
     const handed = new Map<string, BlockUpload[]>();
     const early = async (path: string, blocks: BlockUpload[]): Promise<void> => {
       assert.not.ok(handed.has(path), `${path} is handed over once`);
@@ -64,6 +73,7 @@ test('a scan writes the scan cache only when it changed: a pass over a quiet fol
   withReplica(async (root, replica) => {
     writeFileSync(join(root, 'a.txt'), 'first');
     writeFileSync(join(root, 'b.txt'), 'second');
+    for (const name of ['a.txt', 'b.txt']) age(join(root, name));
     const cacheFile = join(root, '.raftbox', 'scan.json');
     // Each write is a new file renamed into place: one that predates the scan was not written by it.
     const stampOld = (): void => utimesSync(cacheFile, 1000, 1000);
@@ -74,6 +84,7 @@ test('a scan writes the scan cache only when it changed: a pass over a quiet fol
     assert.is(writtenByScan(), false, 'nothing changed, nothing written');
 
     writeFileSync(join(root, 'a.txt'), 'edited');
+    age(join(root, 'a.txt'));
     await replica.scan();
     assert.is(writtenByScan(), true, 'an edited file is hashed again and its entry saved');
     stampOld();
@@ -81,6 +92,28 @@ test('a scan writes the scan cache only when it changed: a pass over a quiet fol
     await replica.scan();
     assert.is(writtenByScan(), true, 'a removed file leaves the cache');
     assert.equal(Object.fromEntries(JSON.parse(readFileSync(cacheFile, 'utf8'))).hasOwnProperty('b.txt'), false);
+  }),
+);
+
+test('an edit to the same size in the same timestamp tick as the scan before it is not missed', () =>
+  withReplica(async (root, replica) => {
+    const path = join(root, 'tick.txt');
+    // Two writes a coarse file-system clock stamps alike: same size, same modification time.
+    const tick = new Date(Math.floor(Date.now() / 1000) * 1000);
+    writeFileSync(path, 'version one');
+    utimesSync(path, tick, tick);
+    const first = (await replica.scan()).get('tick.txt')!;
+    writeFileSync(path, 'version two');
+    utimesSync(path, tick, tick);
+    const second = (await replica.scan()).get('tick.txt')!;
+    assert.is(second.blocks[0]!.hash, sha256(Buffer.from('version two')), 'the second scan hashed the file again');
+    assert.is.not(second.blocks[0]!.hash, first.blocks[0]!.hash);
+    // Once its time is well behind the scan, the same file is trusted without reading it.
+    age(path);
+    await replica.scan();
+    const handed: string[] = [];
+    await replica.scan(async (handedPath) => void handed.push(handedPath));
+    assert.equal(handed, [], 'a settled file is not read again');
   }),
 );
 

@@ -118,6 +118,7 @@ export class FolderReplica implements SyncReplica {
     const stamp = stampOf(stats);
     const cached = this.state.scanCache.get(path);
     if (cached !== undefined && sameStamp(cached.stamp, stamp)) return cached.entry;
+    const hashStartedMs = Date.now();
     const hashed = await hashFile(join(this.root, path), stats.size);
     const entry: LocalEntry = {
       kind: 'file',
@@ -129,7 +130,7 @@ export class FolderReplica implements SyncReplica {
     // A file written to while it was read is hashed again at the next scan. (One replaced
     // meanwhile was read whole as it was; the next scan sees the new file's stamp.)
     if (!sameStamp(stampOf(hashed.after), stamp)) return entry;
-    this.state.scanCache.set(path, { stamp, entry });
+    if (settledBefore(stamp, hashStartedMs)) this.state.scanCache.set(path, { stamp, entry });
     if (early !== undefined && hashed.blocks !== undefined) await early(path, hashed.blocks);
     return entry;
   }
@@ -277,10 +278,10 @@ export class FolderReplica implements SyncReplica {
     }
   }
 
-  /** Records a file just written, so the next scan trusts it without hashing. */
+  /** Records a file just written, so the next scan trusts it without hashing (unless it was edited since, within the racy window). */
   private remember(path: string, entry: LocalEntry): void {
     const stats = lstatIfThere(join(this.root, path));
-    if (stats !== null) this.state.scanCache.set(path, { stamp: stampOf(stats), entry });
+    if (stats !== null && settledBefore(stampOf(stats), Date.now())) this.state.scanCache.set(path, { stamp: stampOf(stats), entry });
   }
 
   private warnOnce(path: string, message: string): void {
@@ -337,6 +338,20 @@ export async function hashFile(path: string, sizeHint = Infinity): Promise<{ ref
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * File systems keep modification times coarsely: Linux stamps writes with a clock that
+ * ticks every few milliseconds, ext3 and HFS+ by the second, FAT by two. A file modified
+ * within that grain of being hashed may change again, to the same size, without its stamp
+ * changing, and a cache entry would then hide the edit for good (the next remote change
+ * to that path would even overwrite it). So, as git does with "racily clean" entries, a
+ * stamp is only trusted once its time is this far behind the moment the file was read.
+ */
+const racyWindowMs = 2000;
+
+function settledBefore(stamp: FileStamp, readAtMs: number): boolean {
+  return stamp.mtimeMs < readAtMs - racyWindowMs;
 }
 
 function stampOf(stats: Stats): FileStamp {
