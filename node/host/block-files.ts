@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { encodeRecordHeader, packedBlocks, packFile, packListPrefix, packSeqs } from '../core/blocks/pack-format.ts';
+import { encodeRecordHeader, packedBlocks, packedCopy, packFile, packListPrefix, packSeqs } from '../core/blocks/pack-format.ts';
 import { FsStorage } from './fs-storage.ts';
 
 /** Data folder `dataDir` as storage, for reading only (reads take no lock and open nothing that stays open). */
@@ -15,20 +15,9 @@ function folderReader(dataDir: string): FsStorage {
   return new FsStorage(dataDir, () => undefined);
 }
 
-/**
- * The bytes data folder `dataDir` holds for block `hash` (unverified), or null. A running
- * node may compact the pack holding the copy between finding it and reading it (the copy
- * is durable in a newer pack before the old one goes), so a vanished pack is looked up again.
- */
+/** The bytes data folder `dataDir` holds for block `hash` (unverified), or null. */
 export function copyOf(dataDir: string, hash: string): Uint8Array | null {
-  const reader = folderReader(dataDir);
-  for (let attempt = 0; attempt < 10; attempt++) {
-    const location = packedBlocks(reader).get(hash);
-    if (location === undefined) return null;
-    const bytes = reader.readRange(packFile(location.pack), location.offset, location.length);
-    if (bytes !== null) return bytes;
-  }
-  return null;
+  return packedCopy(folderReader(dataDir), hash);
 }
 
 /** The data folders among `dataDirs` holding a copy of `hash` whose bytes hash to its name. */

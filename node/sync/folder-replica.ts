@@ -281,7 +281,9 @@ export class FolderReplica implements SyncReplica {
   /** Records a file just written, so the next scan trusts it without hashing (unless it was edited since, within the racy window). */
   private remember(path: string, entry: LocalEntry): void {
     const stats = lstatIfThere(join(this.root, path));
-    if (stats !== null && settledBefore(stampOf(stats), Date.now())) this.state.scanCache.set(path, { stamp: stampOf(stats), entry });
+    if (stats === null) return;
+    const stamp = stampOf(stats);
+    if (settledBefore(stamp, Date.now())) this.state.scanCache.set(path, { stamp, entry });
   }
 
   private warnOnce(path: string, message: string): void {

@@ -171,8 +171,18 @@ export function packedBlocks(storage: PackReader): Map<BlockHash, PackLocation> 
   return replayPacks(readPacks(storage));
 }
 
-/** The bytes the disk holds for block `hash` (unverified), or null when no pack holds it. */
+/**
+ * The bytes the disk holds for block `hash` (unverified), or null when no pack holds it.
+ * A running node may compact the pack holding the copy between the lookup and the read
+ * (the copy is durable in a newer pack before the old one goes), so a pack that vanished
+ * meanwhile is looked up again.
+ */
 export function packedCopy(storage: PackReader, hash: BlockHash): Uint8Array | null {
-  const location = packedBlocks(storage).get(hash);
-  return location === undefined ? null : storage.readRange(packFile(location.pack), location.offset, location.length);
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const location = packedBlocks(storage).get(hash);
+    if (location === undefined) return null;
+    const bytes = storage.readRange(packFile(location.pack), location.offset, location.length);
+    if (bytes !== null) return bytes;
+  }
+  return null;
 }
