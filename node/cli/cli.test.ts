@@ -42,7 +42,9 @@ test('raftbox cluster, then status, put, get, ls, history, restore, rm; Ctrl-C s
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
   };
   try {
-    for (let i = 0; i < 100 && !output.includes('web client:'); i++) await sleep(100);
+    // The cluster builds the web client first; on a loaded machine (other test files run
+    // beside this one) a cold vite build alone can take well over ten seconds.
+    for (let i = 0; i < 1200 && !output.includes('web client:') && cluster.exitCode === null; i++) await sleep(100);
     assert.ok(output.includes('web client:'), `the cluster started:\n${output}`);
 
     let status = raftbox('status', '--json');
@@ -142,11 +144,19 @@ test('raftbox cluster, then status, put, get, ls, history, restore, rm; Ctrl-C s
     assert.is(raftbox('put', local).status, 2, 'a missing argument is bad usage');
     assert.is(raftbox('ls', '--bogus').status, 2, 'an unknown option is bad usage');
     assert.is(raftbox('put', local, '../outside').status, 1, 'a hostile path fails');
-  } finally {
+  } catch (error) {
+    // Report what went wrong first, not the exit status of a cluster stopped because of it.
     cluster.kill('SIGINT');
-    const code = await exited;
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  cluster.kill('SIGINT');
+  const code = await exited;
+  try {
     assert.is(code, 0, `cluster exits 0 on Ctrl-C:\n${output}`);
     for (let i = 0; i < 3; i++) assert.not.ok(await portOpen(basePort + i), `node ${i + 1} stopped with the cluster`);
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
