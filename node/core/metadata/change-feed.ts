@@ -10,7 +10,7 @@ export interface FeedRecord {
   version: number;
 }
 
-type FeedRow = [index: number, namespace: string, path: string, version: number];
+export type FeedRow = [index: number, namespace: string, path: string, version: number];
 
 /** A bounded, index-ordered log of feed records, shared by all namespaces. */
 export class ChangeFeed {
@@ -59,8 +59,17 @@ export class ChangeFeed {
     for (let i = lo; i < this.records.length; i++) yield this.records[i]!;
   }
 
-  toJSON(): { floor: number; rows: FeedRow[] } {
-    return { floor: this.floor, rows: this.records.slice(this.start).map((r) => [r.index, r.namespace, r.path, r.version]) };
+  /**
+   * The records held now, for a snapshot: a copy of the list, but the records themselves
+   * are shared (they never change), so this is cheap however long the feed is.
+   */
+  held(): { floor: number; records: FeedRecord[] } {
+    return { floor: this.floor, records: this.records.slice(this.start) };
+  }
+
+  /** A record as a snapshot stores it. */
+  static row(record: FeedRecord): FeedRow {
+    return [record.index, record.namespace, record.path, record.version];
   }
 
   static fromJSON(json: { floor: number; rows: FeedRow[] }, entriesMax: number): ChangeFeed {

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decode, encode } from '@msgpack/msgpack';
-import { arrayHeader, arrayPieces, mapHeader, SlicedEncoder, whole, type Piece } from './snapshot-writer.ts';
+import { arrayHeader, arrayPieces, joinBytesPerStep, mapHeader, SlicedEncoder, whole, type Piece } from './snapshot-writer.ts';
 
 function* listed(items: unknown[]): Generator<Piece> {
   yield* arrayPieces(items);
@@ -44,5 +44,20 @@ test('each step does a bounded share of the work', () => {
   assert.is(steps, 11, 'ten full steps of 1,000 elements, then the one that finds the end');
   assert.equal(decode(data), items);
 });
+
+test('a large encoding is joined over several steps, none copying much more than joinBytesPerStep', () => {
+  // 24 values of 1 MiB of binary each: all encoded in the first step (the weight allows it), then joined.
+  const items = Array.from({ length: 24 }, (_, i) => new Uint8Array(1024 * 1024).fill(i));
+  const encoder = new SlicedEncoder(listed(items), 1000);
+  const { data, steps } = runAll(encoder);
+  // A step stops copying once it reached the limit, so it may go one chunk (a value here) beyond it.
+  const joinSteps = Math.ceil(data.byteLength / (joinBytesPerStep + items[0]!.byteLength + 16));
+  assert.ok(joinSteps >= 5 && steps >= joinSteps, `${steps} steps for ${data.byteLength} bytes: the join alone needs ${joinSteps}`);
+  assert.ok(sameBytes(data, encode(items)), 'byte for byte the one-shot encoding');
+});
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && Buffer.compare(a, b) === 0;
+}
 
 test.run();

@@ -5,17 +5,28 @@
 // the pieces with a generator (headers, then elements) and the writer encodes a bounded
 // share of them per step. The result is byte for byte what one `encode` of the whole
 // value gives.
+//
+// Every step stays short, the last one included: pieces are copied straight from the
+// encoder's buffer into large chunks (one small allocation per piece would fill the young
+// generation and promote all of it, since an encoding lasts many steps), and the chunks
+// are joined into the result a bounded number of bytes per step.
 
 import { Encoder } from '@msgpack/msgpack';
 
-// One encoder for every piece (its buffer is reused; each piece is a copy of it).
+// One encoder for every piece: its buffer is reused, and each piece is copied out of it
+// before the next is encoded.
 const encoder = new Encoder();
 
-/** One run of bytes of the encoding, with the work it stood for (records encoded). */
-export interface Piece {
-  bytes: Uint8Array;
-  weight: number;
-}
+/** Bytes of encoded pieces gathered in one chunk before the next chunk is started. */
+const chunkBytes = 1024 * 1024;
+/** Most bytes the join copies into the result in one step. */
+export const joinBytesPerStep = 4 * 1024 * 1024;
+
+/**
+ * One run of bytes of the encoding, given as bytes or as a value to encode, with the work
+ * it stands for (records encoded).
+ */
+export type Piece = { bytes: Uint8Array; weight: number } | { value: unknown; weight: number };
 
 /** msgpack header of an array of `length` elements. */
 export function arrayHeader(length: number): Uint8Array {
@@ -35,7 +46,7 @@ function header(length: number, fix: number, with16: number, with32: number): Ui
 
 /** A value encoded whole, as one piece. */
 export function whole(value: unknown, weight = 1): Piece {
-  return { bytes: encoder.encode(value), weight };
+  return { value, weight };
 }
 
 /** An array encoded element by element; `weight` tells what each element costs. */
@@ -46,35 +57,62 @@ export function* arrayPieces<T>(items: readonly T[], weight: (item: T) => number
 
 /**
  * Runs a generator of pieces a step at a time. `step` encodes pieces until their weight
- * reaches `weightPerStep` and returns null, or returns the whole encoding once the last
- * piece is done.
+ * reaches `weightPerStep` and returns null; once the pieces are done, it joins them into
+ * one array, at most `joinBytesPerStep` bytes per step, and the step that finishes the
+ * join returns the whole encoding.
  */
 export class SlicedEncoder {
+  /** Filled chunks, in order; `current` is being filled. */
   private readonly chunks: Uint8Array[] = [];
+  private current = new Uint8Array(0);
+  private used = 0;
   private bytes = 0;
+  private join: { out: Uint8Array; chunk: number; offset: number } | null = null;
 
   constructor(private readonly pieces: Iterator<Piece>, private readonly weightPerStep: number) {}
 
   step(): Uint8Array | null {
-    let weight = 0;
-    while (weight < this.weightPerStep) {
-      const next = this.pieces.next();
-      if (next.done) return this.join();
-      this.chunks.push(next.value.bytes);
-      this.bytes += next.value.bytes.byteLength;
-      weight += next.value.weight;
+    if (this.join === null) {
+      let weight = 0;
+      for (;;) {
+        if (weight >= this.weightPerStep) return null;
+        const next = this.pieces.next();
+        if (next.done) break;
+        const piece = next.value;
+        this.write('bytes' in piece ? piece.bytes : encoder.encodeSharedRef(piece.value));
+        weight += piece.weight;
+      }
+      if (this.used > 0) this.chunks.push(this.current.subarray(0, this.used));
+      this.current = new Uint8Array(0);
+      this.used = 0;
+      this.join = { out: new Uint8Array(this.bytes), chunk: 0, offset: 0 };
     }
-    return null;
+    return this.joinStep(this.join);
   }
 
-  private join(): Uint8Array {
-    const out = new Uint8Array(this.bytes);
-    let offset = 0;
-    for (const chunk of this.chunks) {
-      out.set(chunk, offset);
-      offset += chunk.byteLength;
+  // Copies `bytes` (which may be the encoder's own buffer, reused by the next encode) into the chunks.
+  private write(bytes: Uint8Array): void {
+    if (this.used + bytes.byteLength > this.current.byteLength) {
+      if (this.used > 0) this.chunks.push(this.current.subarray(0, this.used));
+      this.current = new Uint8Array(Math.max(chunkBytes, bytes.byteLength));
+      this.used = 0;
     }
-    this.chunks.length = 0;
-    return out;
+    this.current.set(bytes, this.used);
+    this.used += bytes.byteLength;
+    this.bytes += bytes.byteLength;
+  }
+
+  private joinStep(join: { out: Uint8Array; chunk: number; offset: number }): Uint8Array | null {
+    let copied = 0;
+    while (join.chunk < this.chunks.length) {
+      if (copied >= joinBytesPerStep) return null;
+      const chunk = this.chunks[join.chunk]!;
+      join.out.set(chunk, join.offset);
+      join.offset += chunk.byteLength;
+      copied += chunk.byteLength;
+      // Dropped as soon as it is copied, so the chunks and the result are not both held to the end.
+      this.chunks[join.chunk++] = new Uint8Array(0);
+    }
+    return join.out;
   }
 }

@@ -12,7 +12,7 @@ import { restoreAll, type StateMachine } from '../raft/raft-actor.ts';
 import { SessionTable } from '../raft/sessions.ts';
 import { BlockReferences } from './block-references.ts';
 import { BlockRegistry, type RegistryRow } from './block-registry.ts';
-import { ChangeFeed } from './change-feed.ts';
+import { ChangeFeed, type FeedRecord, type FeedRow } from './change-feed.ts';
 import { decodeCommand, toWireError, type ApplyResult, type CommitCommand, type GcCommand, type MemberCommand, type NodeCommand, type RegisterCommand, type ReleaseCommand } from './commands.ts';
 import { OwnerChanges } from './owner-changes.ts';
 import { RingState, type JoinedNode } from './ring-state.ts';
@@ -77,7 +77,7 @@ interface SnapshotState {
   appliedIndex: number;
   namespaces: [string, [string, FileInfo[]][]][];
   registry: ReturnType<BlockRegistry['toJSON']>;
-  feed: ReturnType<ChangeFeed['toJSON']>;
+  feed: { floor: number; records: FeedRecord[] };
   sessions: [string, number, ApplyResult, number][];
   ring?: ReturnType<RingState['toJSON']>;
 }
@@ -459,7 +459,7 @@ export class MetadataStateMachine implements StateMachine {
       appliedIndex: this.appliedIndex,
       namespaces: [...this.namespaces].map(([name, files]) => [name, [...files].map(([path, versions]) => [path, versions.slice()])]),
       registry: this.registry.toJSON(),
-      feed: this.feed.toJSON(),
+      feed: this.feed.held(),
       sessions: this.sessions.toJSON(),
       ring: this.ring.toJSON(),
     };
@@ -520,11 +520,12 @@ export class MetadataStateMachine implements StateMachine {
 }
 
 /** A snapshot decoded, its largest parts already in the shape the state machine keeps. */
-interface RestoredState extends Omit<SnapshotState, 'format' | 'namespaces' | 'registry'> {
+interface RestoredState extends Omit<SnapshotState, 'format' | 'namespaces' | 'registry' | 'feed'> {
   namespaces: Map<string, Namespace>;
   /** Counted from the versions as they are read, then checked against the registry. */
   references: BlockReferences;
   registry: BlockRegistry;
+  feed: { floor: number; rows: FeedRow[] };
 }
 
 /**
@@ -560,7 +561,7 @@ function* readSnapshot(data: Uint8Array): Generator<number, RestoredState> {
       for (let feedKeys = reader.mapHeader(); feedKeys > 0; feedKeys--) {
         const feedKey = reader.key();
         if (feedKey === 'floor') state.feed.floor = reader.value() as number;
-        else if (feedKey === 'rows') yield* rows(reader, (row: SnapshotState['feed']['rows'][number]) => state.feed.rows.push(row));
+        else if (feedKey === 'rows') yield* rows(reader, (row: FeedRow) => state.feed.rows.push(row));
         else throw new SnapshotFormatError(`the snapshot's change feed has an unknown key ${JSON.stringify(feedKey)}`);
       }
     } else if (key === 'sessions') yield* rows(reader, (row: SnapshotState['sessions'][number]) => state.sessions.push(row));
@@ -600,7 +601,13 @@ function* snapshotPieces(state: SnapshotState): Generator<Piece> {
   for (const [name, files] of state.namespaces) {
     yield { bytes: arrayHeader(2), weight: 0 };
     yield whole(name);
-    yield* arrayPieces(files, ([, versions]) => versions.length);
+    // Version by version, so no piece is larger than one record however long a history is.
+    yield { bytes: arrayHeader(files.length), weight: 0 };
+    for (const [path, versions] of files) {
+      yield { bytes: arrayHeader(2), weight: 0 };
+      yield whole(path, 0);
+      yield* arrayPieces(versions);
+    }
   }
   yield whole('registry');
   yield* arrayPieces(state.registry);
@@ -609,7 +616,8 @@ function* snapshotPieces(state: SnapshotState): Generator<Piece> {
   yield whole('floor');
   yield whole(state.feed.floor);
   yield whole('rows');
-  yield* arrayPieces(state.feed.rows);
+  yield { bytes: arrayHeader(state.feed.records.length), weight: 0 };
+  for (const record of state.feed.records) yield whole(ChangeFeed.row(record));
   yield whole('sessions');
   yield* arrayPieces(state.sessions);
   yield whole('ring');
