@@ -253,4 +253,26 @@ test('snapshots: a disconnected follower is brought back by InstallSnapshot, als
   assert.equal(c.monitor.failures, []);
 });
 
+test('replicas take their snapshots at different points, first member first, so a quorum is never busy snapshotting all at once', () => {
+  const c = cluster(3, 7, 0, 60);
+  c.run(1_500);
+  // Proposals one at a time: the first time each node compacts is where its log crossed its own threshold.
+  const firstSnapshot = new Map<string, number>();
+  for (let i = 0; i < 150; i++) {
+    const state = propose(c, `v${i}`);
+    while (!state.done) c.run(c.queue.now + 5);
+    for (const node of c.nodes) {
+      const index = node.actor!.raft.log.snapshot.index;
+      if (index > 0 && !firstSnapshot.has(node.id)) firstSnapshot.set(node.id, index);
+    }
+  }
+  const points = [...c.ids].sort().map((id) => firstSnapshot.get(id));
+  assert.ok(points.every((index) => index !== undefined), `every node compacted: ${JSON.stringify(points)}`);
+  const [first, second, third] = points as [number, number, number];
+  // Thresholds 60, 80 and 100 entries past the start, each reached a few entries late at most.
+  assert.ok(first < second && second < third, `in member order: ${points}`);
+  assert.ok(second - first >= 15 && third - second >= 15, `about 20 entries apart: ${points}`);
+  assert.equal(c.monitor.failures, []);
+});
+
 test.run();
