@@ -17,8 +17,9 @@ import { Encoder } from '@msgpack/msgpack';
 // before the next is encoded.
 const encoder = new Encoder();
 
-/** Bytes of encoded pieces gathered in one chunk before the next chunk is started. */
-const chunkBytes = 1024 * 1024;
+/** The first chunk of encoded pieces; each next one is twice as large, up to `chunkBytesMax`. Small snapshots stay small. */
+const chunkBytesFirst = 16 * 1024;
+const chunkBytesMax = 1024 * 1024;
 /** Most bytes the join copies into the result in one step. */
 export const joinBytesPerStep = 4 * 1024 * 1024;
 
@@ -94,7 +95,8 @@ export class SlicedEncoder {
   private write(bytes: Uint8Array): void {
     if (this.used + bytes.byteLength > this.current.byteLength) {
       if (this.used > 0) this.chunks.push(this.current.subarray(0, this.used));
-      this.current = new Uint8Array(Math.max(chunkBytes, bytes.byteLength));
+      const next = Math.min(chunkBytesMax, Math.max(chunkBytesFirst, this.current.byteLength * 2));
+      this.current = new Uint8Array(Math.max(next, bytes.byteLength));
       this.used = 0;
     }
     this.current.set(bytes, this.used);

@@ -58,7 +58,7 @@ export interface RaftActorOptions {
   appendBytesMax: number;
   inflightMessagesMax: number;
   inflightBytesMax: number;
-  /** Take a snapshot and compact the log once at least this many entries were applied since the last one... */
+  /** Take a snapshot and compact the log once at least this many entries were applied since the last one (up to twice as many on other members: see compactionSpread)... */
   snapshotEntries: number;
   /**
    * ...and once those entries' bytes add up to at least this share of the last snapshot's
