@@ -295,18 +295,27 @@ test('a follower that was down catches up through an InstallSnapshot larger than
     const lagging = cluster.members.find((member) => member.id !== leader)!.id;
     await cluster.kill(lagging);
 
-    // Paths of 4000 bytes and empty files: about 8 KB of state each (the file and its change feed record).
-    const filesCount = 1100;
+    // Paths of 4000 bytes and empty files: about 8 KB of state each (the file and its change
+    // feed record). Files are written, 550 at a time, until the leader saved a snapshot larger
+    // than a frame: when it snapshots depends on its place among the members (each takes its
+    // snapshot at another point), so the count it takes varies.
     const writers = await Promise.all(Array.from({ length: 16 }, (_, i) => connect({ servers: cluster.urls.filter((url) => url !== cluster.url(lagging)), device: `writer-${i}` })));
     clients.push(...writers);
-    let nextFile = 0;
-    await Promise.all(writers.map(async (writer) => {
-      for (let n = nextFile++; n < filesCount; n = nextFile++) {
-        await writer.writeFile(`bulk/${String(n).padStart(6, '0')}-${'x'.repeat(3980)}`, new Uint8Array(0));
-      }
-    }));
     const leaderSnapshot = join(cluster.member(leader).dataDir, 'snapshot');
-    await waitFor(() => existsSync(leaderSnapshot) && statSync(leaderSnapshot).size > frameBytesMax + 64 * 1024, 'a leader snapshot larger than a frame', 15_000);
+    const largeSnapshot = () => existsSync(leaderSnapshot) && statSync(leaderSnapshot).size > frameBytesMax + 64 * 1024;
+    let filesCount = 0;
+    while (!largeSnapshot() && filesCount < 5500) {
+      let nextFile = filesCount;
+      filesCount += 550;
+      await Promise.all(writers.map(async (writer) => {
+        for (let n = nextFile++; n < filesCount; n = nextFile++) {
+          await writer.writeFile(`bulk/${String(n).padStart(6, '0')}-${'x'.repeat(3980)}`, new Uint8Array(0));
+        }
+      }));
+      // A snapshot is encoded a step at a time and then saved: give the last one time to land.
+      for (let i = 0; i < 20 && !largeSnapshot(); i++) await sleep(100);
+    }
+    await waitFor(largeSnapshot, `a leader snapshot larger than a frame (after ${filesCount} files)`, 15_000);
 
     await cluster.startNode(lagging);
     let caughtUp = false;
