@@ -41,6 +41,7 @@ test('raftbox cluster, then status, put, get, ls, history, restore, rm; Ctrl-C s
     const result = spawnSync(process.execPath, [shim, ...args], { encoding: 'utf8', env: { ...process.env, RAFTBOX_SERVER: servers }, timeout: 60_000 });
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
   };
+  let stepsPassed = false;
   try {
     // The cluster builds the web client first; on a loaded machine (other test files run
     // beside this one) a cold vite build alone can take well over ten seconds.
@@ -144,20 +145,19 @@ test('raftbox cluster, then status, put, get, ls, history, restore, rm; Ctrl-C s
     assert.is(raftbox('put', local).status, 2, 'a missing argument is bad usage');
     assert.is(raftbox('ls', '--bogus').status, 2, 'an unknown option is bad usage');
     assert.is(raftbox('put', local, '../outside').status, 1, 'a hostile path fails');
-  } catch (error) {
-    // Report what went wrong first, not the exit status of a cluster stopped because of it.
-    cluster.kill('SIGINT');
-    await exited;
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
-  }
-  cluster.kill('SIGINT');
-  const code = await exited;
-  try {
-    assert.is(code, 0, `cluster exits 0 on Ctrl-C:\n${output}`);
-    for (let i = 0; i < 3; i++) assert.not.ok(await portOpen(basePort + i), `node ${i + 1} stopped with the cluster`);
+    stepsPassed = true;
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    cluster.kill('SIGINT');
+    const code = await exited;
+    try {
+      // After a failed step, that failure is the one to report, not how the cluster stopped.
+      if (stepsPassed) {
+        assert.is(code, 0, `cluster exits 0 on Ctrl-C:\n${output}`);
+        for (let i = 0; i < 3; i++) assert.not.ok(await portOpen(basePort + i), `node ${i + 1} stopped with the cluster`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 });
 

@@ -88,7 +88,7 @@ export class SlicedEncoder {
       this.used = 0;
       this.join = { out: new Uint8Array(this.bytes), chunk: 0, offset: 0 };
     }
-    return this.joinStep(this.join);
+    return this.joinStep();
   }
 
   // Copies `bytes` (which may be the encoder's own buffer, reused by the next encode) into the chunks.
@@ -104,7 +104,8 @@ export class SlicedEncoder {
     this.bytes += bytes.byteLength;
   }
 
-  private joinStep(join: { out: Uint8Array; chunk: number; offset: number }): Uint8Array | null {
+  private joinStep(): Uint8Array | null {
+    const join = this.join!;
     let copied = 0;
     while (join.chunk < this.chunks.length) {
       if (copied >= joinBytesPerStep) return null;
