@@ -1,20 +1,6 @@
 // `npm run bench -- NAME [--json]`: runs one benchmark, prints a table for people and, with
 // --json, one JSON object as the last stdout line. Exit 2 for bad usage or a benchmark
-// that is not built yet.
-//
-//   meta [--quick]       metadata writes at 1/16/64/256 SDK clients vs a 3-node etcd.
-//   upload [--quick]     1 GiB up and down at R=3 vs the raw disk write+sync rate, and a
-//                        first folder sync of 10,000 small files (files/s).
-//   delta [--quick]      bytes uploaded for 3 edits of a synced 256 MiB file vs fixed 4 MiB blocks.
-//   failover [--quick]   write unavailability while the leader is killed 10 times.
-//   rereplication [--quick]  detection and re-replication time after kill -9 of one of 4 nodes holding 1 GiB.
-//   hash [--quick]       FastCDC and SHA-256 MB/s on 256 MiB: alone, together on one thread,
-//                        and on a worker_threads pool; target ≥ 600 MB/s.
-//   layout [--quick]     small blocks stored as pack appends vs one file each: blocks/s and CPU per block.
-//   sim [--seeds-1000]   5 seeds × 60 simulated s (5 nodes, 8 clients, all faults) on one
-//                        thread, target: one 60 s seed ≤ 0.5 s wall (median). --seeds-1000
-//                        also times seeds 1..1000 (default duration) on the worker pool,
-//                        target ≤ 10 minutes.
+// that is not built yet. `--help` lists the benchmarks (`usage` below).
 
 import { realpathSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -141,8 +127,33 @@ function printSim(report: SimBenchmark): void {
   }
 }
 
+const usage = `usage: npm run bench -- NAME [--quick] [--json]   (or raftbox bench NAME …)
+
+Each benchmark starts what it measures (nodes on loopback) and prints a table; --json
+prints one JSON object as the last line instead, --quick a shorter run.
+
+  meta            metadata writes at 1/16/64/256 SDK clients vs a 3-node etcd
+                  (Debian package etcd-server, when installed)
+  upload          1 GiB up and down at R=3 vs the raw disk write+sync rate, and a first
+                  folder sync of 10,000 small files (files/s)
+  delta           bytes uploaded for 3 edits of a synced 256 MiB file vs fixed 4 MiB blocks
+  failover        write unavailability while the leader is killed 10 times
+  rereplication   detection and re-replication time after kill -9 of one of 4 nodes
+                  holding 1 GiB
+  hash            FastCDC and SHA-256 MB/s on 256 MiB: alone, together on one thread,
+                  on a worker_threads pool, and in Chromium's web workers; target ≥ 600 MB/s
+  layout          small blocks stored as pack appends vs one file each: blocks/s and CPU
+                  per block
+  sim             5 seeds × 60 simulated s (5 nodes, 8 clients, all faults) on one thread,
+                  target: one 60 s seed ≤ 0.5 s wall (median); --seeds-1000 also times
+                  seeds 1..1000 on the worker pool, target ≤ 10 minutes`;
+
 /** Parses the command line, runs the benchmark, prints it; resolves with the exit status. */
 export async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(usage + '\n');
+    return 0;
+  }
   const args = parseBenchArgs(argv, ['seeds-1000', 'quick']);
   const known: readonly string[] = benchmarkNames;
   if (!known.includes(args.name)) usageError(`Unknown benchmark "${args.name}"; the benchmarks are: ${benchmarkNames.join(', ')}.`);

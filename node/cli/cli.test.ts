@@ -161,4 +161,42 @@ test('raftbox cluster, then status, put, get, ls, history, restore, rm; Ctrl-C s
   }
 });
 
+test('every command describes itself and all its options with --help, -h or raftbox help COMMAND', () => {
+  const run = (...args: string[]) => spawnSync(process.execPath, [shim, ...args], { encoding: 'utf8', timeout: 60_000 });
+  // What each command's parser accepts (a flag missing here and from its page would go unseen).
+  const options: Record<string, string[]> = {
+    node: ['--id', '--listen', '--peers', '--join', '--learner', '--data', '--replication', '--secret', '--cluster-id', '--log-level', '--heartbeat-ms', '--down-after-ms', '--repair-mib-per-second', '--scrub-mib-per-second', '--gc-grace-ms', '--gc-interval-ms', '--history-versions', '--orphan-sweep-ms', '--chaos'],
+    cluster: ['--nodes', '--base-port', '--http-port', '--data', '--replication', '--log-level'],
+    status: ['--json', '--server', '--token'],
+    put: ['--if-version', '--json', '--server', '--token'],
+    get: ['--version', '--json', '--server'],
+    ls: ['--deleted', '--json', '--server'],
+    rm: ['--if-version', '--json', '--server'],
+    history: ['--json', '--server'],
+    restore: ['--json', '--server'],
+    sync: ['--watch', '--json', '--limit-rate', '--device', '--server', '--token'],
+    admin: ['scrub', 'gc', 'remove-node', '--node', '--json', '--server'],
+  };
+  for (const [command, flags] of Object.entries(options)) {
+    const page = run(command, '--help');
+    assert.is(page.status, 0, `${command} --help exits 0: ${page.stderr}`);
+    assert.ok(page.stdout.startsWith(`usage: raftbox ${command}`), `${command} --help starts with its synopsis: ${page.stdout.slice(0, 80)}`);
+    for (const flag of flags) assert.ok(page.stdout.includes(flag), `${command} --help mentions ${flag}`);
+    assert.is(page.stderr, '', `${command} --help writes nothing to stderr`);
+    if (command !== 'put' && command !== 'sync') continue;
+    assert.is(run(command, 'some-argument', '-h').stdout, page.stdout, `${command} … -h prints the same page`);
+    assert.is(run('help', command).stdout, page.stdout, `raftbox help ${command} prints the same page`);
+  }
+  const bench = run('bench', '--help');
+  assert.is(bench.status, 0, bench.stderr);
+  for (const name of ['meta', 'upload', 'delta', 'failover', 'rereplication', 'hash', 'layout', 'sim']) assert.match(bench.stdout, new RegExp(`^  ${name} `, 'm'));
+  const sim = run('sim', '--help');
+  assert.is(sim.status, 0, sim.stderr);
+  assert.match(sim.stdout, /--seeds A\.\.B/);
+  const top = run('--help');
+  assert.is(top.status, 0);
+  assert.match(top.stdout, /raftbox COMMAND --help/);
+  assert.is(run('put', '--bogus').status, 2, 'an unknown option is still bad usage');
+});
+
 test.run();

@@ -6,6 +6,7 @@ import { isRaftboxError, raftboxError } from '../../protocol/errors.ts';
 import { adminCommand } from './admin-commands.ts';
 import { UsageError } from './args.ts';
 import { clientCommands } from './client-commands.ts';
+import { commandHelp, wantsHelp } from './help.ts';
 import { clusterCommand, nodeCommand } from './server-commands.ts';
 import { syncCommand } from './sync-command.ts';
 
@@ -25,7 +26,8 @@ const usage = `usage: raftbox COMMAND [options]
   sync DIR [--watch] [--json] [--limit-rate 2M] [--device NAME]
   sim …                                   bench …
 
-common options: --server URL[,URL…] (or RAFTBOX_SERVER), --token T (or RAFTBOX_TOKEN), --json`;
+common options: --server URL[,URL…] (or RAFTBOX_SERVER), --token T (or RAFTBOX_TOKEN), --json
+raftbox COMMAND --help describes one command and all its options.`;
 
 type Command = (argv: string[]) => Promise<number>;
 
@@ -42,6 +44,7 @@ const commands: Record<string, Command> = {
 /** Runs one command line and returns the exit status; never throws. */
 export async function run(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === 'help' && rest.length > 0) return run([rest[0]!, '--help']);
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     console.log(usage);
     return name === undefined ? 2 : 0;
@@ -50,6 +53,11 @@ export async function run(argv: string[]): Promise<number> {
   if (!command) {
     console.error(`raftbox: unknown command "${name}"; run raftbox --help for the commands.`);
     return 2;
+  }
+  const page = commandHelp(name);
+  if (page !== undefined && wantsHelp(rest)) {
+    console.log(page);
+    return 0;
   }
   try {
     return await command(rest);
