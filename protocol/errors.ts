@@ -24,6 +24,11 @@ export const errorCodes = [
   'not_found',
   /** A path breaks the path rules (absolute, `..`, empty segment, too long). */
   'bad_path',
+  /**
+   * A path would be a file and a folder at once: a file inside something that is a file
+   * (`details.file`), or a file where a folder holds records. Refused whole, like `conflict`.
+   */
+  'path_conflict',
   /** Bytes do not hash to the name they were sent or stored under. */
   'hash_mismatch',
   /** A file version that was asked for is not retained (never existed or collected). */

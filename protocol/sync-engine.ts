@@ -357,7 +357,7 @@ class SyncRun {
       try {
         this.recordCommitted(batch, await this.remote.commit(batch.flatMap(changesOf)));
       } catch (error) {
-        if (!isRaftboxError(error, 'conflict') && !isRaftboxError(error, 'not_found')) throw error;
+        if (!isRefusedRace(error)) throw error;
         for (const action of batch) await this.commitAlone(action);
       }
       await this.flush();
@@ -368,7 +368,7 @@ class SyncRun {
     try {
       this.recordCommitted([action], await this.remote.commit(changesOf(action)));
     } catch (error) {
-      if (!isRaftboxError(error, 'conflict') && !isRaftboxError(error, 'not_found')) throw error;
+      if (!isRefusedRace(error)) throw error;
       this.unsettled = true;
     }
   }
@@ -728,4 +728,14 @@ class Throttle {
       await this.options.sleep(Math.ceil(((Math.min(bytes, rate) - this.available) * 1000) / rate));
     }
   }
+}
+
+/**
+ * A commit refused because the cluster changed since the listing: a path moved on
+ * (`conflict`), a block went (`not_found`), or another device made a path the other kind,
+ * a file where this one has a folder or the reverse (`path_conflict`). The next pass
+ * plans against what is there now.
+ */
+function isRefusedRace(error: unknown): boolean {
+  return isRaftboxError(error, 'conflict') || isRaftboxError(error, 'not_found') || isRaftboxError(error, 'path_conflict');
 }

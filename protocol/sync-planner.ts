@@ -90,6 +90,10 @@ interface Planning {
   conflicts: SyncConflict[];
   /** Every path that exists or will exist, so conflict copies get fresh names. */
   taken: Set<string>;
+  /** Folders under which the remote holds something this plan does not delete. */
+  remoteFolders: Set<string>;
+  /** The same for the local side. */
+  localFolders: Set<string>;
 }
 
 /**
@@ -107,6 +111,8 @@ export function planSync(local: LocalTree, remote: RemoteTree, base: BaseTree, o
     actions: [],
     conflicts: [],
     taken: new Set([...local.keys(), ...remote.keys()].filter((path) => local.has(path) || !remote.get(path)!.deleted)),
+    remoteFolders: keptRemoteFolders(local, remote, base),
+    localFolders: keptLocalFolders(local, remote, base),
   };
   const paths = [...new Set([...local.keys(), ...remote.keys(), ...base.keys()])].sort();
   const moved = planMoves(planning);
@@ -119,12 +125,21 @@ export function planSync(local: LocalTree, remote: RemoteTree, base: BaseTree, o
 
 function planPath(planning: Planning, path: string): void {
   const local = planning.local.get(path) ?? null;
-  const live = planning.remote.get(path) ?? null;
-  const remote = live !== null && !live.deleted ? live : null;
   const base = planning.base.get(path) ?? null;
+  const recorded = planning.remote.get(path) ?? null;
+  // A folder recorded while the cluster only implied it (version 0), and implied no more:
+  // gone there, as if deleted, though no tombstone says so.
+  const live = recorded ?? (base?.version === 0 ? { ...base, deleted: true, device: '' } : null);
+  const remote = live !== null && !live.deleted ? live : null;
   const localChanged = !sameOrBothAbsent(local, base);
-  const remoteChanged = base === null ? remote !== null : live === null || live.version !== base.version;
+  const remoteChanged = base === null ? remote !== null : recorded === null || recorded.version !== base.version;
   if (!localChanged && !remoteChanged) return;
+  // A file made here where the remote keeps a folder with contents: the folder stays (it
+  // cannot become a file while it holds anything), and the file moves aside.
+  if (localChanged && local?.kind === 'file' && remote?.kind === 'dir' && planning.remoteFolders.has(path)) return keepBoth(planning, path, local, remote);
+  // And the reverse: a file made there where a folder here still holds what this plan
+  // does not delete. The folder moves aside with what it holds; the file comes here.
+  if (local?.kind === 'dir' && remote?.kind === 'file' && planning.localFolders.has(path)) return keepBoth(planning, path, local, remote);
   if (localChanged && !remoteChanged) return pushLocal(planning, path, local, base, live);
   if (!localChanged) return pullRemote(planning, path, local, live, remote);
   if (local === null && remote === null) return record(planning, path, null);
@@ -182,12 +197,42 @@ function resolveBothChanged(
     planning.actions.push({ type: 'upload', path, local, ifVersion: live.version, clock: mergeClocks(mine, live.clock) });
     return;
   }
-  // Concurrent edits: the committed version keeps the path, the local one moves aside.
+  keepBoth(planning, path, local, remote);
+}
+
+/** Concurrent edits: the committed version keeps the path, the local one moves aside. */
+function keepBoth(planning: Planning, path: string, local: LocalEntry, remote: RemoteEntry): void {
   const copyPath = conflictCopyPath(planning, path);
   planning.conflicts.push({ path, reason: 'both-edited', copyPath });
   planning.actions.push({ type: 'conflict-copy', path, copyPath, expect: local });
   planning.actions.push({ type: 'upload', path: copyPath, local, ifVersion: planning.remote.get(copyPath)?.version ?? 0, clock: {} });
   planning.actions.push({ type: 'download', path, remote, expect: null });
+}
+
+/**
+ * The folders holding a local entry that this plan will not delete: every local entry
+ * but those left as the base had them whose remote record is a tombstone.
+ */
+function keptLocalFolders(local: LocalTree, remote: RemoteTree, base: BaseTree): Set<string> {
+  const folders = new Set<string>();
+  for (const [path, entry] of local) {
+    if (remote.get(path)?.deleted === true && sameOrBothAbsent(entry, base.get(path) ?? null)) continue;
+    for (let slash = path.lastIndexOf('/'); slash > 0 && !folders.has(path.slice(0, slash)); slash = path.lastIndexOf('/', slash - 1)) folders.add(path.slice(0, slash));
+  }
+  return folders;
+}
+
+/**
+ * The folders holding a remote entry that this plan will not delete: every live remote
+ * entry but those the local side deleted and the remote left as the base had them.
+ */
+function keptRemoteFolders(local: LocalTree, remote: RemoteTree, base: BaseTree): Set<string> {
+  const folders = new Set<string>();
+  for (const [path, entry] of remote) {
+    if (entry.deleted || (!local.has(path) && base.get(path)?.version === entry.version)) continue;
+    for (let slash = path.lastIndexOf('/'); slash > 0 && !folders.has(path.slice(0, slash)); slash = path.lastIndexOf('/', slash - 1)) folders.add(path.slice(0, slash));
+  }
+  return folders;
 }
 
 /** The clock of the local state of a path: its own, or the base's advanced by this device when it differs from the base. */

@@ -87,7 +87,23 @@ export function remoteEntryOf(info: FileInfo): RemoteEntry {
 
 /** The remote tree of a listing that includes tombstones. */
 export function remoteTreeOf(files: readonly FileInfo[]): RemoteTree {
-  return new Map(files.map((info) => [info.path, remoteEntryOf(info)]));
+  const tree: RemoteTree = new Map(files.map((info) => [info.path, remoteEntryOf(info)]));
+  // A record at a/b/c implies folders a and a/b even where no record names them (files
+  // written with the SDK or `raftbox put` carry no folder records) or only a tombstone
+  // does: to every replica they are folders, so the planner must see them as such. An
+  // implied folder is at version 0, which no record has: a replica that recorded it sees
+  // a change once the folder is implied no more, and a commit there expects "nothing or a
+  // tombstone", which is what the cluster holds.
+  for (const info of files) {
+    if (info.deleted) continue;
+    for (let slash = info.path.lastIndexOf('/'); slash > 0; slash = info.path.lastIndexOf('/', slash - 1)) {
+      const parent = info.path.slice(0, slash);
+      const there = tree.get(parent);
+      if (there !== undefined && !there.deleted) break;
+      tree.set(parent, { kind: 'dir', blocks: [], size: 0, mtime: 0, executable: false, version: 0, clock: {}, deleted: false, device: '' });
+    }
+  }
+  return tree;
 }
 
 /** The base entry recorded once a replica holds the same content as `info`. */

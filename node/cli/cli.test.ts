@@ -145,6 +145,13 @@ test('raftbox cluster, then status, put, get, ls, history, restore, rm; Ctrl-C s
     assert.is(raftbox('put', local).status, 2, 'a missing argument is bad usage');
     assert.is(raftbox('ls', '--bogus').status, 2, 'an unknown option is bad usage');
     assert.is(raftbox('put', local, '../outside').status, 1, 'a hostile path fails');
+    // media/big.bin is a file and media a folder: neither can become the other while it matters.
+    const underFile = raftbox('put', local, 'media/big.bin/inner.txt');
+    assert.is(underFile.status, 1, `a file below a file fails: ${underFile.stderr}`);
+    assert.match(underFile.stderr, /"media\/big.bin" is a file, not a folder.*\(path_conflict\)/);
+    const overFolder = raftbox('put', local, 'media');
+    assert.is(overFolder.status, 1, 'a file over a folder that holds files fails');
+    assert.match(overFolder.stderr, /"media" cannot be a file: it is a folder that still holds files.*\(path_conflict\)/);
     stepsPassed = true;
   } finally {
     cluster.kill('SIGINT');

@@ -196,7 +196,17 @@ export class FolderReplica implements SyncReplica {
     await chmod(temporary, remote.executable ? 0o755 : 0o644);
     const mtime = new Date(remote.mtime);
     await utimes(temporary, mtime, mtime);
-    await rename(temporary, join(this.root, path));
+    try {
+      // A folder the remote replaced by a file goes first; rmdir refuses one that still holds anything.
+      if (expect?.kind === 'dir') await rmdir(join(this.root, path));
+      await rename(temporary, join(this.root, path));
+    } catch (error) {
+      await unlink(temporary).catch(() => undefined);
+      // A folder appeared there meanwhile (another download of this pass made it the
+      // parent of its file): refused like an edit would be, and planned again next pass.
+      if (!isInTheWay(error)) throw error;
+      return false;
+    }
     this.remember(path, { kind: 'file', blocks: remote.blocks, size: remote.size, mtime: remote.mtime, executable: remote.executable });
     return true;
   }
@@ -206,6 +216,8 @@ export class FolderReplica implements SyncReplica {
     if (now?.kind === 'dir') return true;
     if (isExpected(now, expect) && (await this.makeParents(path))) {
       try {
+        // A file the remote replaced by a folder goes first (the plan checked it is the synced one).
+        if (expect?.kind === 'file') await unlink(join(this.root, path));
         await mkdir(join(this.root, path));
         return true;
       } catch (error) {
@@ -362,6 +374,12 @@ function stampOf(stats: Stats): FileStamp {
 
 function sameStamp(a: FileStamp, b: FileStamp): boolean {
   return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino && a.mode === b.mode;
+}
+
+/** A rename refused because a folder (or a file where a folder should be) holds the target. */
+function isInTheWay(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'EISDIR' || code === 'ENOTDIR' || code === 'ENOTEMPTY' || code === 'EEXIST';
 }
 
 /** Whether what a path holds (`current`'s answer) is still `expect`, so it may be replaced. */

@@ -183,6 +183,52 @@ test('concurrent edits keep both contents: the later sync gets a conflict copy',
   }
 });
 
+test('a file and a folder at the same path keep both: files put with the CLI imply folders, and a file made over one moves aside', async () => {
+  const s = await setup();
+  try {
+    const a = s.folder('a');
+    const b = s.folder('b');
+    // Here a file "notes"; in the cluster, notes/today.txt from the CLI, which names no folder record.
+    writeFileSync(join(a, 'notes'), 'a file on a');
+    writeFileSync(join(s.root, 'today.txt'), 'put with the CLI');
+    assert.is(s.raftbox('put', join(s.root, 'today.txt'), 'notes/today.txt').status, 0);
+    const first = await s.sync(a);
+    assert.is(first.status, 0, first.stderr);
+    const conflicts = first.summary!.conflicts as string[];
+    assert.is(conflicts.length, 1, JSON.stringify(first.summary));
+    assert.match(conflicts[0]!, /^notes \(conflicted copy from .+\)$/);
+    assert.is(readFileSync(join(a, 'notes', 'today.txt'), 'utf8'), 'put with the CLI');
+    assert.is(readFileSync(join(a, conflicts[0]!), 'utf8'), 'a file on a');
+    // The cluster would not have taken the file over the folder, nor a file below a file.
+    const over = s.raftbox('put', join(s.root, 'today.txt'), 'notes');
+    assert.match(over.stderr, /path_conflict/);
+    assert.match(s.raftbox('put', join(s.root, 'today.txt'), `${conflicts[0]}/inside.txt`).stderr, /path_conflict/);
+    // The other way round: b holds a folder "plans" with a new file, and a replaced the
+    // synced folder "plans" by a file meanwhile. b's folder moves aside, whole.
+    mkdirSync(join(a, 'plans'));
+    writeFileSync(join(a, 'plans', 'old.txt'), 'old plan');
+    assert.is((await s.sync(a)).status, 0);
+    assert.is((await s.sync(b)).status, 0);
+    rmSync(join(a, 'plans'), { recursive: true });
+    writeFileSync(join(a, 'plans'), 'plans are a file now');
+    writeFileSync(join(b, 'plans', 'new.txt'), 'a new plan on b');
+    const replaced = await s.sync(a);
+    assert.is(replaced.status, 0, replaced.stderr);
+    const second = await s.sync(b);
+    assert.is(second.status, 0, second.stderr);
+    const moved = (second.summary!.conflicts as string[]).find((path) => path.startsWith('plans (conflicted copy'));
+    assert.ok(moved !== undefined, JSON.stringify(second.summary));
+    assert.is(readFileSync(join(b, 'plans'), 'utf8'), 'plans are a file now');
+    assert.is(readFileSync(join(b, moved!, 'new.txt'), 'utf8'), 'a new plan on b');
+    assert.is((await s.sync(a)).status, 0);
+    assert.is((await s.sync(b)).status, 0);
+    assert.equal(snapshot(a), snapshot(b));
+    assert.is(readFileSync(join(a, moved!, 'new.txt'), 'utf8'), 'a new plan on b');
+  } finally {
+    await s.done();
+  }
+});
+
 test('both folders edit while the cluster is unreachable, then reconnect', async () => {
   const s = await setup();
   try {

@@ -1,8 +1,9 @@
 // The convergence property of folder sync, after Dropbox's CanopyCheck: three devices
 // make random edits (creates, edits, deletes, moves, folders, the executable bit) and
 // sync in a random order, going offline and back, sometimes editing a file while a sync
-// runs. Once all are online and synced until quiet:
-//   - every device holds the same tree;
+// runs; now and then a CLI user puts a file straight into the cluster. Once all are
+// online and synced until quiet:
+//   - every device holds the same tree, and it is the cluster's (folders included);
 //   - every content that was ever synced, on a device or in the cluster, is in that tree
 //     (maybe as a conflict copy) or in the cluster's history.
 // Each case is one seed; a failure prints the seed and how to replay it alone.
@@ -11,8 +12,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
+import { isRaftboxError } from '../../protocol/errors.ts';
 import { syncOnce, type SyncOptions } from '../../protocol/sync-engine.ts';
-import { contentKey } from '../../protocol/sync-tree.ts';
+import { contentKey, isFolderMode } from '../../protocol/sync-tree.ts';
 import { Prng } from '../prng.ts';
 import { MemoryReplica } from './memory-replica.ts';
 import { MemoryCluster, MemoryRemote } from './memory-remote.ts';
@@ -78,10 +80,29 @@ async function runCase(seed: number, trace: (line: string) => void = () => undef
     return true;
   };
 
+  // Someone with the CLI or the SDK: whole files straight into the cluster, no folder
+  // records, no compare-and-set. The cluster refuses one that would make a path a file
+  // and a folder at once, as it would `raftbox put`.
+  const cli = new MemoryRemote(cluster, 'cli');
+  const put = async (path: string): Promise<void> => {
+    const data = new TextEncoder().encode(`cli#${++written}:`.padEnd(random.int(4, 30), '.'));
+    const pieces = chunk(data).map((piece) => ({ hash: sha256(piece), data: piece }));
+    await cli.putBlocks(pieces);
+    try {
+      await cli.commit([{ path, deleted: false, blocks: pieces.map(({ hash, data: piece }) => ({ hash, size: piece.length })), size: data.length, mtime: 0, mode: 0o644 }]);
+      survivors.set(keyOf(data), `cli#${written} (put at ${path})`);
+      trace(`cli put ${path}`);
+    } catch (error) {
+      if (!isRaftboxError(error, 'path_conflict')) throw error;
+      trace(`cli put ${path}: refused, ${(error as Error).message}`);
+    }
+  };
+
   for (let step = 0; step < stepsPerCase; step++) {
     const device = random.pick(devices);
     const roll = random.float();
-    if (roll < 0.6) {
+    if (roll < 0.05) await put(random.pick(names));
+    else if (roll < 0.6) {
       const before = describe(device.replica);
       userEdit(device.replica, random, device.name, ++written);
       if (describe(device.replica) !== before) trace(`${device.name} edit:\n  ${describe(device.replica).replaceAll('\n', '\n  ')}`);
@@ -97,8 +118,13 @@ async function runCase(seed: number, trace: (line: string) => void = () => undef
   }
   const trees = devices.map((device) => describe(device.replica));
   for (let index = 1; index < trees.length; index++) {
-    if (trees[index] !== trees[0]) return `devices d1 and d${index + 1} differ:\n${trees[0]}\n---\n${trees[index]}`;
+    if (trees[index] !== trees[0]) return `devices d1 and d${index + 1} differ:\n${trees[0]}\n---\n${trees[index]}\n--- cluster:\n${clusterShape(cluster)}`;
   }
+  // The cluster is a replica too: what it holds is what every device holds, folders it
+  // knows only as the parents of its files included.
+  const held = shapeOf(devices[0]!.replica);
+  const stored = clusterShape(cluster);
+  if (held !== stored) return `the devices and the cluster differ:\n${held}\n--- cluster:\n${stored}`;
   const kept = new Set([...devices[0]!.replica.items.values()].filter((item) => item.kind === 'file').map((item) => keyOf(item.data)));
   for (const file of cluster.history()) if (!file.deleted) kept.add(contentKey(file));
   for (const [key, what] of survivors) {
@@ -141,6 +167,28 @@ function userEdit(replica: MemoryReplica, random: Prng, device: string, serial: 
 
 function keyOf(data: Uint8Array): string {
   return chunk(data).map(sha256).join(',');
+}
+
+/** Each path's kind, executable bit and content key, in path order. */
+function shapeOf(replica: MemoryReplica): string {
+  return [...replica.items]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([path, item]) => `${path} ${item.kind}${item.executable ? '+x' : ''} ${item.kind === 'file' ? keyOf(item.data) : ''}`)
+    .join('\n');
+}
+
+/** The same for the cluster's live records, with the folders its paths imply. */
+function clusterShape(cluster: MemoryCluster): string {
+  const lines = new Map<string, string>();
+  for (const file of cluster.machine.list('default', '', false)) {
+    const folder = isFolderMode(file.mode);
+    lines.set(file.path, `${file.path} ${folder ? 'dir' : 'file'}${!folder && (file.mode & 0o111) !== 0 ? '+x' : ''} ${folder ? '' : contentKey(file)}`);
+    for (let slash = file.path.indexOf('/'); slash !== -1; slash = file.path.indexOf('/', slash + 1)) {
+      const parent = file.path.slice(0, slash);
+      if (!lines.has(parent)) lines.set(parent, `${parent} dir `);
+    }
+  }
+  return [...lines].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, line]) => line).join('\n');
 }
 
 function describe(replica: MemoryReplica): string {

@@ -83,14 +83,15 @@ export class MemoryReplica implements SyncReplica {
     const parts: Uint8Array[] = [];
     for await (const part of data) parts.push(part);
     this.options.interfere?.(this);
-    if (!this.holds(path, expect)) return false;
+    // As on a disk: a folder still holding anything cannot become a file.
+    if (!this.holds(path, expect) || this.hasChildren(path) || !this.makeParents(path)) return false;
     this.items.set(path, { kind: 'file', data: concatBytes(parts), executable: remote.executable, mtime: remote.mtime });
     return true;
   }
 
   async makeFolder(path: string, expect: LocalEntry | null): Promise<boolean> {
     this.options.interfere?.(this);
-    if (!this.holds(path, expect)) return false;
+    if (!this.holds(path, expect) || !this.makeParents(path)) return false;
     this.makeDir(path);
     return true;
   }
@@ -105,7 +106,7 @@ export class MemoryReplica implements SyncReplica {
 
   async rename(from: string, to: string, expect: LocalEntry): Promise<boolean> {
     this.options.interfere?.(this);
-    if (!this.holds(from, expect)) return false;
+    if (!this.holds(from, expect) || this.items.has(to) || !this.makeParents(to)) return false;
     return this.move(from, to);
   }
 
@@ -121,6 +122,20 @@ export class MemoryReplica implements SyncReplica {
   }
 
   // ---------------------------------------------------------------- helpers
+
+  /** Makes the missing folders above `path`, as `mkdir -p` does; false when one of them is a file. */
+  private makeParents(path: string): boolean {
+    const parents: string[] = [];
+    for (let slash = path.indexOf('/'); slash !== -1; slash = path.indexOf('/', slash + 1)) parents.push(path.slice(0, slash));
+    if (parents.some((parent) => this.items.get(parent)?.kind === 'file')) return false;
+    for (const parent of parents) if (!this.items.has(parent)) this.makeDir(parent);
+    return true;
+  }
+
+  private hasChildren(path: string): boolean {
+    for (const key of this.items.keys()) if (key.startsWith(`${path}/`)) return true;
+    return false;
+  }
 
   /** Whether `path` holds what `expect` describes (nothing, for null). */
   private holds(path: string, expect: LocalEntry | null): boolean {

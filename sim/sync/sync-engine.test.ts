@@ -205,6 +205,7 @@ function countOverlap<A extends unknown[], R>(work: (...args: A) => Promise<R>, 
 
 test('a large first sync commits several batches at once, saves its base one save at a time, and records every file', async () => {
   const { devices: [a, b] } = setup(['a', 'b']);
+  a!.replica.makeDir('many');
   for (let i = 0; i < 2500; i++) a!.replica.write(`many/${i}.txt`, text(`file ${i}`));
   // Commits answer a few turns later, as a cluster would, so batches can overlap.
   const commits = countOverlap(a!.remote.commit.bind(a!.remote), 5);
@@ -212,7 +213,7 @@ test('a large first sync commits several batches at once, saves its base one sav
   const saves = countOverlap(a!.replica.saveBase.bind(a!.replica), 1);
   a!.replica.saveBase = saves.wrapped;
   const up = await a!.sync();
-  assert.is(up.filesUp, 2500);
+  assert.is(up.filesUp, 2501, 'the folder and its 2,500 files');
   assert.ok(commits.seen.most >= 2, `batches overlapped (${commits.seen.most} at most)`);
   assert.is(saves.seen.most, 1, 'saves of the base never overlap');
   const again = await a!.sync();

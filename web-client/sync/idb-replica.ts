@@ -116,6 +116,11 @@ export class IdbReplica implements SyncReplica {
   private async replaceIf(path: string, expect: LocalEntry | null, next: FileRecord): Promise<boolean> {
     const tx = this.db.transaction('files', 'readwrite');
     if (!matches(await tx.store.get(path), expect)) return false;
+    // As on a disk: nothing goes inside a file, and a folder holding anything stays a folder.
+    for (let slash = path.indexOf('/'); slash !== -1; slash = path.indexOf('/', slash + 1)) {
+      if ((await tx.store.get(path.slice(0, slash)))?.entry.kind === 'file') return false;
+    }
+    if (next.entry.kind === 'file' && (await tx.store.getKey(IDBKeyRange.bound(`${path}/`, `${path}0`, false, true))) !== undefined) return false;
     await tx.store.put(next);
     await tx.done;
     return true;

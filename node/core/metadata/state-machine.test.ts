@@ -279,6 +279,43 @@ test('sessions: a duplicate gets the recorded result without applying again; sta
   assert.is(log.sm.stat(ns, 'a.txt')!.version, 1);
 });
 
+test('a path is a file or a folder, never both: a commit that would make it both is refused whole', () => {
+  const folder = 0o040755;
+  const log = new Log();
+  log.ok([{ path: 'a' }, { path: 'b/c' }, { path: 'd', mode: folder }]);
+  const under = error(log.commit([{ path: 'x' }, { path: 'a/inner' }]));
+  assert.is(under.code, 'path_conflict');
+  assert.match(under.message, /"a\/inner" cannot be written: "a" is a file/);
+  assert.equal(under.details, { kind: 'under-file', path: 'a/inner', file: 'a' });
+  assert.is(log.sm.stat(ns, 'x'), null, 'nothing of the refused commit applied');
+  const deep = error(log.commit([{ path: 'a/b/c/d' }]));
+  assert.equal(deep.details, { kind: 'under-file', path: 'a/b/c/d', file: 'a' });
+  const over = error(log.commit([{ path: 'b' }]));
+  assert.equal(over.details, { kind: 'has-children', path: 'b' });
+  assert.match(over.message, /"b" cannot be a file: it is a folder that still holds files/);
+  // Folder records and implied folders (b, from b/c) take files below them.
+  log.ok([{ path: 'd/e' }, { path: 'b/f', mode: folder }, { path: 'b/f/g' }]);
+  // Judged on the tree after the whole commit: the folder emptied and replaced by a file at once is fine.
+  log.ok([{ path: 'b/c', deleted: true }, { path: 'b/f/g', deleted: true }, { path: 'b/f', deleted: true }, { path: 'b' }]);
+  log.ok([{ path: 'a', deleted: true }, { path: 'a/now-a-folder' }]);
+  assert.is(error(log.commit([{ path: 'b/under-new-file' }])).code, 'path_conflict');
+  // A tombstone is no file: writing below a deleted one is fine, and so is reviving one whose folder emptied.
+  log.ok([{ path: 'a/now-a-folder', deleted: true }, { path: 'a' }]);
+  assert.is(log.sm.stat(ns, 'a')?.version, 3);
+});
+
+test('after a snapshot is installed, commits that would make a path a file and a folder are still refused', () => {
+  const log = new Log();
+  log.ok([{ path: 'a' }, { path: 'b/c' }]);
+  const copy = new MetadataStateMachine();
+  copy.restore(log.sm.snapshot());
+  const apply = (changes: Partial<FileChange>[], seq: number) =>
+    copy.apply({ term: 1, index: log.index + seq, type: 'normal', data: encodeCommand({ kind: 'commit', namespace: ns, client: 'c2', seq, device: 'd', changes: changes.map(change) }) });
+  assert.is(error(apply([{ path: 'a/x' }], 1)).code, 'path_conflict');
+  assert.is(error(apply([{ path: 'b' }], 2)).code, 'path_conflict');
+  assert.ok(apply([{ path: 'b/d' }], 3).ok);
+});
+
 test('snapshot and restore carry files, history, registry, feed, sessions and the applied index', () => {
   const log = new Log({ feedEntriesMax: 4 });
   log.register([1, 4]);

@@ -14,6 +14,7 @@ import { BlockReferences } from './block-references.ts';
 import { BlockRegistry, type RegistryRow } from './block-registry.ts';
 import { ChangeFeed, type FeedRecord, type FeedRow } from './change-feed.ts';
 import { decodeCommand, toWireError, type ApplyResult, type CommitCommand, type GcCommand, type MemberCommand, type NodeCommand, type RegisterCommand, type ReleaseCommand } from './commands.ts';
+import { NamespaceShape, type PathCollision } from './namespace-shape.ts';
 import { OwnerChanges } from './owner-changes.ts';
 import { RingState, type JoinedNode } from './ring-state.ts';
 import { PieceReader, SnapshotFormatError } from './snapshot-reader.ts';
@@ -86,6 +87,8 @@ interface SnapshotState {
 export class MetadataStateMachine implements StateMachine {
   readonly options: MetadataStateMachineOptions;
   private namespaces = new Map<string, Namespace>();
+  /** Derived from the current versions, per namespace; rebuilt when a snapshot is installed. */
+  private shapes = new Map<string, NamespaceShape>();
   private registry = new BlockRegistry();
   /** Derived from the versions and the registry; not saved in snapshots but rebuilt when one is installed. */
   private references = new BlockReferences((hash) => this.registry.get(hash) !== undefined);
@@ -157,9 +160,13 @@ export class MetadataStateMachine implements StateMachine {
     if (refusal) return { ok: false, error: toWireError(refusal) };
     let namespace = this.namespaces.get(command.namespace);
     if (!namespace) this.namespaces.set(command.namespace, (namespace = new Map()));
+    let shape = this.shapes.get(command.namespace);
+    if (!shape) this.shapes.set(command.namespace, (shape = new NamespaceShape()));
     const files = command.changes.map((change) => {
       const versions = namespace.get(change.path) ?? [];
-      const file = nextVersion(versions[versions.length - 1] ?? null, change, command.device, index);
+      const before = versions[versions.length - 1] ?? null;
+      const file = nextVersion(before, change, command.device, index);
+      shape.update(change.path, before, file);
       versions.push(file);
       this.references.add(file);
       if (versions.length > this.options.historyVersionsMax) {
@@ -189,6 +196,8 @@ export class MetadataStateMachine implements StateMachine {
         if (known && known.size !== block.size) return raftboxError('bad_message', `block ${block.hash} of ${JSON.stringify(change.path)} is ${known.size} bytes, not ${block.size}`);
       }
     }
+    const collision = (this.shapes.get(command.namespace) ?? emptyShape).collision(command.changes, (path) => last(namespace?.get(path)) ?? null);
+    if (collision) return pathConflict(collision);
     const missing = this.registry.missing(command.changes.flatMap((change) => change.blocks.map((block) => block.hash)));
     if (missing.length > 0) return raftboxError('not_found', `${missing.length} block(s) of this commit are not stored in the cluster (first ${missing[0]}); upload and register them, then commit again`, { missing });
     const files = namespace?.size ?? 0;
@@ -508,6 +517,7 @@ export class MetadataStateMachine implements StateMachine {
     const previousIndex = this.appliedIndex;
     this.appliedIndex = state.appliedIndex;
     this.namespaces = state.namespaces;
+    this.shapes = state.shapes;
     this.references = state.references;
     this.registry = state.registry;
     this.feed = ChangeFeed.fromJSON(state.feed, this.options.feedEntriesMax);
@@ -522,6 +532,7 @@ export class MetadataStateMachine implements StateMachine {
 /** A snapshot decoded, its largest parts already in the shape the state machine keeps. */
 interface RestoredState extends Omit<SnapshotState, 'format' | 'namespaces' | 'registry' | 'feed'> {
   namespaces: Map<string, Namespace>;
+  shapes: Map<string, NamespaceShape>;
   /** Counted from the versions as they are read, then checked against the registry. */
   references: BlockReferences;
   registry: BlockRegistry;
@@ -538,7 +549,7 @@ function* readSnapshot(data: Uint8Array): Generator<number, RestoredState> {
   let format: unknown;
   const registry = new BlockRegistry();
   const references = new BlockReferences((hash) => registry.get(hash) !== undefined);
-  const state: RestoredState = { appliedIndex: 0, namespaces: new Map(), references, registry, feed: { floor: 0, rows: [] }, sessions: [] };
+  const state: RestoredState = { appliedIndex: 0, namespaces: new Map(), shapes: new Map(), references, registry, feed: { floor: 0, rows: [] }, sessions: [] };
   for (let keys = reader.mapHeader(); keys > 0; keys--) {
     const key = reader.key();
     if (key === 'format') {
@@ -549,9 +560,13 @@ function* readSnapshot(data: Uint8Array): Generator<number, RestoredState> {
       for (let namespaces = reader.arrayHeader(); namespaces > 0; namespaces--) {
         if (reader.arrayHeader() !== 2) throw new SnapshotFormatError('a namespace of the snapshot is not a [name, files] pair');
         const files: Namespace = new Map();
-        state.namespaces.set(reader.value() as string, files);
+        const shape = new NamespaceShape();
+        const name = reader.value() as string;
+        state.namespaces.set(name, files);
+        state.shapes.set(name, shape);
         const take = ([path, versions]: [string, FileInfo[]]) => {
           files.set(path, versions);
+          shape.update(path, null, versions[versions.length - 1] ?? null);
           for (const version of versions) references.add(version);
         };
         yield* rows(reader, take, ([, versions]) => versions.length);
@@ -630,6 +645,17 @@ function last<T>(items: T[] | undefined): T | null {
 
 // Compare-and-set, then "a delete needs something to delete". The sentences are built
 // only for a refusal: this runs for every change of every commit on every node.
+const emptyShape = new NamespaceShape();
+
+function pathConflict(collision: PathCollision): RaftboxError {
+  const path = JSON.stringify(collision.path);
+  const message =
+    collision.kind === 'under-file'
+      ? `${path} cannot be written: ${JSON.stringify(collision.file)} is a file, not a folder; rename or delete that file first`
+      : `${path} cannot be a file: it is a folder that still holds files; delete or move what is in it first`;
+  return raftboxError('path_conflict', message, { ...collision });
+}
+
 function refuseChange(change: FileChange, current: FileInfo | null): RaftboxError | null {
   const exists = current !== null && !current.deleted;
   const stale = change.ifVersion !== undefined && change.ifVersion > 0 && current?.version !== change.ifVersion;
