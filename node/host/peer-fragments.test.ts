@@ -296,13 +296,14 @@ test('a follower that was down catches up through an InstallSnapshot larger than
     await cluster.kill(lagging);
 
     // Paths of 4000 bytes and empty files: about 8 KB of state each (the file and its change
-    // feed record). Files are written, 550 at a time, until the leader saved a snapshot larger
-    // than a frame: when it snapshots depends on its place among the members (each takes its
-    // snapshot at another point), so the count it takes varies.
+    // feed record). Files are written, 550 at a time, until both running nodes saved a
+    // snapshot larger than a frame: each takes its snapshot at another point, so the count
+    // varies; and either may lead when the lagging node comes back (an election under a
+    // loaded CI machine), so both must have one to send.
     const writers = await Promise.all(Array.from({ length: 16 }, (_, i) => connect({ servers: cluster.urls.filter((url) => url !== cluster.url(lagging)), device: `writer-${i}` })));
     clients.push(...writers);
-    const leaderSnapshot = join(cluster.member(leader).dataDir, 'snapshot');
-    const largeSnapshot = () => existsSync(leaderSnapshot) && statSync(leaderSnapshot).size > frameBytesMax + 64 * 1024;
+    const snapshots = cluster.members.filter((member) => member.id !== lagging).map((member) => join(member.dataDir, 'snapshot'));
+    const largeSnapshot = () => snapshots.every((file) => existsSync(file) && statSync(file).size > frameBytesMax + 64 * 1024);
     let filesCount = 0;
     while (!largeSnapshot() && filesCount < 5500) {
       let nextFile = filesCount;
@@ -315,7 +316,7 @@ test('a follower that was down catches up through an InstallSnapshot larger than
       // A snapshot is encoded a step at a time and then saved: give the last one time to land.
       for (let i = 0; i < 20 && !largeSnapshot(); i++) await sleep(100);
     }
-    await waitFor(largeSnapshot, `a leader snapshot larger than a frame (after ${filesCount} files)`, 15_000);
+    await waitFor(largeSnapshot, `snapshots larger than a frame on both running nodes (after ${filesCount} files)`, 15_000);
 
     await cluster.startNode(lagging);
     let caughtUp = false;
