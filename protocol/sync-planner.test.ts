@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { planSync, type SyncAction } from './sync-planner.ts';
-import type { BaseEntry, LocalEntry, RemoteEntry } from './sync-tree.ts';
+import { remoteTreeOf, type BaseEntry, type LocalEntry, type RemoteEntry } from './sync-tree.ts';
 
 const hash = (text: string): string => text.padEnd(64, '0').slice(0, 64);
 const file = (content: string, extra: Partial<LocalEntry> = {}): LocalEntry => ({ kind: 'file', blocks: [{ hash: hash(content), size: content.length }], size: content.length, mtime: 1, executable: false, ...extra });
@@ -96,6 +96,38 @@ test('a plan of agreeing trees is empty, and nothing changes for paths only the 
     options,
   );
   assert.equal(plan.actions, []);
+});
+
+test('a path is a file or a folder: a file made where the other side keeps a folder with contents moves aside', () => {
+  // Remote: notes/today.txt put with the CLI, no record for "notes", which it implies.
+  const today = { path: 'notes/today.txt', version: 1, mtime: 1, mode: 0o644, device: 'cli', clock: { cli: 1 }, index: 5, size: 5, deleted: false, blocks: [{ hash: hash('today'), size: 5 }] };
+  const implied = planSync(new Map([['notes', file('mine')]]), remoteTreeOf([today]), new Map(), options);
+  assert.equal(types(implied.actions), ['conflict-copy notes', 'download notes', 'download notes/today.txt', 'upload notes (conflicted copy from laptop 2026-11-21 093000)']);
+  // Here a folder with a new file in it; there the synced folder became a file meanwhile.
+  const replaced = planSync(
+    new Map([['plans', dir()], ['plans/new.txt', file('new')]]),
+    new Map([['plans', remote(file('now a file'), 2, { phone: 1 })]]),
+    new Map([['plans', base(dir(), 1, {})]]),
+    options,
+  );
+  assert.equal(replaced.conflicts, [{ path: 'plans', reason: 'both-edited', copyPath: 'plans (conflicted copy from laptop 2026-11-21 093000)' }]);
+  // But a folder made here over a file the remote left alone replaces it, contents and all.
+  const mine = planSync(
+    new Map([['plans', dir()], ['plans/new.txt', file('new')]]),
+    new Map([['plans', remote(file('old file'), 1, {})]]),
+    new Map([['plans', base(file('old file'), 1, {})]]),
+    options,
+  );
+  assert.equal(mine.conflicts, []);
+  assert.equal(types(mine.actions), ['upload plans', 'upload plans/new.txt']);
+});
+
+test('a folder only implied by files below it, once implied no more, goes here too', () => {
+  const recorded = remoteTreeOf([{ path: 'notes/today.txt', version: 1, mtime: 1, mode: 0o644, device: 'cli', clock: {}, index: 5, size: 0, deleted: false, blocks: [] }]).get('notes')!;
+  assert.equal([recorded.kind, recorded.version, recorded.deleted], ['dir', 0, false]);
+  const gone = { path: 'notes/today.txt', version: 2, mtime: 1, mode: 0o644, device: 'cli', clock: {}, index: 6, size: 0, deleted: true, blocks: [] };
+  const plan = planSync(new Map([['notes', dir()]]), remoteTreeOf([gone]), new Map([['notes', base(dir(), 0, {})]]), options);
+  assert.equal(types(plan.actions), ['delete-local notes']);
 });
 
 test.run();

@@ -138,8 +138,9 @@ function planPath(planning: Planning, path: string): void {
   // cannot become a file while it holds anything), and the file moves aside.
   if (localChanged && local?.kind === 'file' && remote?.kind === 'dir' && planning.remoteFolders.has(path)) return keepBoth(planning, path, local, remote);
   // And the reverse: a file made there where a folder here still holds what this plan
-  // does not delete. The folder moves aside with what it holds; the file comes here.
-  if (local?.kind === 'dir' && remote?.kind === 'file' && planning.localFolders.has(path)) return keepBoth(planning, path, local, remote);
+  // does not delete. The folder moves aside with what it holds; the file comes here. (A
+  // folder made here over a file the remote left alone simply replaces it.)
+  if (remoteChanged && local?.kind === 'dir' && remote?.kind === 'file' && planning.localFolders.has(path)) return keepBoth(planning, path, local, remote);
   if (localChanged && !remoteChanged) return pushLocal(planning, path, local, base, live);
   if (!localChanged) return pullRemote(planning, path, local, live, remote);
   if (local === null && remote === null) return record(planning, path, null);

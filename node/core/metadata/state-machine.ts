@@ -643,8 +643,7 @@ function last<T>(items: T[] | undefined): T | null {
   return items && items.length > 0 ? items[items.length - 1]! : null;
 }
 
-// Compare-and-set, then "a delete needs something to delete". The sentences are built
-// only for a refusal: this runs for every change of every commit on every node.
+/** The shape of a namespace no commit has written to yet: nothing in it to collide with. */
 const emptyShape = new NamespaceShape();
 
 function pathConflict(collision: PathCollision): RaftboxError {
@@ -656,6 +655,8 @@ function pathConflict(collision: PathCollision): RaftboxError {
   return raftboxError('path_conflict', message, { ...collision });
 }
 
+// Compare-and-set, then "a delete needs something to delete". The sentences are built
+// only for a refusal: this runs for every change of every commit on every node.
 function refuseChange(change: FileChange, current: FileInfo | null): RaftboxError | null {
   const exists = current !== null && !current.deleted;
   const stale = change.ifVersion !== undefined && change.ifVersion > 0 && current?.version !== change.ifVersion;
