@@ -229,6 +229,30 @@ test('a file and a folder at the same path keep both: files put with the CLI imp
   }
 });
 
+test('a path this disk cannot name is left out with a warning, and the rest syncs', async () => {
+  const s = await setup();
+  try {
+    const a = s.folder('a');
+    const long = `${'n'.repeat(300)}.txt`;
+    writeFileSync(join(s.root, 'put.txt'), 'from the CLI');
+    assert.is(s.raftbox('put', join(s.root, 'put.txt'), `docs/${long}`).status, 0, 'the cluster takes names of 300 bytes');
+    assert.is(s.raftbox('put', join(s.root, 'put.txt'), 'docs/short.txt').status, 0);
+    writeFileSync(join(a, 'mine.txt'), 'local');
+    const result = await s.sync(a);
+    assert.is(result.status, 0, result.stderr);
+    assert.match(result.stderr, /"docs\/n+\.txt" is left out of this sync: the name "n+…" is 304 bytes, and a file name on this disk may have at most 255/);
+    assert.equal(Object.keys(snapshot(a)), ['docs', 'docs/short.txt', 'mine.txt']);
+    assert.is(readFileSync(join(a, 'docs', 'short.txt'), 'utf8'), 'from the CLI');
+    assert.match(s.raftbox('ls', 'mine.txt').stdout, /mine\.txt/);
+    // Nothing here stands for it, so nothing deletes it there.
+    const again = await s.sync(a);
+    assert.equal([again.summary!.filesUp, again.summary!.filesDown, again.summary!.deleted], [0, 0, 0]);
+    assert.match(s.raftbox('ls', 'docs').stdout, /n{300}\.txt/);
+  } finally {
+    await s.done();
+  }
+});
+
 test('both folders edit while the cluster is unreachable, then reconnect', async () => {
   const s = await setup();
   try {

@@ -27,6 +27,22 @@ export interface FolderSyncOptions {
   warn?: (message: string) => void;
 }
 
+/** The longest file name, in bytes, that common file systems take (NAME_MAX of ext4, XFS, APFS, NTFS in UTF-16 units aside). */
+const nameBytesMax = 255;
+/** The longest path the kernel resolves (PATH_MAX), its final NUL included. */
+const pathBytesMax = 4096;
+
+/** Why `path` cannot be stored under `root` on this disk, or null when it can. */
+export function unfitForDisk(root: string, path: string): string | null {
+  for (const name of path.split('/')) {
+    const bytes = Buffer.byteLength(name);
+    if (bytes > nameBytesMax) return `the name ${JSON.stringify(name.slice(0, 24) + '…')} is ${bytes} bytes, and a file name on this disk may have at most ${nameBytesMax}`;
+  }
+  const full = Buffer.byteLength(root) + 1 + Buffer.byteLength(path);
+  if (full >= pathBytesMax) return `with the folder's own path it is ${full} bytes long, and a path on this system may have at most ${pathBytesMax - 1}`;
+  return null;
+}
+
 /** Quiet time after the last file system event before a sync starts. */
 export const debounceMs = 300;
 const retryMsMin = 500;
@@ -53,8 +69,22 @@ export class SyncedFolder {
     const state = new FolderState(root);
     await state.open(options.device);
     try {
-      const ignore = await loadIgnoreRules(root);
-      const replica = new FolderReplica(root, state, { ignore, warn: options.warn ?? (() => undefined) });
+      const rules = await loadIgnoreRules(root);
+      const warn = options.warn ?? (() => undefined);
+      const unfit = new Set<string>();
+      // Left out like ignored paths, on both sides: what this disk cannot name (the cluster
+      // takes longer names than file systems do), said once per path and run.
+      const ignore = (path: string, kind: 'file' | 'dir'): boolean => {
+        if (rules(path, kind)) return true;
+        const problem = unfitForDisk(root, path);
+        if (problem === null) return false;
+        if (!unfit.has(path)) {
+          unfit.add(path);
+          warn(`${JSON.stringify(path)} is left out of this sync: ${problem}; it stays in the cluster, where a shorter name would let it sync`);
+        }
+        return true;
+      };
+      const replica = new FolderReplica(root, state, { ignore, warn });
       // No probe of the cluster here: an unreachable cluster fails the sync, not the open,
       // so watch mode starts offline and catches up when the cluster answers.
       const client = createClient({ servers: options.servers, device: state.device, runtime: nodeRuntime(), ...(options.token === undefined ? {} : { token: options.token }) });
