@@ -82,7 +82,7 @@ export class MemoryRemote implements SyncRemote {
 
   async commit(changes: FileChange[]): Promise<FileInfo[]> {
     this.reach();
-    const result = this.cluster.apply({ kind: 'commit', namespace: defaultNamespace, client: this.client, seq: ++this.seq, device: this.device, changes });
+    const result = this.cluster.apply({ kind: 'commit', namespace: defaultNamespace, client: this.client, seq: ++this.seq, device: this.device, changes, pathRules: 1 });
     return (result as { files: FileInfo[] }).files;
   }
 

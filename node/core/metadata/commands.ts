@@ -19,6 +19,13 @@ export interface CommitCommand {
   seq: number;
   device: string;
   changes: FileChange[];
+  /**
+   * The path rules the commit is judged by. 1: a path is a file or a folder, never both
+   * (every commit proposed by this build). Absent: a commit logged before that rule, which
+   * replays as it was first applied, so a log written by an older build rebuilds the same
+   * state on every replica.
+   */
+  pathRules?: 1;
 }
 
 export interface RegisteredBlock {
@@ -153,7 +160,9 @@ export function checkCommand(value: unknown): MetadataCommand {
       if (paths.has(change.path)) throw raftboxError('bad_message', `a commit may change each path once, but ${JSON.stringify(change.path)} appears twice`);
       paths.add(change.path);
     }
-    return { kind: 'commit', namespace, client, seq, device, changes };
+    if (command.pathRules === undefined || command.pathRules === null) return { kind: 'commit', namespace, client, seq, device, changes };
+    if (command.pathRules !== 1) throw raftboxError('bad_message', `a commit's pathRules must be 1, got ${JSON.stringify(command.pathRules)}`);
+    return { kind: 'commit', namespace, client, seq, device, changes, pathRules: 1 };
   }
   if (command.kind === 'register') {
     const blocks = list(command.blocks, 'blocks', 1, commandLimits.blocksPerRegisterMax).map((block, i) => checkRegisteredBlock(block, `blocks[${i}]`));

@@ -458,7 +458,7 @@ function commandOf(request: Extract<Request, { op: 'commit' | 'blocks.register' 
     ? request.changes.map((change) => (typeof change === 'object' && change !== null ? { ...change, path: normalizePath(change.path) } : change))
     : request.changes;
   const namespace = request.namespace ?? defaultNamespace;
-  return checkCommand({ kind: 'commit', namespace, client: request.client, seq: request.seq, device: request.device, changes });
+  return checkCommand({ kind: 'commit', namespace, client: request.client, seq: request.seq, device: request.device, changes, pathRules: 1 });
 }
 
 function raftFailureError(failure: RaftFailure): WireError {

@@ -34,7 +34,7 @@ class Log {
   }
 
   commit(changes: Partial<FileChange>[], device = 'd1', namespace = ns): ApplyResult {
-    return this.apply({ kind: 'commit', namespace, client: 'c', seq: ++this.seq, device, changes: changes.map(change) });
+    return this.apply({ kind: 'commit', namespace, client: 'c', seq: ++this.seq, device, changes: changes.map(change), pathRules: 1 });
   }
 
   ok(changes: Partial<FileChange>[], device = 'd1'): FileInfo[] {
@@ -310,10 +310,19 @@ test('after a snapshot is installed, commits that would make a path a file and a
   const copy = new MetadataStateMachine();
   copy.restore(log.sm.snapshot());
   const apply = (changes: Partial<FileChange>[], seq: number) =>
-    copy.apply({ term: 1, index: log.index + seq, type: 'normal', data: encodeCommand({ kind: 'commit', namespace: ns, client: 'c2', seq, device: 'd', changes: changes.map(change) }) });
+    copy.apply({ term: 1, index: log.index + seq, type: 'normal', data: encodeCommand({ kind: 'commit', namespace: ns, client: 'c2', seq, device: 'd', changes: changes.map(change), pathRules: 1 }) });
   assert.is(error(apply([{ path: 'a/x' }], 1)).code, 'path_conflict');
   assert.is(error(apply([{ path: 'b' }], 2)).code, 'path_conflict');
   assert.ok(apply([{ path: 'b/d' }], 3).ok);
+});
+
+test('a commit logged before the file-or-folder rule (no pathRules) replays as it was first applied', () => {
+  const log = new Log();
+  log.ok([{ path: 'a' }]);
+  const old = log.applyRaw(encode({ kind: 'commit', namespace: ns, client: 'older-build', seq: 1, device: 'd', changes: [change({ path: 'a/b' })] }));
+  assert.ok(old.ok, 'applied without the rule, as the build that logged it did');
+  assert.is(log.sm.stat(ns, 'a/b')?.version, 1);
+  assert.is(error(log.applyRaw(encode({ kind: 'commit', namespace: ns, client: 'older-build', seq: 2, device: 'd', changes: [change({ path: 'a/c' })], pathRules: 2 }))).code, 'bad_message');
 });
 
 test('snapshot and restore carry files, history, registry, feed, sessions and the applied index', () => {

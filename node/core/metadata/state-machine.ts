@@ -196,8 +196,10 @@ export class MetadataStateMachine implements StateMachine {
         if (known && known.size !== block.size) return raftboxError('bad_message', `block ${block.hash} of ${JSON.stringify(change.path)} is ${known.size} bytes, not ${block.size}`);
       }
     }
-    const collision = (this.shapes.get(command.namespace) ?? emptyShape).collision(command.changes, (path) => last(namespace?.get(path)) ?? null);
-    if (collision) return pathConflict(collision);
+    if (command.pathRules === 1) {
+      const collision = (this.shapes.get(command.namespace) ?? emptyShape).collision(command.changes, (path) => last(namespace?.get(path)) ?? null);
+      if (collision) return pathConflict(collision);
+    }
     const missing = this.registry.missing(command.changes.flatMap((change) => change.blocks.map((block) => block.hash)));
     if (missing.length > 0) return raftboxError('not_found', `${missing.length} block(s) of this commit are not stored in the cluster (first ${missing[0]}); upload and register them, then commit again`, { missing });
     const files = namespace?.size ?? 0;
