@@ -46,6 +46,8 @@ export interface FolderReplicaOptions {
 export class FolderReplica implements SyncReplica {
   /** Every path skipped in the last scan, so each warning is given once. */
   private readonly warned = new Set<string>();
+  /** Files and folders the last scan was not allowed to read: left out, with all they hold. */
+  private unreadable = new Set<string>();
 
   constructor(
     readonly root: string,
@@ -56,6 +58,7 @@ export class FolderReplica implements SyncReplica {
   // ---------------------------------------------------------------- scan
 
   async scan(early?: (path: string, blocks: BlockUpload[]) => Promise<void>): Promise<LocalTree> {
+    this.unreadable = new Set();
     const found: [string, Stats][] = [];
     await this.walk('', found);
     const tree: LocalTree = new Map();
@@ -63,8 +66,14 @@ export class FolderReplica implements SyncReplica {
     const seen = new Set<string>();
     await forEachLimited(found, hashesInFlightMax, async ([path, stats]) => {
       seen.add(path);
-      tree.set(path, await this.entryFor(path, stats, early));
+      try {
+        tree.set(path, await this.entryFor(path, stats, early));
+      } catch (error) {
+        if (!isDenied(error)) throw error;
+        this.leaveOut(path);
+      }
     });
+    for (const path of tree.keys()) if (this.isUnreadable(path)) tree.delete(path);
     for (const path of cache.keys()) if (!seen.has(path)) cache.delete(path);
     await this.state.saveScanCache();
     // Map order follows completion; the planner sorts, but a stable order reads better in traces.
@@ -77,7 +86,10 @@ export class FolderReplica implements SyncReplica {
       names = await readdir(join(this.root, folder));
     } catch (error) {
       if (isGone(error)) return;
-      throw error;
+      // The synced folder itself unreadable: nothing can be told of it, so no sync at all.
+      if (!isDenied(error) || folder === '') throw error;
+      this.leaveOut(folder);
+      return;
     }
     const subfolders: string[] = [];
     for (let start = 0; start < names.length; start += statsPerTurnMax) {
@@ -298,6 +310,23 @@ export class FolderReplica implements SyncReplica {
     if (settledBefore(stamp, Date.now())) this.state.scanCache.set(path, { stamp, entry });
   }
 
+  /**
+   * Whether the last scan could not read `path` or a folder holding it. Such a path is
+   * left out on every side, as if ignored: what could not be read here is not taken for
+   * deleted here, so nothing is deleted there.
+   */
+  isUnreadable(path: string): boolean {
+    if (this.unreadable.size === 0) return false;
+    if (this.unreadable.has(path)) return true;
+    for (let slash = path.indexOf('/'); slash !== -1; slash = path.indexOf('/', slash + 1)) if (this.unreadable.has(path.slice(0, slash))) return true;
+    return false;
+  }
+
+  private leaveOut(path: string): void {
+    this.unreadable.add(path);
+    this.warnOnce(path, `${path} cannot be read here (permission denied); it is left out of this sync, and nothing of it is deleted in the cluster, until it can be read`);
+  }
+
   private warnOnce(path: string, message: string): void {
     if (this.warned.has(path)) return;
     this.warned.add(path);
@@ -380,6 +409,12 @@ function sameStamp(a: FileStamp, b: FileStamp): boolean {
 function isInTheWay(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException).code;
   return code === 'EISDIR' || code === 'ENOTDIR' || code === 'ENOTEMPTY' || code === 'EEXIST';
+}
+
+/** A read refused for want of permission. */
+function isDenied(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'EACCES' || code === 'EPERM';
 }
 
 /** Whether what a path holds (`current`'s answer) is still `expect`, so it may be replaced. */

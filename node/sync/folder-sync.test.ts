@@ -253,6 +253,41 @@ test('a path this disk cannot name is left out with a warning, and the rest sync
   }
 });
 
+test('what this user may not read is left out with a warning, and not deleted in the cluster', async () => {
+  const s = await setup();
+  try {
+    const a = s.folder('a');
+    writeFileSync(join(a, 'fine.txt'), 'v1');
+    writeFileSync(join(a, 'secret.txt'), 'kept');
+    mkdirSync(join(a, 'private'));
+    writeFileSync(join(a, 'private', 'in.txt'), 'kept too');
+    // Root reads everything: as root the sync runs without the two capabilities that let it.
+    const asRoot = process.getuid?.() === 0;
+    const sync = () => {
+      const command = asRoot ? ['setpriv', '--bounding-set', '-dac_override,-dac_read_search', process.execPath] : [process.execPath];
+      const result = spawnSync(command[0]!, [...command.slice(1), shim, 'sync', a, '--json'], { encoding: 'utf8', env: { ...process.env, RAFTBOX_SERVER: s.cluster.urls.join(',') }, timeout: 120_000 });
+      return { status: result.status, stderr: result.stderr, summary: JSON.parse(result.stdout.trim().split('\n').pop() || 'null') as Record<string, unknown> | null };
+    };
+    const first = sync();
+    assert.is(first.status, 0, first.stderr);
+    assert.is(first.summary!.filesUp, 4);
+    chmodSync(join(a, 'secret.txt'), 0o000);
+    chmodSync(join(a, 'private'), 0o000);
+    writeFileSync(join(a, 'fine.txt'), 'v2');
+    const second = sync();
+    assert.is(second.status, 0, second.stderr);
+    assert.match(second.stderr, /secret\.txt cannot be read here \(permission denied\); it is left out of this sync, and nothing of it is deleted in the cluster/);
+    assert.match(second.stderr, /private cannot be read here/);
+    assert.equal([second.summary!.filesUp, second.summary!.deleted], [1, 0]);
+    const listed = s.raftbox('ls', '--json');
+    assert.equal((JSON.parse(listed.stdout).files as { path: string; deleted: boolean }[]).map((f) => `${f.path}${f.deleted ? ' (deleted)' : ''}`), ['fine.txt', 'private', 'private/in.txt', 'secret.txt']);
+    chmodSync(join(a, 'private'), 0o755);
+    chmodSync(join(a, 'secret.txt'), 0o644);
+  } finally {
+    await s.done();
+  }
+});
+
 test('both folders edit while the cluster is unreachable, then reconnect', async () => {
   const s = await setup();
   try {

@@ -75,7 +75,7 @@ export class SyncedFolder {
       // Left out like ignored paths, on both sides: what this disk cannot name (the cluster
       // takes longer names than file systems do), said once per path and run.
       const ignore = (path: string, kind: 'file' | 'dir'): boolean => {
-        if (rules(path, kind)) return true;
+        if (rules(path, kind) || replica.isUnreadable(path)) return true;
         const problem = unfitForDisk(root, path);
         if (problem === null) return false;
         if (!unfit.has(path)) {
