@@ -6,6 +6,7 @@ import { open, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { formatTable } from '../../bench/table.ts';
 import { raftboxError } from '../../protocol/errors.ts';
+import { isFolderMode } from '../../protocol/sync-tree.ts';
 import type { FileInfo } from '../../protocol/wire.ts';
 import { downloadToFile } from '../download.ts';
 import { connect, type Client } from '../sdk.ts';
@@ -86,7 +87,15 @@ async function rm(argv: string[]): Promise<number> {
   const args = parseArgs(argv, [...commonValues, '--if-version'], ['--json']);
   const [remote] = positionals(args, ['REMOTE']) as [string];
   const ifVersion = optionalInteger(args, '--if-version');
-  const { version } = await withClient(args, (client) => client.remove(remote, ifVersion === undefined ? {} : { ifVersion }));
+  const { version } = await withClient(args, async (client) => {
+    // A folder's tombstone would leave what it holds, and the folder with it: refused, so
+    // nobody believes a folder gone that every device still shows.
+    const held = (await client.stat(remote))?.mode;
+    if (held !== undefined && isFolderMode(held) && (await client.list(`${remote}/`)).length > 0) {
+      throw raftboxError('conflict', `${JSON.stringify(remote)} is a folder that still holds files; remove those first (raftbox ls ${remote}/ lists them)`);
+    }
+    return client.remove(remote, ifVersion === undefined ? {} : { ifVersion });
+  });
   print(args.flags.has('--json'), { path: remote, version, deleted: true }, `${remote}: deleted (version ${version})`);
   return 0;
 }

@@ -209,6 +209,14 @@ test('a file and a folder at the same path keep both: files put with the CLI imp
     writeFileSync(join(a, 'plans', 'old.txt'), 'old plan');
     assert.is((await s.sync(a)).status, 0);
     assert.is((await s.sync(b)).status, 0);
+    // A synced folder is a record too, but neither a file to get nor one to remove with what it holds.
+    const got = s.raftbox('get', 'plans', join(s.root, 'plans.out'));
+    assert.is(got.status, 1);
+    assert.match(got.stderr, /"plans" is a folder, not a file/);
+    assert.not.ok(existsSync(join(s.root, 'plans.out')), 'nothing was written');
+    const removed = s.raftbox('rm', 'plans');
+    assert.is(removed.status, 1);
+    assert.match(removed.stderr, /"plans" is a folder that still holds files; remove those first/);
     rmSync(join(a, 'plans'), { recursive: true });
     writeFileSync(join(a, 'plans'), 'plans are a file now');
     writeFileSync(join(b, 'plans', 'new.txt'), 'a new plan on b');
