@@ -41,6 +41,13 @@ export function normalizePrefix(prefix: string): string {
   return normal;
 }
 
+/** The folders above `path`, outermost first: ['a', 'a/b'] for 'a/b/c'. */
+export function parentFolders(path: string): string[] {
+  const folders: string[] = [];
+  for (let slash = path.indexOf('/'); slash !== -1; slash = path.indexOf('/', slash + 1)) folders.push(path.slice(0, slash));
+  return folders;
+}
+
 /** Tells whether `path` is already a valid, normalized path. */
 export function isNormalPath(path: string): boolean {
   return typeof path === 'string' && nfc(path) === path && pathProblem(path) === null;

@@ -12,6 +12,7 @@
 
 import { blocksInOrder, forEachLimited } from './client-blocks.ts';
 import { isRaftboxError, raftboxError } from './errors.ts';
+import { parentFolders } from './paths.ts';
 import { findFolderMoves, type FolderMove } from './sync-folder-moves.ts';
 import { planSync, type SyncAction, type SyncPlan } from './sync-planner.ts';
 import {
@@ -594,14 +595,9 @@ function indexBlocks(files: Iterable<[string, SyncEntry]>): Map<BlockHash, Local
 function withoutIgnored<T extends SyncEntry>(tree: Map<string, T>, options: SyncOptions): Map<string, T> {
   const isIgnored = options.isIgnored;
   if (isIgnored === undefined) return tree;
-  return new Map([...tree].filter(([path, entry]) => !isIgnored(path, entry.kind) && !ancestorsOf(path).some((folder) => isIgnored(folder, 'dir'))));
+  return new Map([...tree].filter(([path, entry]) => !isIgnored(path, entry.kind) && !parentFolders(path).some((folder) => isIgnored(folder, 'dir'))));
 }
 
-function ancestorsOf(path: string): string[] {
-  const folders: string[] = [];
-  for (let slash = path.indexOf('/'); slash !== -1; slash = path.indexOf('/', slash + 1)) folders.push(path.slice(0, slash));
-  return folders;
-}
 
 function stripRemote(remote: RemoteEntry): BaseEntry {
   const { deleted: _deleted, device: _device, ...entry } = remote;

@@ -20,6 +20,7 @@
 // same content are paired by the closest names (Levenshtein distance).
 
 import { distance } from 'fastest-levenshtein';
+import { parentFolders } from './paths.ts';
 import { compareClocks, incrementClock, mergeClocks } from './vector-clock.ts';
 import {
   contentKey,
@@ -218,7 +219,7 @@ function keptLocalFolders(local: LocalTree, remote: RemoteTree, base: BaseTree):
   const folders = new Set<string>();
   for (const [path, entry] of local) {
     if (remote.get(path)?.deleted === true && sameOrBothAbsent(entry, base.get(path) ?? null)) continue;
-    for (let slash = path.lastIndexOf('/'); slash > 0 && !folders.has(path.slice(0, slash)); slash = path.lastIndexOf('/', slash - 1)) folders.add(path.slice(0, slash));
+    for (const folder of parentFolders(path)) folders.add(folder);
   }
   return folders;
 }
@@ -231,7 +232,7 @@ function keptRemoteFolders(local: LocalTree, remote: RemoteTree, base: BaseTree)
   const folders = new Set<string>();
   for (const [path, entry] of remote) {
     if (entry.deleted || (!local.has(path) && base.get(path)?.version === entry.version)) continue;
-    for (let slash = path.lastIndexOf('/'); slash > 0 && !folders.has(path.slice(0, slash)); slash = path.lastIndexOf('/', slash - 1)) folders.add(path.slice(0, slash));
+    for (const folder of parentFolders(path)) folders.add(folder);
   }
   return folders;
 }

@@ -7,6 +7,7 @@
 // along for display but never decides anything, because clocks on different devices
 // disagree and copying a file changes it.
 
+import { parentFolders } from './paths.ts';
 import type { BlockRef, FileChange, FileInfo, VectorClock } from './wire.ts';
 
 /** Mode bits of a folder record (S_IFDIR | rwxr-xr-x); a folder has no blocks. */
@@ -96,8 +97,7 @@ export function remoteTreeOf(files: readonly FileInfo[]): RemoteTree {
   // tombstone", which is what the cluster holds.
   for (const info of files) {
     if (info.deleted) continue;
-    for (let slash = info.path.lastIndexOf('/'); slash > 0; slash = info.path.lastIndexOf('/', slash - 1)) {
-      const parent = info.path.slice(0, slash);
+    for (const parent of parentFolders(info.path).reverse()) {
       const there = tree.get(parent);
       if (there !== undefined && !there.deleted) break;
       tree.set(parent, { kind: 'dir', blocks: [], size: 0, mtime: 0, executable: false, version: 0, clock: {}, deleted: false, device: '' });

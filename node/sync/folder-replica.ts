@@ -11,7 +11,7 @@ import { lstatSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { Chunker, cutPoints } from '../../protocol/fastcdc.ts';
 import { forEachLimited } from '../../protocol/client-blocks.ts';
-import { isNormalPath } from '../../protocol/paths.ts';
+import { isNormalPath, parentFolders } from '../../protocol/paths.ts';
 import type { SyncReplica } from '../../protocol/sync-engine.ts';
 import { sameContent, type BaseEntry, type BaseTree, type LocalEntry, type LocalTree, type RemoteEntry } from '../../protocol/sync-tree.ts';
 import type { BlockRef, BlockUpload } from '../../protocol/wire.ts';
@@ -318,8 +318,7 @@ export class FolderReplica implements SyncReplica {
   isUnreadable(path: string): boolean {
     if (this.unreadable.size === 0) return false;
     if (this.unreadable.has(path)) return true;
-    for (let slash = path.indexOf('/'); slash !== -1; slash = path.indexOf('/', slash + 1)) if (this.unreadable.has(path.slice(0, slash))) return true;
-    return false;
+    return parentFolders(path).some((folder) => this.unreadable.has(folder));
   }
 
   private leaveOut(path: string): void {

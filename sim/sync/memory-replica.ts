@@ -4,6 +4,7 @@
 // progress (edit a file between the engine's steps) to prove the engine never overwrites
 // a local edit.
 
+import { parentFolders } from '../../protocol/paths.ts';
 import type { SyncReplica } from '../../protocol/sync-engine.ts';
 import { sameContent, type BaseEntry, type BaseTree, type LocalEntry, type LocalTree, type RemoteEntry } from '../../protocol/sync-tree.ts';
 import type { BlockRef, BlockUpload } from '../../protocol/wire.ts';
@@ -125,8 +126,7 @@ export class MemoryReplica implements SyncReplica {
 
   /** Makes the missing folders above `path`, as `mkdir -p` does; false when one of them is a file. */
   private makeParents(path: string): boolean {
-    const parents: string[] = [];
-    for (let slash = path.indexOf('/'); slash !== -1; slash = path.indexOf('/', slash + 1)) parents.push(path.slice(0, slash));
+    const parents = parentFolders(path);
     if (parents.some((parent) => this.items.get(parent)?.kind === 'file')) return false;
     for (const parent of parents) if (!this.items.has(parent)) this.makeDir(parent);
     return true;

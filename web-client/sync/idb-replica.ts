@@ -3,6 +3,7 @@
 // transaction that makes it, that the path still holds what the plan expected, so an
 // edit the user made while a sync ran is never overwritten.
 
+import { parentFolders } from '../../protocol/paths.ts';
 import type { SyncReplica } from '../../protocol/sync-engine.ts';
 import { sameContent, type BaseEntry, type BaseTree, type LocalEntry, type LocalTree, type RemoteEntry } from '../../protocol/sync-tree.ts';
 import type { FileRecord, RaftboxDb } from '../store/schema.ts';
@@ -117,9 +118,7 @@ export class IdbReplica implements SyncReplica {
     const tx = this.db.transaction('files', 'readwrite');
     if (!matches(await tx.store.get(path), expect)) return false;
     // As on a disk: nothing goes inside a file, and a folder holding anything stays a folder.
-    for (let slash = path.indexOf('/'); slash !== -1; slash = path.indexOf('/', slash + 1)) {
-      if ((await tx.store.get(path.slice(0, slash)))?.entry.kind === 'file') return false;
-    }
+    for (const folder of parentFolders(path)) if ((await tx.store.get(folder))?.entry.kind === 'file') return false;
     if (next.entry.kind === 'file' && (await tx.store.getKey(IDBKeyRange.bound(`${path}/`, `${path}0`, false, true))) !== undefined) return false;
     await tx.store.put(next);
     await tx.done;

@@ -4,6 +4,7 @@
 // shape is derived from the current versions, kept up to date as commits apply, and
 // rebuilt when a snapshot is installed; it is never saved.
 
+import { parentFolders } from '../../../protocol/paths.ts';
 import { isFolderMode } from '../../../protocol/sync-tree.ts';
 import type { FileChange, FileInfo } from '../../../protocol/wire.ts';
 
@@ -26,11 +27,11 @@ export class NamespaceShape {
     if (was && !isFolderMode(before!.mode)) this.files.delete(path);
     if (is && !isFolderMode(after!.mode)) this.files.add(path);
     if (was === is) return;
-    forEachParent(path, (parent) => {
+    for (const parent of parentFolders(path)) {
       const count = (this.below.get(parent) ?? 0) + (is ? 1 : -1);
       if (count === 0) this.below.delete(parent);
       else this.below.set(parent, count);
-    });
+    }
   }
 
   /**
@@ -45,7 +46,7 @@ export class NamespaceShape {
     for (const [path, change] of final) {
       const was = isLive(current(path));
       if (was === !change.deleted) continue;
-      forEachParent(path, (parent) => belowDelta.set(parent, (belowDelta.get(parent) ?? 0) + (change.deleted ? -1 : 1)));
+      for (const parent of parentFolders(path)) belowDelta.set(parent, (belowDelta.get(parent) ?? 0) + (change.deleted ? -1 : 1));
     }
     const isFileAfter = (path: string): boolean => {
       const change = final.get(path);
@@ -53,11 +54,8 @@ export class NamespaceShape {
     };
     for (const [path, change] of final) {
       if (change.deleted) continue;
-      let file: string | null = null;
-      forEachParent(path, (parent) => {
-        if (file === null && isFileAfter(parent)) file = parent;
-      });
-      if (file !== null) return { kind: 'under-file', path, file };
+      const file = parentFolders(path).find(isFileAfter);
+      if (file !== undefined) return { kind: 'under-file', path, file };
       if (!isFolderMode(change.mode) && (this.below.get(path) ?? 0) + (belowDelta.get(path) ?? 0) > 0) return { kind: 'has-children', path };
     }
     return null;
@@ -68,7 +66,3 @@ function isLive(file: FileInfo | null): boolean {
   return file !== null && !file.deleted;
 }
 
-/** Calls `visit` with each folder above `path`, outermost first: 'a', then 'a/b' for 'a/b/c'. */
-function forEachParent(path: string, visit: (parent: string) => void): void {
-  for (let slash = path.indexOf('/'); slash !== -1; slash = path.indexOf('/', slash + 1)) visit(path.slice(0, slash));
-}
