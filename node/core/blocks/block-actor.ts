@@ -198,7 +198,9 @@ export class BlockActor implements Actor {
     };
     const surplusOptions = { node: o.node, confirmTimeoutMs: o.surplusConfirmTimeoutMs, checksMax: o.surplusChecksMax };
     const mayDrop = (hash: BlockHash, sinceMs: number) => !this.busy(hash, false) && (this.recentWrites.get(hash) ?? -Infinity) < sinceMs;
-    this.surplus = new SurplusDropper(env, surplusOptions, this.placement, this.store, this.releaser, nextId, mayDrop, () => this.noticeStats());
+    // A surplus check that gave up is tried again once its owners had time to catch up,
+    // not only at the next scan of every block, a minute on.
+    this.surplus = new SurplusDropper(env, surplusOptions, this.placement, this.store, this.releaser, nextId, mayDrop, () => this.noticeStats(), () => this.repairer.rescanIn(o.surplusConfirmTimeoutMs));
     const onSurplus = (hash: BlockHash, size: number, targets: NodeId[]) => void this.surplus.consider(hash, size, targets);
     this.repairer = new Repairer(env, repairOptions, o.directory, this.placement, this.store, this.register, nextId, onSurplus);
     const orphanOptions = { node: o.node, orphanGraceMs: o.orphanGraceMs, orphansTrackedMax: o.orphansTrackedMax, sliceBlocks: o.orphanSweepSliceBlocks };

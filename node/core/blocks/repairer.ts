@@ -91,6 +91,8 @@ export class Repairer {
   private seenVersion = -1;
   /** The last scan stopped early (the queue was full): the next looks at every block. */
   private incomplete = false;
+  /** When a scan of every block is wanted again (a surplus check gave up), or null. */
+  private rescanAtMs: number | null = null;
   /** A scan of every block under way, a slice per tick; null when none is. */
   private sweep: Sweep | null = null;
   private lastScanMs = -Infinity;
@@ -123,6 +125,10 @@ export class Repairer {
   /** Called on the actor's repair tick: scan the registry if it changed (or a full scan is due), then start copies. */
   tick(): void {
     const now = this.env.now();
+    if (this.rescanAtMs !== null && now >= this.rescanAtMs) {
+      this.rescanAtMs = null;
+      this.incomplete = true;
+    }
     if (this.directory !== null) {
       const changed = (this.incomplete || this.directory.blocksVersion !== this.seenVersion) && now - this.lastScanMs >= this.options.scanIntervalMs;
       const full = now - this.lastFullScanMs >= this.options.fullScanIntervalMs;
@@ -130,6 +136,16 @@ export class Repairer {
       if (this.sweep !== null) this.continueSweep(this.sweep);
     }
     this.pump();
+  }
+
+  /**
+   * Look at every block again in `delayMs`. A block is looked at when its owners change or
+   * by the scan of every block (once a minute); one whose surplus copy could not be given
+   * up this time (an owner had not confirmed yet) would otherwise wait for that.
+   */
+  rescanIn(delayMs: number): void {
+    const at = this.env.now() + delayMs;
+    if (this.rescanAtMs === null || at < this.rescanAtMs) this.rescanAtMs = at;
   }
 
   /** Queue a copy of `hash` to this node from `sources`; `done` hears whether it is now stored here. */

@@ -51,6 +51,8 @@ export class SurplusDropper {
     /** False while the block is being written or copied here, or was written since `sinceMs`. */
     private readonly mayDrop: (hash: BlockHash, sinceMs: number) => boolean,
     private readonly onDropped: () => void,
+    /** A check gave up (an owner said no or did not answer): the block should be looked at again later. */
+    private readonly onAbandoned: () => void = () => undefined,
   ) {}
 
   /** True while `hash` is being confirmed or released here. */
@@ -108,7 +110,8 @@ export class SurplusDropper {
     check.phase = 'releasing';
     const queued = this.releaser.add({ hash: check.hash, size: check.size, owners: [this.options.node] }, (outcome) => {
       this.checks.delete(check.hash);
-      if (!outcome.ok || !this.mayDrop(check.hash, check.startedMs)) return;
+      if (!outcome.ok) return this.onAbandoned();
+      if (!this.mayDrop(check.hash, check.startedMs)) return;
       if (this.store.remove(check.hash)) {
         this.dropped++;
         this.onDropped();
@@ -121,5 +124,6 @@ export class SurplusDropper {
     this.env.cancel(check.timer);
     this.checks.delete(check.hash);
     for (const [id, hash] of this.asks) if (hash === check.hash) this.asks.delete(id);
+    this.onAbandoned();
   }
 }
