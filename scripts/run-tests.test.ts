@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseUvuSummary, summarize, type Exit } from './run-tests.ts';
+import { parseUvuSummary, runsAlone, summarize, type Exit } from './run-tests.ts';
 
 const clean: Exit = { code: 0, signal: null, timedOut: false, timeoutMs: 1000 };
 const uvuOutput = (total: number, passed: number, skipped: number) =>
@@ -29,6 +29,12 @@ test('a crash, a timeout or a missing summary is at least one failure', () => {
   assert.match(summarize('a', '', null, clean).note ?? '', /no uvu summary/);
   assert.is(summarize('a', '', null, clean).failed, 1);
   assert.is(summarize('a', '', parseUvuSummary(uvuOutput(5, 2, 0)), { ...clean, code: 1 }).failed, 3);
+});
+
+test('a file runs alone only when a line says exactly so', () => {
+  assert.ok(runsAlone('// header\n//\n// run-tests: alone\n\nimport x from "y";\n'));
+  assert.not.ok(runsAlone('// header mentions run-tests: alone in passing\n'));
+  assert.not.ok(runsAlone('const note = "// run-tests: alone";\n'));
 });
 
 test.run();

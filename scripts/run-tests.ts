@@ -11,9 +11,11 @@
 // Default mode runs every `*.test.ts` except `*.browser.test.ts`; `--browser` runs only
 // those. FILTERs keep files whose path contains any of them.
 // RAFTBOX_TEST_TIMEOUT_MS overrides the per-file timeout (default 10 minutes).
+// A file with the line `// run-tests: alone` runs after the others, with nothing beside it:
+// for process tests whose timing a neighbouring cluster on the same 2 cores can upset.
 
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -136,7 +138,12 @@ function report(result: FileResult): void {
   process.stdout.write(`── ${status} ${result.file}: ${counts}${result.note ? ` (${result.note})` : ''}\n`);
 }
 
-async function runAll(files: string[], timeoutMs: number): Promise<FileResult[]> {
+/** Whether a test file's source asks to run with no other file at the same time. */
+export function runsAlone(source: string): boolean {
+  return /^\/\/ run-tests: alone$/m.test(source);
+}
+
+async function runAll(files: string[], timeoutMs: number, parallel = parallelFilesMax): Promise<FileResult[]> {
   const results: FileResult[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -146,7 +153,7 @@ async function runAll(files: string[], timeoutMs: number): Promise<FileResult[]>
       results.push(result);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(parallelFilesMax, files.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(parallel, files.length) }, worker));
   return results;
 }
 
@@ -164,7 +171,8 @@ async function main(): Promise<number> {
     .filter((file) => file.endsWith('.browser.test.ts') === browser)
     .filter((file) => filters.length === 0 || filters.some((filter) => relative(root, file).includes(filter)))
     .sort();
-  const results = await runAll(files, timeoutMs);
+  const alone = files.filter((file) => runsAlone(readFileSync(file, 'utf8')));
+  const results = [...(await runAll(files.filter((file) => !alone.includes(file)), timeoutMs)), ...(await runAll(alone, timeoutMs, 1))];
   const failures = results.filter((result) => result.failed > 0);
   if (failures.length > 0) {
     process.stdout.write(`\nFailed files:\n${failures.map((f) => `  ${f.file}${f.note ? ` (${f.note})` : ''}\n`).join('')}`);
