@@ -92,16 +92,32 @@ async function request<Op extends RequestOp>(args: ParsedArgs, body: Extract<Req
 /** `request` for an explicit list of node URLs and token; node/cli/join.ts uses it too. */
 export async function requestAt<Op extends RequestOp>(urls: string[], token: string | undefined, body: Extract<Request, { op: Op }>, timeoutMs = 10_000): Promise<{ result: Results[Op]; map: ClusterMap }> {
   let last: unknown = null;
-  for (const url of urls) {
-    try {
-      return await requestOnce(url, token, body, timeoutMs);
-    } catch (error) {
-      last = error;
-      // A refusal the cluster meant (not found, already running) is the answer; only connection trouble moves on.
-      if (error instanceof RaftboxError && !['unavailable', 'not_leader', 'timeout'].includes(error.code)) throw error;
+  // While every node says it knows no leader (an election), the whole list is tried again
+  // after a pause, for as long as an election may take; an answer ends it.
+  const electionDeadline = Date.now() + electionWaitMs;
+  for (let round = 0; round === 0 || (isNoLeader(last) && Date.now() < electionDeadline); round++) {
+    if (round > 0) await new Promise((done) => setTimeout(done, electionRetryMs));
+    for (const url of urls) {
+      try {
+        return await requestOnce(url, token, body, timeoutMs);
+      } catch (error) {
+        last = error;
+        // A refusal the cluster meant (not found, already running) is the answer; only connection trouble moves on.
+        if (error instanceof RaftboxError && !['unavailable', 'not_leader', 'timeout'].includes(error.code)) throw error;
+      }
     }
   }
   throw last instanceof Error ? last : raftboxError('unavailable', 'no server answered; check --server or RAFTBOX_SERVER');
+}
+
+/** How long the admin commands wait out an election, and how often they ask again meanwhile. */
+const electionWaitMs = 10_000;
+const electionRetryMs = 250;
+
+// Only a cluster that answered but has no leader is waited for: a node that does not
+// answer at all, or a request that timed out (and may have taken effect), is not retried.
+function isNoLeader(error: unknown): boolean {
+  return error instanceof RaftboxError && (error.code === 'not_leader' || (error.code === 'unavailable' && error.details?.leader === null));
 }
 
 function requestOnce<Op extends RequestOp>(url: string, token: string | undefined, body: Extract<Request, { op: Op }>, timeoutMs: number): Promise<{ result: Results[Op]; map: ClusterMap }> {
