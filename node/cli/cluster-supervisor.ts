@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChaosCommand, ChaosSettings, DashboardNode, DashboardState, NodeStats, TimelineEvent, TimelineKind } from '../../protocol/dashboard-feed.ts';
 import { chaosDelayMsMax } from '../host/peer-traffic.ts';
-import { v8Flags } from '../host/v8-flags.ts';
+import { nodeProcessEnv, v8Flags } from '../host/process-settings.ts';
 
 const shim = fileURLToPath(new URL('./raftbox.js', import.meta.url));
 /** Timeline lines kept; older ones are dropped. */
@@ -210,7 +210,7 @@ export class ClusterSupervisor {
     const args = [...v8Flags, shim, 'node', '--id', member.id, '--listen', `127.0.0.1:${member.port}`, '--peers', peers, '--data', join(this.options.data, member.id), '--replication', String(this.options.replication), '--log-level', this.options.logLevel, '--chaos'];
     const child = spawn(process.execPath, args, {
       stdio: ['pipe', 'pipe', this.options.childOutput ?? 'inherit'],
-      env: { ...process.env, RAFTBOX_EXIT_WITH_PARENT: '1' },
+      env: { ...nodeProcessEnv(process.env), RAFTBOX_EXIT_WITH_PARENT: '1' },
     });
     member.child = child;
     member.starting = true;

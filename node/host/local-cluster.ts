@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { v8Flags } from './v8-flags.ts';
+import { nodeProcessEnv, v8Flags } from './process-settings.ts';
 
 const shim = fileURLToPath(new URL('../cli/raftbox.js', import.meta.url));
 
@@ -144,7 +144,7 @@ export class LocalCluster {
   private startMember(member: Member): Promise<void> {
     const peers = member.joinFlags ? '' : this.members.filter((m) => m !== member && !m.joinFlags).map((m) => `${m.id}=127.0.0.1:${m.port}`).join(',');
     const args = [...v8Flags, ...(this.options.nodeArgs ?? []), shim, 'node', '--id', member.id, '--listen', `127.0.0.1:${member.port}`, ...(peers ? ['--peers', peers] : []), ...(member.joinFlags ?? []), '--data', member.dataDir, '--replication', String(this.options.replication ?? 3), '--log-level', this.options.logLevel ?? 'warn', ...(this.options.nodeFlags ?? [])];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.options.env } });
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: nodeProcessEnv({ ...process.env, ...this.options.env }) });
     member.child = child;
     member.output = '';
     member.exited = new Promise((done) => child.once('exit', (code) => {
