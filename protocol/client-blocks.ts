@@ -4,9 +4,8 @@
 
 import { errorFromWire, isRetryable } from './client-errors.ts';
 import type { ClusterRouter } from './client-router.ts';
-import type { ClientRuntime } from './client-runtime.ts';
 import { raftboxError } from './errors.ts';
-import { cutPoints } from './fastcdc.ts';
+import { eachCutPoint } from './fastcdc.ts';
 import { blocksPerPutMax, hashesPerHasMax } from './wire-schema.ts';
 import type { BlockHash, BlockRef, BlockUpload } from './wire.ts';
 
@@ -27,23 +26,15 @@ export interface PreparedBlock extends BlockRef {
 /**
  * Cuts `data` into content-defined blocks (FastCDC: 256 KiB to 4 MiB, about 1 MiB on
  * average), so an edit moves only the blocks around it and the same bytes in any file
- * make the same blocks. The blocks are views of `data`, not copies.
+ * make the same blocks. The blocks are views of `data`, not copies, each found only when
+ * asked for, so a caller can hash and send the first before the rest is scanned.
  */
-export function splitBlocks(data: Uint8Array): Uint8Array[] {
-  const blocks: Uint8Array[] = [];
+export function* eachBlock(data: Uint8Array): Generator<Uint8Array> {
   let start = 0;
-  for (const end of cutPoints(data)) {
-    blocks.push(data.subarray(start, end));
+  for (const end of eachCutPoint(data)) {
+    yield data.subarray(start, end);
     start = end;
   }
-  return blocks;
-}
-
-/** Splits `data` and names every block by its SHA-256, in file order. */
-export async function prepareBlocks(data: Uint8Array, runtime: ClientRuntime): Promise<PreparedBlock[]> {
-  const pieces = splitBlocks(data);
-  const hashes = await Promise.all(pieces.map((piece) => runtime.sha256(piece)));
-  return pieces.map((piece, index) => ({ hash: hashes[index]!, size: piece.length, data: piece }));
 }
 
 /** Asks the cluster (any node) which of `hashes` it does not hold, in batches of `hashesPerHasMax`. */

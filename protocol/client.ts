@@ -3,7 +3,7 @@
 // client-router.ts, block transfer in client-blocks.ts, live changes in client-watch.ts;
 // this file is the API that puts them together.
 
-import { blocksInOrder, downloadBlocks, fetchBlock, getsInFlightMax, missingBlocks, prepareBlocks, uploadBlocks, type PreparedBlock } from './client-blocks.ts';
+import { blocksInOrder, downloadBlocks, eachBlock, fetchBlock, getsInFlightMax, missingBlocks, uploadBlocks, type PreparedBlock } from './client-blocks.ts';
 import { ClusterRouter } from './client-router.ts';
 import type { ClientRuntime } from './client-runtime.ts';
 import { ChangeWatcher } from './client-watch.ts';
@@ -109,10 +109,19 @@ export class RaftboxClient {
     const normal = normalizePath(path);
     if (!(data instanceof Uint8Array)) throw raftboxError('bad_message', `writeFile needs the contents of ${normal} as a Uint8Array, got ${typeof data}`);
     checkVersion('ifVersion', options.ifVersion, 0);
-    const blocks = await prepareBlocks(data, this.runtime);
-    await this.storeBlocks(blocks);
-    const change = this.contentChange(normal, blocks.map(({ hash, size }) => ({ hash, size })), data.length, options.ifVersion);
-    const written = await this.commitRepairing([change], (lost) => this.putBlocks(blocks.filter((block) => lost.has(block.hash))));
+    const refs: BlockRef[] = [];
+    const unseen = (hash: BlockHash): boolean => !this.knownBlocks.has(hash);
+    await this.sendInGroups(eachBlock(data), (ref) => refs.push(ref), unseen, (group) => this.storeBlocks(group), (block) => block);
+    const change = this.contentChange(normal, refs, data.length, options.ifVersion);
+    const written = await this.commitRepairing([change], async (lost) => {
+      const again: PreparedBlock[] = [];
+      let offset = 0;
+      for (const ref of refs) {
+        if (lost.has(ref.hash)) again.push({ ...ref, data: data.subarray(offset, offset + ref.size) });
+        offset += ref.size;
+      }
+      await this.putBlocks(again);
+    });
     return { version: versionOf(written, normal) };
   }
 
@@ -160,9 +169,7 @@ export class RaftboxClient {
     };
   }
 
-  // Cuts what `read()` yields into blocks, names each (`named`, in order), and hands
-  // those `wanted` picks to `send`, each once, in groups of about streamGroupBytes with at
-  // most streamGroupsInFlight unsettled. Returns the bytes read.
+  // Cuts what `read()` yields into blocks and hands them to sendInGroups. Returns the bytes read.
   private async streamBlocks(
     read: () => AsyncIterable<Uint8Array>,
     named: (ref: BlockRef) => void,
@@ -170,11 +177,35 @@ export class RaftboxClient {
     send: (group: PreparedBlock[]) => Promise<void>,
   ): Promise<number> {
     const chunker = new Chunker();
+    let size = 0;
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      for await (const piece of read()) {
+        size += piece.length;
+        yield* chunker.push(piece);
+      }
+      yield* chunker.finish();
+    }
+    // A chunk may be a view of the caller's piece, which it may reuse: the group keeps a
+    // copy (made by the constructor: a Node Buffer's slice() would be another view).
+    await this.sendInGroups(chunks(), named, wanted, send, (chunk) => new Uint8Array(chunk));
+    return size;
+  }
+
+  // Names each of `chunks` (`named`, in order) and hands those `wanted` picks to `send`,
+  // each once, in groups of about streamGroupBytes with at most streamGroupsInFlight
+  // unsettled: the next chunks are cut and hashed while earlier groups upload. A group
+  // holds `keep(chunk)`.
+  private async sendInGroups(
+    chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
+    named: (ref: BlockRef) => void,
+    wanted: (hash: BlockHash) => boolean,
+    send: (group: PreparedBlock[]) => Promise<void>,
+    keep: (chunk: Uint8Array) => Uint8Array,
+  ): Promise<void> {
     const inFlight = new Set<Promise<void>>();
     const grouped = new Set<BlockHash>();
     let group: PreparedBlock[] = [];
     let groupBytes = 0;
-    let size = 0;
     const flush = async (): Promise<void> => {
       const sending = send(group);
       group = [];
@@ -184,25 +215,16 @@ export class RaftboxClient {
       inFlight.add(settled);
       while (inFlight.size >= streamGroupsInFlight) await Promise.race(inFlight);
     };
-    const add = async (chunks: Uint8Array[]): Promise<void> => {
-      for (const chunk of chunks) {
+    try {
+      for await (const chunk of chunks) {
         const hash = await this.runtime.sha256(chunk);
         named({ hash, size: chunk.length });
         if (!wanted(hash) || grouped.has(hash)) continue;
         grouped.add(hash);
-        // A chunk may be a view of the caller's piece, which it may reuse: the group keeps a
-        // copy (made by the constructor: a Node Buffer's slice() would be another view).
-        group.push({ hash, size: chunk.length, data: new Uint8Array(chunk) });
+        group.push({ hash, size: chunk.length, data: keep(chunk) });
         groupBytes += chunk.length;
         if (groupBytes >= streamGroupBytes) await flush();
       }
-    };
-    try {
-      for await (const piece of read()) {
-        size += piece.length;
-        await add(chunker.push(piece));
-      }
-      await add(chunker.finish());
       if (group.length > 0) await flush();
     } catch (error) {
       // The groups already sent settle before the error is passed on, so nothing runs on after it.
@@ -210,7 +232,6 @@ export class RaftboxClient {
       throw error;
     }
     await Promise.all(inFlight);
-    return size;
   }
 
   /**

@@ -197,8 +197,12 @@ function scanChunk(data: Uint8Array, start: number, from: number, hash: number, 
  * minimum and maximum size; the result equals what {@link Chunker} emits for any slicing.
  */
 export function cutPoints(data: Uint8Array, options?: ChunkerOptions): number[] {
+  return [...eachCutPoint(data, options)];
+}
+
+/** The offsets of {@link cutPoints}, each scanned for only when the one before it is taken. */
+export function* eachCutPoint(data: Uint8Array, options?: ChunkerOptions): Generator<number> {
   const p = resolveParams(options);
-  const cuts: number[] = [];
   const length = data.length;
   let start = 0;
   while (start < length) {
@@ -206,9 +210,8 @@ export function cutPoints(data: Uint8Array, options?: ChunkerOptions): number[] 
     const from = start + p.min;
     const cut = from >= length ? -1 : scanChunk(data, start, from, 0, length, p);
     start = cut === -1 ? length : cut;
-    cuts.push(start);
+    yield start;
   }
-  return cuts;
 }
 
 /**
