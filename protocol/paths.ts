@@ -63,8 +63,8 @@ function nfc(path: string): string {
 
 const dotSegment = /(?:^|\/)\.{1,2}(?:\/|$)/;
 
-// Returns the rule `path` breaks, as the end of a sentence starting with "path", or null.
-function pathProblem(path: string): string | null {
+/** The rule `path` breaks, as the end of a sentence starting with "a path", or null. Says nothing of NFC form. */
+export function pathProblem(path: string): string | null {
   if (path === '') return 'must not be empty';
   if (path.startsWith('/') || path.startsWith('\\') || /^[A-Za-z]:/.test(path)) return 'must be relative';
   // C0 controls and DEL: invisible, and NUL ends a name in every C file API.

@@ -11,7 +11,7 @@ import { lstatSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { Chunker, cutPoints } from '../../protocol/fastcdc.ts';
 import { forEachLimited } from '../../protocol/client-blocks.ts';
-import { isNormalPath, parentFolders } from '../../protocol/paths.ts';
+import { isNormalPath, parentFolders, pathProblem } from '../../protocol/paths.ts';
 import type { SyncReplica } from '../../protocol/sync-engine.ts';
 import { sameContent, type BaseEntry, type BaseTree, type LocalEntry, type LocalTree, type RemoteEntry } from '../../protocol/sync-tree.ts';
 import type { BlockRef, BlockUpload } from '../../protocol/wire.ts';
@@ -83,7 +83,7 @@ export class FolderReplica implements SyncReplica {
   private async walk(folder: string, found: [string, Stats][]): Promise<void> {
     let names: string[];
     try {
-      names = await readdir(join(this.root, folder));
+      names = this.namesOf(folder, await readdir(join(this.root, folder), { encoding: 'buffer' }));
     } catch (error) {
       if (isGone(error)) return;
       // The synced folder itself unreadable: nothing can be told of it, so no sync at all.
@@ -105,17 +105,41 @@ export class FolderReplica implements SyncReplica {
     for (const path of subfolders) await this.walk(path, found);
   }
 
+  /**
+   * The names in `folder` as text. A name that is not valid UTF-8 (possible on Linux) has
+   * no path in the cluster, and Node would hand it over with U+FFFD in place of its bad
+   * bytes, a name no file has: it is left out with a warning, never silently.
+   */
+  private namesOf(folder: string, raw: Buffer[]): string[] {
+    const names: string[] = [];
+    for (const bytes of raw) {
+      const name = utf8OrNull(bytes);
+      if (name !== null) {
+        names.push(name);
+        continue;
+      }
+      const shown = folder === '' ? bytes.toString('utf8') : `${folder}/${bytes.toString('utf8')}`;
+      this.warnOnce(shown, `${quoted(shown)} has a name that is not valid UTF-8 text (shown with � for its bad bytes); rename it to sync it`);
+    }
+    return names;
+  }
+
   /** The synced path of `name` in `folder`, or null when it is gone, ignored or cannot be synced (with a warning). */
   private admit(folder: string, name: string, stats: Stats | null): string | null {
     if (stats === null) return null;
     const path = folder === '' ? name.normalize('NFC') : `${folder}/${name.normalize('NFC')}`;
     if (this.options.ignore(path, stats.isDirectory() ? 'dir' : 'file')) return null;
     if (!stats.isDirectory() && !stats.isFile()) {
-      this.warnOnce(path, `${path} is ${stats.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}; it is not synced`);
+      this.warnOnce(path, `${quoted(path)} is ${stats.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}; it is not synced`);
       return null;
     }
-    if (!isNormalPath(path) || name !== name.normalize('NFC')) {
-      this.warnOnce(path, `${path} has a name Raftbox cannot store as is; rename it to sync it`);
+    if (name !== name.normalize('NFC')) {
+      this.warnOnce(path, `${quoted(path)} has a name in Unicode NFD form (as macOS writes accented letters), which Raftbox stores only as NFC; rename it to sync it`);
+      return null;
+    }
+    const problem = isNormalPath(path) ? null : (pathProblem(path) ?? 'must be in Unicode NFC form');
+    if (problem !== null) {
+      this.warnOnce(path, `${quoted(path)} cannot be synced as it is named (a path ${problem}); rename it to sync it`);
       return null;
     }
     return path;
@@ -424,6 +448,22 @@ function isExpected(now: LocalEntry | null | undefined, expect: LocalEntry | nul
 }
 
 /** The lstat of `path`, or null when nothing is there (any more). */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** `bytes` as text, or null when they are not valid UTF-8. */
+function utf8OrNull(bytes: Uint8Array): string | null {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
+/** A path as a warning shows it: JSON-quoted when it holds control characters (a newline in a name would split the message). */
+function quoted(path: string): string {
+  return /[\u0000-\u001f\u007f]/.test(path) ? JSON.stringify(path) : path;
+}
+
 function lstatIfThere(path: string): Stats | null {
   try {
     return lstatSync(path, { throwIfNoEntry: false }) ?? null;

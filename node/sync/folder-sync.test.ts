@@ -261,6 +261,36 @@ test('a path this disk cannot name is left out with a warning, and the rest sync
   }
 });
 
+test('a local name the cluster cannot hold is left out with a warning saying why, never silently', async () => {
+  const s = await setup();
+  try {
+    const a = s.folder('a');
+    writeFileSync(join(a, 'fine.txt'), 'synced');
+    // Linux allows any bytes but '/' and NUL in a name; these have no path in the cluster.
+    writeFileSync(Buffer.concat([Buffer.from(`${a}/bad-`), Buffer.from([0xff]), Buffer.from('-name.txt')]), 'not UTF-8');
+    writeFileSync(join(a, 'new\nline.txt'), 'control character');
+    writeFileSync(join(a, 'back\\slash.txt'), 'backslash');
+    writeFileSync(join(a, 'cafe\u0301.txt'), 'NFD');
+    assert.is(spawnSync('mkfifo', [join(a, 'pipe')]).status, 0);
+    const result = await s.sync(a);
+    assert.is(result.status, 0, result.stderr);
+    assert.match(result.stderr, /bad-\uFFFD-name\.txt has a name that is not valid UTF-8 text/);
+    assert.match(result.stderr, /"new\\nline\.txt" cannot be synced as it is named \(a path must not contain control characters\); rename it/);
+    assert.match(result.stderr, /back\\slash\.txt cannot be synced as it is named \(a path must separate folders with '\/'/);
+    assert.match(result.stderr, /caf\u00e9\.txt has a name in Unicode NFD form/);
+    assert.match(result.stderr, /pipe is not a regular file; it is not synced/);
+    assert.equal([result.summary!.filesUp, result.summary!.deleted], [1, 0]);
+    assert.equal((JSON.parse(s.raftbox('ls', '--json').stdout).files as { path: string }[]).map((f) => f.path), ['fine.txt']);
+    // Warned once per run, and the next run still syncs the rest (the FIFO is never opened, so nothing blocks).
+    writeFileSync(join(a, 'fine.txt'), 'synced again');
+    const again = await s.sync(a);
+    assert.is(again.status, 0, again.stderr);
+    assert.is(again.summary!.filesUp, 1);
+  } finally {
+    await s.done();
+  }
+});
+
 test('what this user may not read is left out with a warning, and not deleted in the cluster', async () => {
   const s = await setup();
   try {
