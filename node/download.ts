@@ -1,7 +1,9 @@
-// Downloading a file to disk block by block, for `raftbox get` and the upload benchmark:
-// memory stays at a few blocks whatever the file's size.
+// Downloading a file to disk (or to stdout) block by block, for `raftbox get` and the
+// upload benchmark: memory stays at a few blocks whatever the file's size.
 
+import { once } from 'node:events';
 import { open, rename, unlink } from 'node:fs/promises';
+import type { Writable } from 'node:stream';
 import { raftboxError } from '../protocol/errors.ts';
 import { isFolderMode } from '../protocol/sync-tree.ts';
 import type { FileInfo } from '../protocol/wire.ts';
@@ -9,17 +11,26 @@ import type { Client } from './sdk.ts';
 import { writeAll } from './host/write-all.ts';
 
 /**
+ * The blocks of `remote` (or its `version`), each checked against its hash as it comes, or
+ * null when there is no such file. A folder record is refused with `not_found`.
+ */
+async function openDownload(client: Client, remote: string, options: { version?: number }): Promise<{ info: FileInfo; blocks: AsyncGenerator<Uint8Array> } | null> {
+  const found = await client.readFileBlocks(remote, options);
+  if (found && isFolderMode(found.info.mode)) throw raftboxError('not_found', `${JSON.stringify(remote)} is a folder, not a file; raftbox ls ${remote}/ lists what it holds, and raftbox sync brings a whole folder`);
+  return found;
+}
+
+/**
  * Writes `remote` (or its `version`) to `local`: into a temporary file beside it, then
- * renamed over it, so an interrupted or failed download never leaves half a file. Every
- * block is checked against its hash, and the whole against the file's size. Returns the
- * record downloaded, or null when there is no such file (nothing is written then); a
- * folder record is refused with `not_found`.
+ * renamed over it, so an interrupted or failed download never leaves half a file, nor the
+ * temporary file. Every block is checked against its hash, and the whole against the
+ * file's size. Returns the record downloaded, or null when there is no such file (nothing
+ * is written then); a folder record is refused with `not_found`.
  */
 export async function downloadToFile(client: Client, remote: string, local: string, options: { version?: number } = {}): Promise<FileInfo | null> {
-  const found = await client.readFileBlocks(remote, options);
+  const found = await openDownload(client, remote, options);
   if (!found) return null;
   const { info, blocks } = found;
-  if (isFolderMode(info.mode)) throw raftboxError('not_found', `${JSON.stringify(remote)} is a folder, not a file; raftbox ls ${remote}/ lists what it holds, and raftbox sync brings a whole folder`);
   const temporary = `${local}.raftbox-${process.pid}`;
   const handle = await open(temporary, 'w');
   let writing: Promise<unknown> = Promise.resolve();
@@ -34,12 +45,39 @@ export async function downloadToFile(client: Client, remote: string, local: stri
     }
     await writing;
     await handle.close();
+    await rename(temporary, local);
   } catch (error) {
     await writing.catch(() => undefined);
     await handle.close().catch(() => undefined);
     await unlink(temporary).catch(() => undefined);
     throw error;
   }
-  await rename(temporary, local);
   return info;
+}
+
+/**
+ * Writes `remote` (or its `version`) to `stream` (stdout, for `raftbox get REMOTE -`),
+ * block by block as each arrives checked, waiting whenever the stream asks to. Unlike a
+ * file, a stream cannot take back what it was given: a bad block ends the download with
+ * the blocks before it already written. Returns the record, or null when there is no such file.
+ */
+export async function downloadToStream(client: Client, remote: string, stream: Writable, options: { version?: number } = {}): Promise<FileInfo | null> {
+  const found = await openDownload(client, remote, options);
+  if (!found) return null;
+  let failed: Error | null = null;
+  const onError = (error: Error): void => {
+    failed = error;
+  };
+  stream.on('error', onError);
+  try {
+    for await (const block of found.blocks) {
+      if (failed) throw failed;
+      // once() rejects should the stream fail while it waits.
+      if (!stream.write(block)) await once(stream, 'drain');
+    }
+    if (failed) throw failed;
+  } finally {
+    stream.off('error', onError);
+  }
+  return found.info;
 }

@@ -4,10 +4,10 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -116,6 +116,24 @@ test('raftbox cluster, then status, put, get, ls, history, restore, rm; Ctrl-C s
     assert.equal(JSON.parse(bigGet.stdout), { path: 'media/big.bin', version: 1, size: bigData.length });
     assert.ok(readFileSync(bigCopy).equals(bigData), 'the copy is byte-identical');
     assert.equal(readdirSync(dir).filter((name) => name.includes('.raftbox-')), [], 'no temporary file is left');
+
+    // As cp does: a folder as LOCAL gets the file under its remote name; '-' is stdout;
+    // a REMOTE ending in '/' is a folder to put the file in.
+    const downloads = join(dir, 'downloads');
+    mkdirSync(downloads);
+    const into = raftbox('get', 'media/big.bin', downloads);
+    assert.is(into.status, 0, into.stderr);
+    assert.ok(readFileSync(join(downloads, 'big.bin')).equals(bigData), 'a folder as LOCAL gets the file under its name');
+    const piped = spawnSync(process.execPath, [shim, 'get', 'media/big.bin', '-'], { env: { ...process.env, RAFTBOX_SERVER: servers }, maxBuffer: 64 << 20, timeout: 60_000 });
+    assert.is(piped.status, 0, piped.stderr.toString());
+    assert.ok(piped.stdout.equals(bigData), 'stdout holds the file and nothing else');
+    const nowhere = raftbox('get', 'media/big.bin', join(dir, 'no-such-folder', 'big.bin'));
+    assert.is(nowhere.status, 2, 'a LOCAL in a folder that is not there is bad usage');
+    assert.match(nowhere.stderr, /there is no local folder ".*no-such-folder" to write .* in; create it first/);
+    assert.equal(readdirSync(downloads), ['big.bin'], 'no temporary file is left');
+    const putInto = raftbox('put', local, 'inbox/', '--json');
+    assert.is(putInto.status, 0, putInto.stderr);
+    assert.is(JSON.parse(putInto.stdout).path, `inbox/${basename(local)}`);
 
     // put streams too: a file past the 2 GiB that node can read in one piece (sparse here,
     // so its 4 MiB blocks of zeros are one block stored once) goes up whole.

@@ -4,11 +4,12 @@
 
 import { open, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { formatTable } from '../../bench/table.ts';
 import { raftboxError } from '../../protocol/errors.ts';
 import { isFolderMode } from '../../protocol/sync-tree.ts';
 import type { FileInfo } from '../../protocol/wire.ts';
-import { downloadToFile } from '../download.ts';
+import { downloadToFile, downloadToStream } from '../download.ts';
 import { connect, type Client } from '../sdk.ts';
 import { optionalInteger, parseArgs, serverUrls, UsageError, type ParsedArgs } from './args.ts';
 
@@ -54,9 +55,11 @@ async function status(argv: string[]): Promise<number> {
 
 async function put(argv: string[]): Promise<number> {
   const args = parseArgs(argv, [...commonValues, '--if-version'], ['--json']);
-  const [local, remote] = positionals(args, ['LOCAL', 'REMOTE']) as [string, string];
+  const [local, named] = positionals(args, ['LOCAL', 'REMOTE']) as [string, string];
   const ifVersion = optionalInteger(args, '--if-version');
   await checkLocalFile(local);
+  // A REMOTE ending in '/' is a folder to put the file in under its own name, as cp does.
+  const remote = named.endsWith('/') && named.length > 1 ? `${named}${basename(local)}` : named;
   // Streamed: a file of any size goes up in the memory of a few dozen blocks.
   const { version, size } = await withClient(args, (client) => client.writeFileFrom(remote, () => readPieces(local), ifVersion === undefined ? {} : { ifVersion }));
   print(args.flags.has('--json'), { path: remote, version, size }, `${remote}: version ${version} (${size} bytes)`);
@@ -65,12 +68,49 @@ async function put(argv: string[]): Promise<number> {
 
 async function get(argv: string[]): Promise<number> {
   const args = parseArgs(argv, [...commonValues, '--version'], ['--json']);
-  const [remote, local] = positionals(args, ['REMOTE', 'LOCAL']) as [string, string];
+  const [remote, named] = positionals(args, ['REMOTE', 'LOCAL']) as [string, string];
   const version = optionalInteger(args, '--version');
-  const info = await withClient(args, (client) => downloadToFile(client, remote, local, version === undefined ? {} : { version }));
-  if (!info) throw raftboxError('not_found', `there is no file at "${remote}"${version === undefined ? '' : ` version ${version}`}; raftbox ls shows what exists`);
-  print(args.flags.has('--json'), { path: remote, version: info.version, size: info.size }, `${remote}: version ${info.version} → ${local} (${info.size} bytes)`);
+  const options = version === undefined ? {} : { version };
+  const json = args.flags.has('--json');
+  const notFound = (): Error => raftboxError('not_found', `there is no file at "${remote}"${version === undefined ? '' : ` version ${version}`}; raftbox ls shows what exists`);
+  if (named === '-') {
+    // The content is the whole of stdout, as with cat; nothing else is printed there.
+    if (json) throw new UsageError('LOCAL "-" writes the file to stdout, where --json would print too; use one of them.');
+    try {
+      const info = await withClient(args, (client) => downloadToStream(client, remote, process.stdout, options));
+      if (!info) throw notFound();
+    } catch (error) {
+      // The reader went away (raftbox get x - | head): it has what it wanted, as with cat.
+      if ((error as NodeJS.ErrnoException).code === 'EPIPE') return 0;
+      throw error;
+    }
+    return 0;
+  }
+  const local = await localTarget(named, remote);
+  const info = await withClient(args, (client) => downloadToFile(client, remote, local, options));
+  if (!info) throw notFound();
+  print(json, { path: remote, version: info.version, size: info.size }, `${remote}: version ${info.version} → ${local} (${info.size} bytes)`);
   return 0;
+}
+
+/**
+ * Where `raftbox get` writes `remote`: LOCAL itself, or, when LOCAL is a folder (or ends
+ * in '/'), a file in it named as the remote file is, as cp does. A folder that is not
+ * there, or a folder where the file would go, is a usage error said plainly, not a
+ * failed rename.
+ */
+async function localTarget(named: string, remote: string): Promise<string> {
+  const folderNamed = named.endsWith('/');
+  const stats = await stat(named).catch(() => null);
+  if (folderNamed || stats?.isDirectory()) {
+    if (!stats?.isDirectory()) throw new UsageError(`there is no local folder "${named}" to put ${basename(remote)} in; create it first.`);
+    const target = join(named, basename(remote));
+    if ((await stat(target).catch(() => null))?.isDirectory()) throw new UsageError(`"${target}" is a folder; name the file to write instead.`);
+    return target;
+  }
+  const parent = dirname(named);
+  if (!(await stat(parent).catch(() => null))?.isDirectory()) throw new UsageError(`there is no local folder "${parent}" to write "${named}" in; create it first.`);
+  return named;
 }
 
 async function ls(argv: string[]): Promise<number> {

@@ -59,14 +59,14 @@ resumes the same cluster.`,
   status: page('raftbox status [--json]', 'Shows the leader, the term, each node\'s role and log indexes, and how many blocks lack copies.', '  --json   one JSON object (shape in CONTRACT.md)'),
   put: page(
     'raftbox put LOCAL REMOTE [--if-version N] [--json]',
-    'Stores the file LOCAL at the path REMOTE as a new version. Only blocks the cluster lacks are sent.',
+    "Stores the file LOCAL at the path REMOTE as a new version. Only blocks the cluster lacks are sent. A REMOTE ending in '/' is a folder: the file goes in it under its own name.",
     `options:
   --if-version N   write only if REMOTE is at version N now (0: only if it does not exist)
   --json           one JSON object: the path, version and size`,
   ),
   get: page(
     'raftbox get REMOTE LOCAL [--version N] [--json]',
-    'Writes the file at REMOTE to LOCAL (a temporary file first, then renamed). Every block is checked against its hash.',
+    "Writes the file at REMOTE to LOCAL (a temporary file first, then renamed). Every block is checked against its hash. A LOCAL that is a folder (or ends in '/') gets the file under its own name; LOCAL '-' writes it to stdout.",
     `options:
   --version N   an older version (see raftbox history)
   --json        one JSON object: the path, version and size`,
