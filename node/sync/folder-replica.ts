@@ -18,7 +18,7 @@ import type { BlockRef, BlockUpload } from '../../protocol/wire.ts';
 import { readRangeSync, readStartAndStatSync } from '../host/read-range.ts';
 import { sha256Hex } from '../host/sha256.ts';
 import { writeAll } from '../host/write-all.ts';
-import { FolderState, type FileStamp } from './folder-state.ts';
+import { FolderState, isSyncedFolder, stateFolderName, type FileStamp } from './folder-state.ts';
 import type { IgnoreTest } from './ignore-rules.ts';
 
 /** Bytes read from a file at a time while hashing it. */
@@ -89,6 +89,12 @@ export class FolderReplica implements SyncReplica {
       // The synced folder itself unreadable: nothing can be told of it, so no sync at all.
       if (!isDenied(error) || folder === '') throw error;
       this.leaveOut(folder);
+      return;
+    }
+    // A folder synced on its own syncs the whole cluster: taken in here too, each sync would
+    // copy the other into itself, deeper every round.
+    if (folder !== '' && names.includes(stateFolderName) && isSyncedFolder(join(this.root, folder))) {
+      this.leaveOut(folder, `${quoted(folder)} is synced on its own (it holds ${stateFolderName}/); it is left out of this sync, and nothing of it is deleted in the cluster. A synced folder cannot hold another: remove ${join(folder, stateFolderName)} to sync it as part of this one`);
       return;
     }
     const subfolders: string[] = [];
@@ -335,9 +341,9 @@ export class FolderReplica implements SyncReplica {
   }
 
   /**
-   * Whether the last scan could not read `path` or a folder holding it. Such a path is
-   * left out on every side, as if ignored: what could not be read here is not taken for
-   * deleted here, so nothing is deleted there.
+   * Whether the last scan could not read `path` or a folder holding it, or found it in a
+   * folder synced on its own. Such a path is left out on every side, as if ignored: what
+   * the scan did not take is not taken for deleted here, so nothing is deleted there.
    */
   isUnreadable(path: string): boolean {
     if (this.unreadable.size === 0) return false;
@@ -345,9 +351,9 @@ export class FolderReplica implements SyncReplica {
     return parentFolders(path).some((folder) => this.unreadable.has(folder));
   }
 
-  private leaveOut(path: string): void {
+  private leaveOut(path: string, why = `${quoted(path)} cannot be read here (permission denied); it is left out of this sync, and nothing of it is deleted in the cluster, until it can be read`): void {
     this.unreadable.add(path);
-    this.warnOnce(path, `${path} cannot be read here (permission denied); it is left out of this sync, and nothing of it is deleted in the cluster, until it can be read`);
+    this.warnOnce(path, why);
   }
 
   private warnOnce(path: string, message: string): void {

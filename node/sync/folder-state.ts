@@ -19,7 +19,8 @@
 
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { raftboxError } from '../../protocol/errors.ts';
 import { recordBytesMax } from '../../protocol/limits.ts';
@@ -29,6 +30,19 @@ import { writeAll } from '../host/write-all.ts';
 import type { BaseEntry, BaseTree, LocalEntry } from '../../protocol/sync-tree.ts';
 
 export const stateFolderName = '.raftbox';
+
+/** Whether `dir` is a synced folder: it holds the state `raftbox sync` keeps there. */
+export function isSyncedFolder(dir: string): boolean {
+  return existsSync(join(dir, stateFolderName, 'state.json'));
+}
+
+/** The nearest folder above `dir` that is synced, or null. */
+export function syncedFolderAbove(dir: string): string | null {
+  for (let folder = dirname(dir); folder !== dir; dir = folder, folder = dirname(folder)) {
+    if (isSyncedFolder(folder)) return folder;
+  }
+  return null;
+}
 const stateFormat = 1;
 
 /** A file's identity on disk: while these match, its scanned entry still holds. */

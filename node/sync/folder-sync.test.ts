@@ -291,6 +291,36 @@ test('a local name the cluster cannot hold is left out with a warning saying why
   }
 });
 
+test('a synced folder cannot hold another: the inner one is refused, or left out of the outer one', async () => {
+  const s = await setup();
+  try {
+    const outer = s.folder('outer');
+    writeFileSync(join(outer, 'top.txt'), 'top');
+    const first = await s.sync(outer);
+    assert.is(first.status, 0, first.stderr);
+    const inner = join(outer, 'inner');
+    mkdirSync(inner);
+    const refused = await s.sync(inner);
+    assert.is(refused.status, 1, 'syncing a folder inside a synced one fails');
+    assert.match(refused.stderr, /inner is inside .*outer, which is synced already; a synced folder cannot hold another.*\(conflict\)/);
+    assert.not.ok(existsSync(join(inner, '.raftbox')), 'the refused folder is left as it was');
+    // Synced first on its own (here: from before it was moved in), the inner folder is left
+    // out of the outer one, so neither copies the other into itself round after round.
+    const other = s.folder('other');
+    writeFileSync(join(other, 'mine.txt'), 'inner file');
+    assert.is((await s.sync(other)).status, 0);
+    renameSync(other, join(outer, 'other'));
+    const again = await s.sync(outer);
+    assert.is(again.status, 0, again.stderr);
+    assert.match(again.stderr, /other is synced on its own \(it holds \.raftbox\/\); it is left out of this sync/);
+    assert.equal((JSON.parse(s.raftbox('ls', '--json').stdout).files as { path: string }[]).map((f) => f.path), ['inner', 'mine.txt', 'top.txt']);
+    // The inner folder, synced on its own before it moved in, holds the cluster's files too.
+    assert.equal(Object.keys(snapshot(outer)).filter((path) => !path.includes('.raftbox')), ['inner', 'mine.txt', 'other', 'other/mine.txt', 'other/top.txt', 'top.txt']);
+  } finally {
+    await s.done();
+  }
+});
+
 test('what this user may not read is left out with a warning, and not deleted in the cluster', async () => {
   const s = await setup();
   try {

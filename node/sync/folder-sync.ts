@@ -6,14 +6,14 @@
 
 import { watch, type FSWatcher } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { isRaftboxError, raftboxError } from '../../protocol/errors.ts';
 import { syncOnce, type SyncOptions, type SyncProgress, type SyncSummary } from '../../protocol/sync-engine.ts';
 import { createClient, type RaftboxClient } from '../../protocol/client.ts';
 import { sha256Hex } from '../host/sha256.ts';
 import { nodeRuntime } from '../sdk.ts';
 import { FolderReplica } from './folder-replica.ts';
-import { FolderState, stateFolderName } from './folder-state.ts';
+import { FolderState, stateFolderName, syncedFolderAbove } from './folder-state.ts';
 import { loadIgnoreRules } from './ignore-rules.ts';
 
 export interface FolderSyncOptions {
@@ -66,6 +66,10 @@ export class SyncedFolder {
     const root = resolve(options.dir);
     const info = await stat(root).catch(() => null);
     if (info === null || !info.isDirectory()) throw raftboxError('not_found', `${root} is not a folder; create it first, then sync it`);
+    const above = syncedFolderAbove(root);
+    if (above !== null) {
+      throw raftboxError('conflict', `${root} is inside ${above}, which is synced already; a synced folder cannot hold another (each syncs the whole cluster, so each would copy the other into itself). Sync ${above} instead, or remove ${join(above, stateFolderName)} to stop syncing it`);
+    }
     const state = new FolderState(root);
     await state.open(options.device);
     try {
