@@ -135,8 +135,10 @@ export class FolderReplica implements SyncReplica {
     if (stats === null) return null;
     const path = folder === '' ? name.normalize('NFC') : `${folder}/${name.normalize('NFC')}`;
     if (this.options.ignore(path, stats.isDirectory() ? 'dir' : 'file')) return null;
+    // Left out on every side: a synced file replaced by a link must not read as deleted here
+    // and so be deleted everywhere, nor a file in the cluster be written over the link.
     if (!stats.isDirectory() && !stats.isFile()) {
-      this.warnOnce(path, `${quoted(path)} is ${stats.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}; it is not synced`);
+      this.leaveOut(path, `${quoted(path)} is ${stats.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}; it is not synced, and nothing at that path is changed in the cluster`);
       return null;
     }
     if (name !== name.normalize('NFC')) {

@@ -5,7 +5,7 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -286,6 +286,16 @@ test('a local name the cluster cannot hold is left out with a warning saying why
     const again = await s.sync(a);
     assert.is(again.status, 0, again.stderr);
     assert.is(again.summary!.filesUp, 1);
+    // A synced file replaced by a symbolic link is not taken for deleted: it stays in the
+    // cluster (and on other devices), and the link stays here.
+    rmSync(join(a, 'fine.txt'));
+    symlinkSync('/etc/hostname', join(a, 'fine.txt'));
+    const linked = await s.sync(a);
+    assert.is(linked.status, 0, linked.stderr);
+    assert.match(linked.stderr, /fine\.txt is a symbolic link; it is not synced, and nothing at that path is changed in the cluster/);
+    assert.equal([linked.summary!.filesUp, linked.summary!.filesDown, linked.summary!.deleted], [0, 0, 0]);
+    assert.equal((JSON.parse(s.raftbox('ls', '--json').stdout).files as { path: string }[]).map((f) => f.path), ['fine.txt']);
+    assert.ok(lstatSync(join(a, 'fine.txt')).isSymbolicLink());
   } finally {
     await s.done();
   }
