@@ -3,7 +3,9 @@
 // changed since the last scan. Every change the engine asks for first re-checks the path
 // against the entry the plan expected, so a file edited after the scan is left alone and
 // picked up by the next pass. Downloads go to a temporary file, synced, then renamed over
-// the target, so a reader never sees half a file.
+// the target, so a reader never sees half a file. Paths in the cluster are NFC; a name
+// in another form here (NFD, as macOS has written accented letters) syncs under its NFC
+// path and keeps its own name on this disk.
 
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readdir, rename, rmdir, unlink, utimes } from 'node:fs/promises';
@@ -48,6 +50,13 @@ export class FolderReplica implements SyncReplica {
   private readonly warned = new Set<string>();
   /** Files and folders the last scan was not allowed to read: left out, with all they hold. */
   private unreadable = new Set<string>();
+  /**
+   * Synced path → its name on this disk, for the paths whose names here are not in NFC
+   * form (as macOS has written accented letters) or lie in such a folder. Paths in the
+   * cluster are NFC; a file named `cafe\u0301.txt` here syncs as `caf\u00e9.txt` and keeps
+   * its own name on this disk. Built by each scan; usually empty.
+   */
+  private onDisk = new Map<string, string>();
 
   constructor(
     readonly root: string,
@@ -59,6 +68,7 @@ export class FolderReplica implements SyncReplica {
 
   async scan(early?: (path: string, blocks: BlockUpload[]) => Promise<void>): Promise<LocalTree> {
     this.unreadable = new Set();
+    this.onDisk = new Map();
     const found: [string, Stats][] = [];
     await this.walk('', found);
     const tree: LocalTree = new Map();
@@ -83,7 +93,7 @@ export class FolderReplica implements SyncReplica {
   private async walk(folder: string, found: [string, Stats][]): Promise<void> {
     let names: string[];
     try {
-      names = this.namesOf(folder, await readdir(join(this.root, folder), { encoding: 'buffer' }));
+      names = this.namesOf(folder, await readdir(this.abs(folder), { encoding: 'buffer' }));
     } catch (error) {
       if (isGone(error)) return;
       // The synced folder itself unreadable: nothing can be told of it, so no sync at all.
@@ -93,17 +103,21 @@ export class FolderReplica implements SyncReplica {
     }
     // A folder synced on its own syncs the whole cluster: taken in here too, each sync would
     // copy the other into itself, deeper every round.
-    if (folder !== '' && names.includes(stateFolderName) && isSyncedFolder(join(this.root, folder))) {
+    if (folder !== '' && names.includes(stateFolderName) && isSyncedFolder(this.abs(folder))) {
       this.leaveOut(folder, `${quoted(folder)} is synced on its own (it holds ${stateFolderName}/); it is left out of this sync, and nothing of it is deleted in the cluster. A synced folder cannot hold another: remove ${join(folder, stateFolderName)} to sync it as part of this one`);
       return;
     }
+    const diskFolder = this.diskPath(folder);
+    const listed = new Set(names);
     const subfolders: string[] = [];
     for (let start = 0; start < names.length; start += statsPerTurnMax) {
       if (start > 0) await new Promise((resolve) => setImmediate(resolve));
       for (const name of names.slice(start, start + statsPerTurnMax)) {
-        const stats = lstatIfThere(join(this.root, folder, name));
-        const path = this.admit(folder, name, stats);
+        const stats = lstatIfThere(join(this.root, diskFolder, name));
+        const path = this.admit(folder, name, stats, listed);
         if (path === null) continue;
+        const diskName = diskFolder === '' ? name : `${diskFolder}/${name}`;
+        if (diskName !== path) this.onDisk.set(path, diskName);
         found.push([path, stats!]);
         if (stats!.isDirectory()) subfolders.push(path);
       }
@@ -131,9 +145,10 @@ export class FolderReplica implements SyncReplica {
   }
 
   /** The synced path of `name` in `folder`, or null when it is gone, ignored or cannot be synced (with a warning). */
-  private admit(folder: string, name: string, stats: Stats | null): string | null {
+  private admit(folder: string, name: string, stats: Stats | null, listed: Set<string>): string | null {
     if (stats === null) return null;
-    const path = folder === '' ? name.normalize('NFC') : `${folder}/${name.normalize('NFC')}`;
+    const nfc = name.normalize('NFC');
+    const path = folder === '' ? nfc : `${folder}/${nfc}`;
     if (this.options.ignore(path, stats.isDirectory() ? 'dir' : 'file')) return null;
     // Left out on every side: a synced file replaced by a link must not read as deleted here
     // and so be deleted everywhere, nor a file in the cluster be written over the link.
@@ -141,8 +156,9 @@ export class FolderReplica implements SyncReplica {
       this.leaveOut(path, `${quoted(path)} is ${stats.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}; it is not synced, and nothing at that path is changed in the cluster`);
       return null;
     }
-    if (name !== name.normalize('NFC')) {
-      this.warnOnce(path, `${quoted(path)} has a name in Unicode NFD form (as macOS writes accented letters), which Raftbox stores only as NFC; rename it to sync it`);
+    // Two names here that are one path in the cluster (Linux tells NFC and NFD apart): the NFC one syncs.
+    if (nfc !== name && listed.has(nfc)) {
+      this.warnOnce(`${path}\u0000twin`, `${quoted(path)} is here twice, under its NFC name and under a different (NFD) form of it; only the NFC one is synced, so rename the other to sync it too`);
       return null;
     }
     const problem = isNormalPath(path) ? null : (pathProblem(path) ?? 'must be in Unicode NFC form');
@@ -163,7 +179,7 @@ export class FolderReplica implements SyncReplica {
     const cached = this.state.scanCache.get(path);
     if (cached !== undefined && sameStamp(cached.stamp, stamp)) return cached.entry;
     const hashStartedMs = Date.now();
-    const hashed = await hashFile(join(this.root, path), stats.size);
+    const hashed = await hashFile(this.abs(path), stats.size);
     const entry: LocalEntry = {
       kind: 'file',
       blocks: hashed.refs,
@@ -181,7 +197,7 @@ export class FolderReplica implements SyncReplica {
 
   /** What `path` holds now: null for nothing, undefined for something the planner cannot describe (a symlink). */
   private async current(path: string): Promise<LocalEntry | null | undefined> {
-    const stats = lstatIfThere(join(this.root, path));
+    const stats = lstatIfThere(this.abs(path));
     if (stats === null) return null;
     if (!stats.isDirectory() && !stats.isFile()) return undefined;
     return this.entryFor(path, stats);
@@ -196,7 +212,7 @@ export class FolderReplica implements SyncReplica {
   async readBlock(path: string, offset: number, size: number): Promise<Uint8Array | null> {
     if (size <= smallReadBytes) {
       try {
-        const data = readRangeSync(join(this.root, path), offset, size);
+        const data = readRangeSync(this.abs(path), offset, size);
         return data.byteLength === size ? data : null;
       } catch (error) {
         if (isGone(error)) return null;
@@ -205,7 +221,7 @@ export class FolderReplica implements SyncReplica {
     }
     let handle;
     try {
-      handle = await open(join(this.root, path), 'r');
+      handle = await open(this.abs(path), 'r');
     } catch (error) {
       if (isGone(error)) return null;
       throw error;
@@ -242,8 +258,8 @@ export class FolderReplica implements SyncReplica {
     await utimes(temporary, mtime, mtime);
     try {
       // A folder the remote replaced by a file goes first; rmdir refuses one that still holds anything.
-      if (expect?.kind === 'dir') await rmdir(join(this.root, path));
-      await rename(temporary, join(this.root, path));
+      if (expect?.kind === 'dir') await rmdir(this.abs(path));
+      await rename(temporary, this.abs(path));
     } catch (error) {
       await unlink(temporary).catch(() => undefined);
       // A folder appeared there meanwhile (another download of this pass made it the
@@ -261,8 +277,8 @@ export class FolderReplica implements SyncReplica {
     if (isExpected(now, expect) && (await this.makeParents(path))) {
       try {
         // A file the remote replaced by a folder goes first (the plan checked it is the synced one).
-        if (expect?.kind === 'file') await unlink(join(this.root, path));
-        await mkdir(join(this.root, path));
+        if (expect?.kind === 'file') await unlink(this.abs(path));
+        await mkdir(this.abs(path));
         return true;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
@@ -276,8 +292,8 @@ export class FolderReplica implements SyncReplica {
   async remove(path: string, expect: LocalEntry): Promise<boolean> {
     if (!(await this.holds(path, expect))) return false;
     try {
-      if (expect.kind === 'dir') await rmdir(join(this.root, path));
-      else await unlink(join(this.root, path));
+      if (expect.kind === 'dir') await rmdir(this.abs(path));
+      else await unlink(this.abs(path));
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOTEMPTY' || code === 'EEXIST') return false;
@@ -291,7 +307,7 @@ export class FolderReplica implements SyncReplica {
   async rename(from: string, to: string, expect: LocalEntry): Promise<boolean> {
     if (!(await this.holds(from, expect)) || (await this.current(to)) !== null || !(await this.makeParents(to))) return false;
     try {
-      await rename(join(this.root, from), join(this.root, to));
+      await rename(this.abs(from), this.abs(to));
     } catch (error) {
       // `from` went or something appeared at `to` since they were checked: a local change, left to the next pass.
       const code = (error as NodeJS.ErrnoException).code;
@@ -320,12 +336,28 @@ export class FolderReplica implements SyncReplica {
 
   // ---------------------------------------------------------------- helpers
 
+  /** Where synced `path` is on this disk, relative to the root: `path` itself unless a name on the way is not NFC here. */
+  private diskPath(path: string): string {
+    if (this.onDisk.size === 0 || path === '') return path;
+    const known = this.onDisk.get(path);
+    if (known !== undefined) return known;
+    const slash = path.lastIndexOf('/');
+    if (slash === -1) return path;
+    const parent = this.diskPath(path.slice(0, slash));
+    return parent === path.slice(0, slash) ? path : `${parent}${path.slice(slash)}`;
+  }
+
+  /** The absolute file name of synced `path` on this disk. */
+  private abs(path: string): string {
+    return join(this.root, this.diskPath(path));
+  }
+
   /** Creates the folders above `path`; false when one of them is a file. */
   private async makeParents(path: string): Promise<boolean> {
     const slash = path.lastIndexOf('/');
     if (slash === -1) return true;
     try {
-      await mkdir(join(this.root, path.slice(0, slash)), { recursive: true });
+      await mkdir(this.abs(path.slice(0, slash)), { recursive: true });
       return true;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
@@ -336,7 +368,7 @@ export class FolderReplica implements SyncReplica {
 
   /** Records a file just written, so the next scan trusts it without hashing (unless it was edited since, within the racy window). */
   private remember(path: string, entry: LocalEntry): void {
-    const stats = lstatIfThere(join(this.root, path));
+    const stats = lstatIfThere(this.abs(path));
     if (stats === null) return;
     const stamp = stampOf(stats);
     if (settledBefore(stamp, Date.now())) this.state.scanCache.set(path, { stamp, entry });
