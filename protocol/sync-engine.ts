@@ -20,6 +20,7 @@ import {
   changeOf,
   deletionOf,
   remoteTreeOf,
+  sameContent,
   type BaseEntry,
   type BaseTree,
   type LocalEntry,
@@ -267,9 +268,7 @@ class SyncRun {
       for (const action of move.carried) {
         carried.add(action);
         if (action.type === 'move-local') {
-          this.pending.set(action.from, null);
-          this.pending.set(action.to, stripRemote(action.remote));
-          this.summary.moves++;
+          this.movedLocally(action);
         } else if (action.type === 'delete-local') {
           this.pending.set(action.path, null);
         } else if (action.type === 'download') {
@@ -284,9 +283,16 @@ class SyncRun {
 
   private async moveLocal(action: Extract<SyncAction, { type: 'move-local' }>): Promise<void> {
     if (!(await this.applyLocal(action, () => this.replica.rename(action.from, action.to, action.expect)))) return;
+    this.movedLocally(action);
+  }
+
+  // The base of a move done here is what the remote holds at `to`. A file edited here
+  // moved with its edit, so another pass uploads the edit there.
+  private movedLocally(action: Extract<SyncAction, { type: 'move-local' }>): void {
     this.summary.moves++;
     this.pending.set(action.from, null);
     this.pending.set(action.to, stripRemote(action.remote));
+    if (!sameContent(action.expect, action.remote)) this.unsettled = true;
   }
 
   private async deleteLocal(action: Extract<SyncAction, { type: 'delete-local' }>): Promise<void> {

@@ -265,7 +265,8 @@ function baseOf(remote: RemoteEntry): BaseEntry {
  * Finds moves on either side and plans them; returns every path a move accounts for.
  * A local move: a path deleted here (remote unchanged) plus a new path here with the same
  * blocks that the remote lacks. A remote move: the mirror image, with the local copy of
- * the old path unchanged. Empty files are never matched: all of them look alike.
+ * the old path unchanged, or edited (the edit then follows the move). Empty files are
+ * never matched: all of them look alike.
  */
 function planMoves(planning: Planning): Set<string> {
   const claimed = new Set<string>();
@@ -273,6 +274,7 @@ function planMoves(planning: Planning): Set<string> {
   const goneHere: string[] = [];
   const newHere: string[] = [];
   const goneThere: string[] = [];
+  const editedGoneThere: string[] = [];
   const newThere: string[] = [];
   for (const [path, entry] of base) {
     if (entry.kind !== 'file' || entry.blocks.length === 0) continue;
@@ -280,7 +282,10 @@ function planMoves(planning: Planning): Set<string> {
     const there = remote.get(path);
     const remoteSame = there !== undefined && !there.deleted && there.version === entry.version;
     if (here === undefined && remoteSame) goneHere.push(path);
-    if (here !== undefined && sameContent(here, entry) && there !== undefined && there.deleted) goneThere.push(path);
+    if (here !== undefined && there !== undefined && there.deleted) {
+      if (sameContent(here, entry)) goneThere.push(path);
+      else if (here.kind === 'file') editedGoneThere.push(path);
+    }
   }
   for (const [path, entry] of local) {
     const there = remote.get(path);
@@ -305,6 +310,14 @@ function planMoves(planning: Planning): Set<string> {
     claimed.add(from).add(to);
   }
   for (const [from, to] of pairByContent(goneThere, newThere, (path) => base.get(path)!, (path) => remote.get(path)!)) {
+    planning.actions.push({ type: 'move-local', from, to, remote: remote.get(to)!, expect: local.get(from)! });
+    claimed.add(from).add(to);
+  }
+  // A file edited here that the remote moved unedited (its old content is at the new
+  // path): the edit follows the move. The file is renamed here, and the next pass finds it
+  // edited against what the remote holds at the new path, and uploads the edit there.
+  const stillThere = newThere.filter((path) => !claimed.has(path));
+  for (const [from, to] of pairByContent(editedGoneThere, stillThere, (path) => base.get(path)!, (path) => remote.get(path)!)) {
     planning.actions.push({ type: 'move-local', from, to, remote: remote.get(to)!, expect: local.get(from)! });
     claimed.add(from).add(to);
   }

@@ -280,19 +280,31 @@ test('a folder moved whole is renamed once on the other side, subfolders and emp
   assert.is((await b!.sync()).moves + (await a!.sync()).filesUp, 0, 'both sides agree afterwards');
 });
 
-test('a folder moved remotely but edited here moves file by file, and the edit is kept', async () => {
+test('a folder moved remotely but edited here: the edit follows the move, with no conflict', async () => {
   const { a, b } = await photosMovedOnA();
   b.replica.write('photos/two.jpg', text('edited on b'));
-  const renames = recordRenames(b.replica);
-  await b.sync();
-  await b.sync();
+  const result = await b.sync();
+  assert.equal(result.conflicts, []);
+  assert.is(result.filesUp, 1, 'the edit goes up at the new path, in the same sync');
+  assert.is(result.uploadedBytes, 'edited on b'.length);
   await a.sync();
-  assert.ok(renames.includes('photos/one.jpg -> pictures/one.jpg'), 'the unedited file is moved on its own');
-  assert.not.ok(renames.includes('photos -> pictures'), 'the folder is not renamed whole');
   for (const device of [a, b]) {
-    assert.is(read(device.replica, 'pictures/one.jpg'), 'one'.repeat(20));
-    assert.is(read(device.replica, 'photos/two.jpg'), 'edited on b', 'the edit stays where it was made');
+    assert.equal(tree(device.replica), { pictures: '<dir>', 'pictures/one.jpg': 'one'.repeat(20), 'pictures/two.jpg': 'edited on b' });
   }
+});
+
+test('a file moved remotely but edited here: renamed here, the edit uploaded at the new name', async () => {
+  const { devices: [a, b] } = setup(['a', 'b']);
+  a!.replica.write('draft.md', text('first draft, long enough for blocks'));
+  await a!.sync();
+  await b!.sync();
+  a!.replica.move('draft.md', 'final.md');
+  await a!.sync();
+  b!.replica.write('draft.md', text('second draft, edited offline'));
+  const result = await b!.sync();
+  assert.equal([result.conflicts, result.moves, result.filesUp], [[], 1, 1]);
+  await a!.sync();
+  for (const device of [a!, b!]) assert.equal(tree(device.replica), { 'final.md': 'second draft, edited offline' });
 });
 
 test('a file edited between the scan and the folder rename travels with the folder and is uploaded next', async () => {
