@@ -323,7 +323,8 @@ class SyncRun {
         return;
       }
       this.summary.filesDown++;
-      this.pending.set(path, stripRemote(remote));
+      this.pending.set(action.movedFrom ?? path, stripRemote(remote));
+      if (action.movedFrom !== undefined) this.unsettled = true;
       if (this.pending.size >= (this.options.changesPerCommitMax ?? syncDefaults.changesPerCommitMax)) await this.flush();
     });
   }

@@ -41,7 +41,19 @@ export type SyncAction =
   /** Rename a local entry, as the remote side moved it; no content travels. */
   | { type: 'move-local'; from: string; to: string; remote: RemoteEntry; expect: LocalEntry }
   /** Write the remote content at `path` locally, if the local entry is still `expect` (null: nothing there). */
-  | { type: 'download'; path: string; remote: RemoteEntry; expect: LocalEntry | null }
+  | {
+      type: 'download';
+      path: string;
+      remote: RemoteEntry;
+      expect: LocalEntry | null;
+      /**
+       * Set when `path` is where this device moved the file the remote holds at
+       * `movedFrom`, which the remote has edited since: the download brings the edit to
+       * the moved file, and the base records it at `movedFrom`, so the next pass finds the
+       * move and commits it.
+       */
+      movedFrom?: string;
+    }
   /** Commit the local entry (uploading the blocks the cluster lacks), if the remote is still at `ifVersion`. */
   | { type: 'upload'; path: string; local: LocalEntry; ifVersion: number; clock: VectorClock }
   /** Commit a local move: a tombstone at `from` and the same blocks at `to`, in one commit. */
@@ -265,13 +277,15 @@ function baseOf(remote: RemoteEntry): BaseEntry {
  * Finds moves on either side and plans them; returns every path a move accounts for.
  * A local move: a path deleted here (remote unchanged) plus a new path here with the same
  * blocks that the remote lacks. A remote move: the mirror image, with the local copy of
- * the old path unchanged, or edited (the edit then follows the move). Empty files are
- * never matched: all of them look alike.
+ * the old path unchanged, or edited (the edit then follows the move). A file moved on
+ * one side and edited on the other ends up moved and edited. Empty files are never
+ * matched: all of them look alike.
  */
 function planMoves(planning: Planning): Set<string> {
   const claimed = new Set<string>();
   const { local, remote, base } = planning;
   const goneHere: string[] = [];
+  const editedGoneHere: string[] = [];
   const newHere: string[] = [];
   const goneThere: string[] = [];
   const editedGoneThere: string[] = [];
@@ -282,6 +296,7 @@ function planMoves(planning: Planning): Set<string> {
     const there = remote.get(path);
     const remoteSame = there !== undefined && !there.deleted && there.version === entry.version;
     if (here === undefined && remoteSame) goneHere.push(path);
+    if (here === undefined && there !== undefined && !there.deleted && there.kind === 'file' && there.version !== entry.version) editedGoneHere.push(path);
     if (here !== undefined && there !== undefined && there.deleted) {
       if (sameContent(here, entry)) goneThere.push(path);
       else if (here.kind === 'file') editedGoneThere.push(path);
@@ -311,6 +326,13 @@ function planMoves(planning: Planning): Set<string> {
   }
   for (const [from, to] of pairByContent(goneThere, newThere, (path) => base.get(path)!, (path) => remote.get(path)!)) {
     planning.actions.push({ type: 'move-local', from, to, remote: remote.get(to)!, expect: local.get(from)! });
+    claimed.add(from).add(to);
+  }
+  // The mirror image: a file moved here that the remote edited where it was. The edit is
+  // downloaded into the moved file, and the next pass commits the move.
+  const stillHere = newHere.filter((path) => !claimed.has(path));
+  for (const [from, to] of pairByContent(editedGoneHere, stillHere, (path) => base.get(path)!, (path) => local.get(path)!)) {
+    planning.actions.push({ type: 'download', path: to, remote: remote.get(from)!, expect: local.get(to)!, movedFrom: from });
     claimed.add(from).add(to);
   }
   // A file edited here that the remote moved unedited (its old content is at the new
@@ -394,20 +416,26 @@ function compareText(a: string, b: string): number {
 function keepFoldersWithSurvivors(planning: Planning): void {
   const localAfter = new Set(planning.local.keys());
   const remoteAfter = new Set([...planning.remote].filter(([, entry]) => !entry.deleted).map(([path]) => path));
+  // Files the next pass moves away remotely (moved here, edited there: see planMoves).
+  const movingAway = new Set<string>();
   for (const action of planning.actions) {
     if (action.type === 'delete-local') localAfter.delete(action.path);
     if (action.type === 'move-local') localAfter.delete(action.from);
     if (action.type === 'delete-remote') remoteAfter.delete(action.path);
     if (action.type === 'move-remote') remoteAfter.delete(action.from);
+    if (action.type === 'download' && action.movedFrom !== undefined) movingAway.add(action.movedFrom);
   }
-  planning.actions = planning.actions.map((action): SyncAction => {
+  const remoteAfterNext = new Set([...remoteAfter].filter((path) => !movingAway.has(path)));
+  planning.actions = planning.actions.flatMap((action): SyncAction[] => {
     if (action.type === 'delete-local' && action.expect.kind === 'dir' && hasDescendant(localAfter, action.path)) {
-      return { type: 'upload', path: action.path, local: action.expect, ifVersion: action.remote.version, clock: action.remote.clock };
+      return [{ type: 'upload', path: action.path, local: action.expect, ifVersion: action.remote.version, clock: action.remote.clock }];
     }
     if (action.type === 'delete-remote' && action.base.kind === 'dir' && hasDescendant(remoteAfter, action.path)) {
-      return { type: 'download', path: action.path, remote: planning.remote.get(action.path)!, expect: null };
+      // Held only by files the next pass moves away: deleted then, not brought back now.
+      if (!hasDescendant(remoteAfterNext, action.path)) return [];
+      return [{ type: 'download', path: action.path, remote: planning.remote.get(action.path)!, expect: null }];
     }
-    return action;
+    return [action];
   });
 }
 

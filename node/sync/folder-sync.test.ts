@@ -158,6 +158,44 @@ test('creates, edits, deletes, moves and renames propagate both ways; a large re
   }
 });
 
+test('a folder renamed on one side while a file in it is edited on the other ends up renamed and edited, with no conflict', async () => {
+  const s = await setup();
+  try {
+    const a = s.folder('a');
+    const b = s.folder('b');
+    mkdirSync(join(a, 'proj', 'src'), { recursive: true });
+    writeFileSync(join(a, 'proj', 'src', 'main.c'), 'v1');
+    writeFileSync(join(a, 'proj', 'README'), 'readme');
+    assert.is((await s.sync(a)).status, 0);
+    assert.is((await s.sync(b)).status, 0);
+    // The rename reaches the cluster first: the edit follows it on b.
+    renameSync(join(a, 'proj'), join(a, 'project'));
+    writeFileSync(join(b, 'proj', 'src', 'main.c'), 'v2 from b');
+    assert.is((await s.sync(a)).status, 0);
+    const edited = await s.sync(b);
+    assert.is(edited.status, 0, edited.stderr);
+    assert.equal(edited.summary!.conflicts, []);
+    assert.is((await s.sync(a)).status, 0);
+    const expected = { project: '<dir>', 'project/README': snapshot(a)['project/README'], 'project/src': '<dir>', 'project/src/main.c': `${Buffer.from('v2 from b').toString('base64')}:9` };
+    assert.equal(snapshot(a), expected);
+    assert.equal(snapshot(b), expected);
+    // The edit reaches the cluster first: the rename on a brings it along.
+    writeFileSync(join(b, 'project', 'src', 'main.c'), 'v3 from b');
+    renameSync(join(a, 'project'), join(a, 'final'));
+    assert.is((await s.sync(b)).status, 0);
+    const renamed = await s.sync(a);
+    assert.is(renamed.status, 0, renamed.stderr);
+    assert.equal(renamed.summary!.conflicts, []);
+    assert.is((await s.sync(b)).status, 0);
+    for (const dir of [a, b]) {
+      assert.equal(Object.keys(snapshot(dir)), ['final', 'final/README', 'final/src', 'final/src/main.c']);
+      assert.is(readFileSync(join(dir, 'final', 'src', 'main.c'), 'utf8'), 'v3 from b');
+    }
+  } finally {
+    await s.done();
+  }
+});
+
 test('concurrent edits keep both contents: the later sync gets a conflict copy', async () => {
   const s = await setup();
   try {

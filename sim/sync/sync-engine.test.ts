@@ -307,6 +307,21 @@ test('a file moved remotely but edited here: renamed here, the edit uploaded at 
   for (const device of [a!, b!]) assert.equal(tree(device.replica), { 'final.md': 'second draft, edited offline' });
 });
 
+test('a file moved here but edited remotely: the edit comes into the moved file, then the move goes up', async () => {
+  const { devices: [a, b] } = setup(['a', 'b']);
+  a!.replica.makeDir('proj');
+  a!.replica.write('proj/notes.md', text('first notes, long enough for blocks'));
+  await a!.sync();
+  await b!.sync();
+  b!.replica.write('proj/notes.md', text('edited on b while a renamed the folder'));
+  await b!.sync();
+  a!.replica.move('proj', 'project');
+  const result = await a!.sync();
+  assert.equal([result.conflicts, result.filesDown, result.moves], [[], 1, 1]);
+  await b!.sync();
+  for (const device of [a!, b!]) assert.equal(tree(device.replica), { project: '<dir>', 'project/notes.md': 'edited on b while a renamed the folder' });
+});
+
 test('a file edited between the scan and the folder rename travels with the folder and is uploaded next', async () => {
   let edit: ((replica: MemoryReplica) => void) | null = null;
   const { devices: [a, b] } = setup(['a', 'b'], { interfere: (replica) => edit?.(replica) });
