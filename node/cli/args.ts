@@ -77,10 +77,19 @@ export function parsePeers(text: string | undefined): Map<string, string> {
 
 /** Server URLs from --server, RAFTBOX_SERVER, or the local cluster `npm start` runs. */
 export function serverUrls(args: ParsedArgs): string[] {
-  const text = args.values.get('--server') ?? process.env.RAFTBOX_SERVER ?? 'ws://127.0.0.1:7001,ws://127.0.0.1:7002,ws://127.0.0.1:7003';
-  return text
+  const given = args.values.get('--server');
+  const source = given !== undefined ? '--server' : process.env.RAFTBOX_SERVER !== undefined ? 'RAFTBOX_SERVER' : null;
+  const text = given ?? process.env.RAFTBOX_SERVER ?? 'ws://127.0.0.1:7001,ws://127.0.0.1:7002,ws://127.0.0.1:7003';
+  const urls = text
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s.length > 0)
     .map((s) => (/^wss?:\/\//.test(s) ? s : `ws://${s}`));
+  // A malformed address is a typo to report now, not a node to retry for twenty seconds.
+  for (const url of urls) {
+    const parsed = URL.canParse(url) ? new URL(url) : null;
+    if (parsed === null || parsed.hostname === '' || (parsed.pathname !== '/' && parsed.pathname !== '')) throw new UsageError(`${source} names "${url}", which is not a node address; give ws://HOST:PORT (or HOST:PORT), several separated by commas.`);
+  }
+  if (urls.length === 0) throw new UsageError(`${source} names no node; give ws://HOST:PORT (or HOST:PORT), several separated by commas.`);
+  return urls;
 }

@@ -91,9 +91,9 @@ export class FolderReplica implements SyncReplica {
   }
 
   private async walk(folder: string, found: [string, Stats][]): Promise<void> {
-    let names: string[];
+    let raw: Buffer[];
     try {
-      names = this.namesOf(folder, await readdir(this.abs(folder), { encoding: 'buffer' }));
+      raw = await readdir(this.abs(folder), { encoding: 'buffer' });
     } catch (error) {
       if (isGone(error)) return;
       // The synced folder itself unreadable: nothing can be told of it, so no sync at all.
@@ -103,10 +103,11 @@ export class FolderReplica implements SyncReplica {
     }
     // A folder synced on its own syncs the whole cluster: taken in here too, each sync would
     // copy the other into itself, deeper every round.
-    if (folder !== '' && names.includes(stateFolderName) && isSyncedFolder(this.abs(folder))) {
+    if (folder !== '' && raw.some((name) => name.toString() === stateFolderName) && isSyncedFolder(this.abs(folder))) {
       this.leaveOut(folder, `${quoted(folder)} is synced on its own (it holds ${stateFolderName}/); it is left out of this sync, and nothing of it is deleted in the cluster. A synced folder cannot hold another: remove ${join(folder, stateFolderName)} to sync it as part of this one`);
       return;
     }
+    const names = this.namesOf(folder, raw);
     const diskFolder = this.diskPath(folder);
     const listed = new Set(names);
     const subfolders: string[] = [];
