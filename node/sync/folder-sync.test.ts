@@ -5,7 +5,7 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -523,6 +523,15 @@ test('--watch keeps two folders in sync through edits, moves, deletes and a kill
     await eventually('the move reaches b', () => read(b, 'moved.txt') !== null && read(b, 'live.txt') === null, 20_000, 100);
     rmSync(join(b, 'moved.txt'));
     await eventually('the delete reaches a', () => read(a, 'moved.txt') === null, 20_000, 100);
+    // A file written to every 100 ms never lets a's folder go quiet; a still syncs, both ways.
+    const busy = setInterval(() => appendFileSync(join(a, 'busy.log'), `${Date.now()}\n`), 100);
+    try {
+      writeFileSync(join(b, 'note.txt'), 'from b while a is busy');
+      await eventually('b\'s file reaches a while a keeps changing', () => read(a, 'note.txt') === 'from b while a is busy', 20_000, 100);
+      await eventually('the busy file reaches b', () => read(b, 'busy.log') !== null, 20_000, 100);
+    } finally {
+      clearInterval(busy);
+    }
   } finally {
     for (const watcher of watchers) watcher.child.kill('SIGINT');
     const codes = await Promise.all(watchers.map((watcher) => watcher.exited));

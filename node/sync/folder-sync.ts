@@ -43,8 +43,10 @@ export function unfitForDisk(root: string, path: string): string | null {
   return null;
 }
 
-/** Quiet time after the last file system event before a sync starts. */
+/** Quiet time after the last file system event before a sync starts… */
 export const debounceMs = 300;
+/** …but a folder that never goes quiet (a log written to all the time) still syncs this often. */
+export const debounceMaxMs = 2_000;
 const retryMsMin = 500;
 const retryMsMax = 10_000;
 
@@ -134,16 +136,23 @@ export class SyncedFolder {
     let again = false;
     let stopped = false;
     let retryMs = retryMsMin;
+    // Each event moves the sync later, up to a deadline set by the first event since the
+    // last sync started: without it, a file changing every 100 ms would hold back every
+    // other change, here and from the cluster, for as long as it kept changing.
+    let deadline: number | null = null;
     const schedule = (delayMs: number): void => {
       if (stopped) return;
+      const now = Date.now();
+      deadline ??= now + Math.max(delayMs, debounceMaxMs);
       clearTimeout(timer);
-      timer = setTimeout(() => void run(), delayMs);
+      timer = setTimeout(() => void run(), Math.max(0, Math.min(delayMs, deadline - now)));
     };
     const run = async (): Promise<void> => {
       if (running !== null) {
         again = true;
         return;
       }
+      deadline = null;
       again = false;
       running = this.sync().then(
         (summary) => {
