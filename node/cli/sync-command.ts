@@ -6,6 +6,7 @@
 import { SingleBar } from 'cli-progress';
 import type { SyncProgress, SyncSummary } from '../../protocol/sync-engine.ts';
 import { isUnreachable, SyncedFolder } from '../sync/folder-sync.ts';
+import { isRaftboxError } from '../../protocol/errors.ts';
 import { describe } from './main.ts';
 import { parseArgs, serverUrls, UsageError } from './args.ts';
 
@@ -57,18 +58,29 @@ export async function syncCommand(argv: string[]): Promise<number> {
     }
   }
   if (!json) console.error(`raftbox sync: watching ${folder.root} as device ${folder.state.device}; Ctrl-C stops`);
+  let status = 0;
+  let stop = (): void => undefined;
+  const stopped = new Promise<void>((done) => (stop = done));
   const watching = folder.watch(report, (error) => {
     bar?.stop();
+    // A folder moved away or deleted cannot be watched back into place: stop, and say so.
+    if (isRaftboxError(error) && error.details?.folderGone === true) {
+      console.error(`raftbox sync: ${describe(error)}`);
+      status = 1;
+      stop();
+      return;
+    }
     console.error(`raftbox sync: ${describe(error)}; retrying`);
   });
-  await new Promise<void>((done) => {
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
-  });
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  await stopped;
+  process.off('SIGINT', stop);
+  process.off('SIGTERM', stop);
   await watching.stop();
   bar?.stop();
   await folder.close();
-  return 0;
+  return status;
 }
 
 /** Exactly the keys of CONTRACT.md, plus `moves`. */

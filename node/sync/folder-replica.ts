@@ -67,6 +67,7 @@ export class FolderReplica implements SyncReplica {
   // ---------------------------------------------------------------- scan
 
   async scan(early?: (path: string, blocks: BlockUpload[]) => Promise<void>): Promise<LocalTree> {
+    await this.state.checkInPlace();
     this.unreadable = new Set();
     this.onDisk = new Map();
     const found: [string, Stats][] = [];
@@ -95,7 +96,11 @@ export class FolderReplica implements SyncReplica {
     try {
       raw = await readdir(this.abs(folder), { encoding: 'buffer' });
     } catch (error) {
-      if (isGone(error)) return;
+      if (isGone(error)) {
+        // The synced folder itself gone is not an empty folder: nothing may be taken for deleted.
+        if (folder === '') await this.state.checkInPlace();
+        return;
+      }
       // The synced folder itself unreadable: nothing can be told of it, so no sync at all.
       if (!isDenied(error) || folder === '') throw error;
       this.leaveOut(folder);

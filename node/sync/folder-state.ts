@@ -102,6 +102,8 @@ export class FolderState {
   private generation = 0;
   private snapshotBytes = 0;
   private journalBytes = 0;
+  /** The lock file this process made, by device and inode: see checkInPlace. */
+  private lockIdentity: { dev: number; ino: number } | null = null;
   private journal: FileHandle | null = null;
   /** A journal write failed: the next save starts a new snapshot rather than append after what it left. */
   private journalSpoiled = false;
@@ -177,7 +179,10 @@ export class FolderState {
     // Every save was synced when it returned, so a failing close loses nothing; the lock must go regardless.
     await this.journal?.close().catch(() => undefined);
     this.journal = null;
-    await unlink(join(this.folder, 'LOCK')).catch(() => undefined);
+    // Only our own lock: the folder may have been moved away, and another put in its place.
+    const lock = join(this.folder, 'LOCK');
+    const now = await stat(lock).catch(() => null);
+    if (now !== null && this.lockIdentity !== null && now.dev === this.lockIdentity.dev && now.ino === this.lockIdentity.ino) await unlink(lock).catch(() => undefined);
   }
 
   private applyToBase(updates: Iterable<[string, BaseEntry | null]>): void {
@@ -238,6 +243,23 @@ export class FolderState {
     }
   }
 
+  /**
+   * Throws unless the folder opened is still at its path: its lock file is there, and is
+   * the one this process made. A folder moved away (or deleted, or replaced by another)
+   * under a running sync would otherwise scan as empty, and every file in it would be
+   * deleted in the cluster.
+   */
+  async checkInPlace(): Promise<void> {
+    const held = this.lockIdentity;
+    const now = await stat(join(this.folder, 'LOCK')).catch(() => null);
+    if (held !== null && now !== null && now.dev === held.dev && now.ino === held.ino) return;
+    throw raftboxError(
+      'not_found',
+      `${this.root} is no longer the folder this sync opened (it was moved, deleted or replaced); nothing was changed in the cluster. Run raftbox sync on the folder where it is now`,
+      { folderGone: true },
+    );
+  }
+
   // One sync per folder at a time; a lock left by a process that died is taken over.
   private async lock(): Promise<void> {
     const path = join(this.folder, 'LOCK');
@@ -245,6 +267,8 @@ export class FolderState {
       try {
         const handle = await open(path, 'wx');
         await handle.writeFile(String(process.pid));
+        const { dev, ino } = await handle.stat();
+        this.lockIdentity = { dev, ino };
         await handle.close();
         return;
       } catch (error) {

@@ -540,4 +540,31 @@ test('--watch keeps two folders in sync through edits, moves, deletes and a kill
   }
 });
 
+test('--watch stops, deleting nothing, when the synced folder is moved away or replaced', async () => {
+  const s = await setup();
+  try {
+    const listed = (): string[] => (JSON.parse(s.raftbox('ls', '--json').stdout).files as { path: string }[]).map((f) => f.path);
+    for (const replace of [false, true]) {
+      const dir = s.folder(replace ? 'replaced' : 'moved');
+      writeFileSync(join(dir, `${replace ? 'r' : 'm'}.txt`), 'kept');
+      const watcher = spawn(process.execPath, [shim, 'sync', dir, '--watch'], { env: { ...process.env, RAFTBOX_SERVER: s.cluster.urls.join(',') }, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      watcher.stderr!.on('data', (chunk) => (stderr += chunk));
+      const exited = new Promise<number | null>((done) => watcher.once('exit', (code) => done(code)));
+      await eventually('the file reaches the cluster', () => listed().includes(`${replace ? 'r' : 'm'}.txt`), 20_000, 100);
+      renameSync(dir, `${dir}-away`);
+      // Seen empty, the folder would have had its file deleted everywhere.
+      if (replace) mkdirSync(dir);
+      const timeout = setTimeout(() => watcher.kill('SIGKILL'), 20_000);
+      const code = await exited;
+      clearTimeout(timeout);
+      assert.is(code, 1, `the watcher stops with status 1: ${stderr}`);
+      assert.match(stderr, /is no longer the folder this sync opened \(it was moved, deleted or replaced\); nothing was changed in the cluster/);
+    }
+    assert.equal(listed(), ['m.txt', 'r.txt']);
+  } finally {
+    await s.done();
+  }
+});
+
 test.run();
