@@ -39,6 +39,11 @@ function print(json: boolean, value: unknown, human: string): void {
   console.log(json ? JSON.stringify(value) : human);
 }
 
+/** The size column of ls and history: a deletion and a folder say so rather than show a size. */
+function sizeColumn(f: FileInfo): string | number {
+  return f.deleted ? 'deleted' : isFolderMode(f.mode) ? 'folder' : f.size;
+}
+
 function time(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 }
@@ -118,7 +123,7 @@ async function ls(argv: string[]): Promise<number> {
   const [prefix = ''] = positionals(args, ['PREFIX'], 1);
   const files = await withClient(args, (client) => client.list(prefix, { includeDeleted: args.flags.has('--deleted') }));
   const json = { files: files.map((f: FileInfo) => ({ path: f.path, version: f.version, size: f.size, mtime: f.mtime, deleted: f.deleted })) };
-  const rows = files.map((f: FileInfo) => [f.path, f.version, f.deleted ? 'deleted' : f.size, time(f.mtime)]);
+  const rows = files.map((f: FileInfo) => [f.path, f.version, sizeColumn(f), time(f.mtime)]);
   print(args.flags.has('--json'), json, files.length === 0 ? '(no files)' : formatTable(['path', 'version', 'size', 'modified'], rows));
   return 0;
 }
@@ -146,7 +151,7 @@ async function history(argv: string[]): Promise<number> {
   const versions = await withClient(args, (client) => client.history(remote));
   if (versions.length === 0) throw raftboxError('not_found', `there is no file at "${remote}"; raftbox ls shows what exists`);
   const json = { versions: versions.map((f: FileInfo) => ({ version: f.version, size: f.size, mtime: f.mtime, device: f.device, deleted: f.deleted })) };
-  const rows = versions.map((f: FileInfo) => [f.version, f.deleted ? 'deleted' : f.size, time(f.mtime), f.device]);
+  const rows = versions.map((f: FileInfo) => [f.version, sizeColumn(f), time(f.mtime), f.device]);
   print(args.flags.has('--json'), json, formatTable(['version', 'size', 'modified', 'device'], rows));
   return 0;
 }

@@ -401,6 +401,7 @@ test('a synced folder cannot hold another: the inner one is refused, or left out
     assert.is(again.status, 0, again.stderr);
     assert.match(again.stderr, /other is synced on its own \(it holds \.raftbox\/\); it is left out of this sync/);
     assert.equal((JSON.parse(s.raftbox('ls', '--json').stdout).files as { path: string }[]).map((f) => f.path), ['inner', 'mine.txt', 'top.txt']);
+    assert.match(s.raftbox('ls').stdout, /^inner +1 +folder +\d{4}-/m, 'ls shows a folder as one, not as a 0-byte file');
     // The inner folder, synced on its own before it moved in, holds the cluster's files too.
     assert.equal(Object.keys(snapshot(outer)).filter((path) => !path.includes('.raftbox')), ['inner', 'mine.txt', 'other', 'other/mine.txt', 'other/top.txt', 'top.txt']);
   } finally {
