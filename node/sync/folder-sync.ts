@@ -47,6 +47,8 @@ export function unfitForDisk(root: string, path: string): string | null {
 export const debounceMs = 300;
 /** …but a folder that never goes quiet (a log written to all the time) still syncs this often. */
 export const debounceMaxMs = 2_000;
+/** How often --watch makes sure its folder is still where it was opened. */
+const placeCheckMs = 1_000;
 const retryMsMin = 500;
 const retryMsMax = 10_000;
 
@@ -177,10 +179,15 @@ export class SyncedFolder {
     });
     watcher.on('error', (error) => onError(error));
     const unwatch = this.client.watch(() => schedule(debounceMs));
+    // File system events do not reliably tell of the watched folder itself being moved or
+    // replaced (they come from its old inode, or not at all): look now and then, and let a
+    // sync find out and fail.
+    const placeCheck = setInterval(() => void this.state.checkInPlace().catch(() => schedule(0)), placeCheckMs);
     schedule(0);
     return {
       stop: async () => {
         stopped = true;
+        clearInterval(placeCheck);
         clearTimeout(timer);
         watcher.close();
         unwatch();
