@@ -50,6 +50,8 @@ export class FolderReplica implements SyncReplica {
   private readonly warned = new Set<string>();
   /** Files and folders the last scan was not allowed to read: left out, with all they hold. */
   private unreadable = new Set<string>();
+  /** Files and folders this run was not allowed to change: left out, with all they hold, until the next run. */
+  private unwritable = new Set<string>();
   /**
    * Synced path → its name on this disk, for the paths whose names here are not in NFC
    * form (as macOS has written accented letters) or lie in such a folder. Paths in the
@@ -84,7 +86,7 @@ export class FolderReplica implements SyncReplica {
         this.leaveOut(path);
       }
     });
-    for (const path of tree.keys()) if (this.isUnreadable(path)) tree.delete(path);
+    for (const path of tree.keys()) if (this.isLeftOut(path)) tree.delete(path);
     for (const path of cache.keys()) if (!seen.has(path)) cache.delete(path);
     await this.state.saveScanCache();
     // Map order follows completion; the planner sorts, but a stable order reads better in traces.
@@ -255,7 +257,8 @@ export class FolderReplica implements SyncReplica {
     await handle.close();
     // Re-checked after the download, just before the rename: the window in which an
     // edit could still be overwritten is one rename wide.
-    if (!(await this.holds(path, expect)) || !(await this.makeParents(path))) {
+    const placed = await this.holds(path, expect).then((holds) => holds && this.makeParents(path));
+    if (!placed) {
       await unlink(temporary).catch(() => undefined);
       return false;
     }
@@ -270,7 +273,7 @@ export class FolderReplica implements SyncReplica {
       await unlink(temporary).catch(() => undefined);
       // A folder appeared there meanwhile (another download of this pass made it the
       // parent of its file): refused like an edit would be, and planned again next pass.
-      if (!isInTheWay(error)) throw error;
+      if (!isInTheWay(error) && !this.refusedHere(error, path)) throw error;
       return false;
     }
     this.remember(path, { kind: 'file', blocks: remote.blocks, size: remote.size, mtime: remote.mtime, executable: remote.executable });
@@ -287,6 +290,7 @@ export class FolderReplica implements SyncReplica {
         await mkdir(this.abs(path));
         return true;
       } catch (error) {
+        if (this.refusedHere(error, path)) return false;
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
     }
@@ -302,7 +306,7 @@ export class FolderReplica implements SyncReplica {
       else await unlink(this.abs(path));
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOTEMPTY' || code === 'EEXIST') return false;
+      if (code === 'ENOTEMPTY' || code === 'EEXIST' || this.refusedHere(error, path)) return false;
       if (isGone(error)) return true;
       throw error;
     }
@@ -317,7 +321,7 @@ export class FolderReplica implements SyncReplica {
     } catch (error) {
       // `from` went or something appeared at `to` since they were checked: a local change, left to the next pass.
       const code = (error as NodeJS.ErrnoException).code;
-      if (isGone(error) || code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'EISDIR') return false;
+      if (isGone(error) || code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'EISDIR' || this.refusedHere(error, from, to)) return false;
       throw error;
     }
     // A folder's files keep their inodes and times, so their cached hashes stay good.
@@ -367,7 +371,7 @@ export class FolderReplica implements SyncReplica {
       return true;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST' || code === 'ENOTDIR') return false;
+      if (code === 'EEXIST' || code === 'ENOTDIR' || this.refusedHere(error, path)) return false;
       throw error;
     }
   }
@@ -382,13 +386,33 @@ export class FolderReplica implements SyncReplica {
 
   /**
    * Whether the last scan could not read `path` or a folder holding it, or found it in a
-   * folder synced on its own. Such a path is left out on every side, as if ignored: what
-   * the scan did not take is not taken for deleted here, so nothing is deleted there.
+   * folder synced on its own, or this run was not allowed to change it. Such a path is
+   * left out on every side, as if ignored: what the scan did not take is not taken for
+   * deleted here, so nothing is deleted there, and what could not be written here is not
+   * tried again and again within one run.
    */
-  isUnreadable(path: string): boolean {
-    if (this.unreadable.size === 0) return false;
-    if (this.unreadable.has(path)) return true;
-    return parentFolders(path).some((folder) => this.unreadable.has(folder));
+  isLeftOut(path: string): boolean {
+    for (const set of [this.unreadable, this.unwritable]) {
+      if (set.size === 0) continue;
+      if (set.has(path) || parentFolders(path).some((folder) => set.has(folder))) return true;
+    }
+    return false;
+  }
+
+  /** A new run of passes: paths this device refused to let change are tried again. */
+  startRun(): void {
+    this.unwritable = new Set();
+  }
+
+  // A change this device does not allow (a read-only folder, say): left out for the rest
+  // of this run with a warning, rather than failing the whole sync every time.
+  private refusedHere(error: unknown, ...paths: string[]): boolean {
+    if (!isDenied(error)) return false;
+    for (const path of paths) {
+      this.unwritable.add(path);
+      this.warnOnce(`${path}\u0000unwritable`, `${quoted(path)} cannot be changed here (permission denied); it is left as it is, and as it is in the cluster, until it can be written`);
+    }
+    return true;
   }
 
   private leaveOut(path: string, why = `${quoted(path)} cannot be read here (permission denied); it is left out of this sync, and nothing of it is deleted in the cluster, until it can be read`): void {

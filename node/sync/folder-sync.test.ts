@@ -439,6 +439,23 @@ test('what this user may not read is left out with a warning, and not deleted in
     assert.equal((JSON.parse(listed.stdout).files as { path: string; deleted: boolean }[]).map((f) => `${f.path}${f.deleted ? ' (deleted)' : ''}`), ['fine.txt', 'private', 'private/in.txt', 'secret.txt']);
     chmodSync(join(a, 'private'), 0o755);
     chmodSync(join(a, 'secret.txt'), 0o644);
+    // A folder this user may not write: what the cluster has for it waits, with a warning,
+    // and the rest of the sync goes on.
+    assert.is(sync().status, 0);
+    mkdirSync(join(a, 'locked'));
+    assert.is(sync().status, 0);
+    chmodSync(join(a, 'locked'), 0o555);
+    writeFileSync(join(s.root, 'put.txt'), 'from the CLI');
+    assert.is(s.raftbox('put', join(s.root, 'put.txt'), 'locked/in.txt').status, 0);
+    assert.is(s.raftbox('put', join(s.root, 'put.txt'), 'fine.txt').status, 0);
+    const locked = sync();
+    assert.is(locked.status, 0, locked.stderr);
+    assert.match(locked.stderr, /locked\/in\.txt cannot be changed here \(permission denied\); it is left as it is, and as it is in the cluster, until it can be written/);
+    assert.is(readFileSync(join(a, 'fine.txt'), 'utf8'), 'from the CLI');
+    assert.not.ok(existsSync(join(a, 'locked', 'in.txt')));
+    chmodSync(join(a, 'locked'), 0o755);
+    assert.is(sync().status, 0);
+    assert.is(readFileSync(join(a, 'locked', 'in.txt'), 'utf8'), 'from the CLI');
   } finally {
     await s.done();
   }

@@ -83,7 +83,7 @@ export class SyncedFolder {
       // Left out like ignored paths, on both sides: what this disk cannot name (the cluster
       // takes longer names than file systems do), said once per path and run.
       const ignore = (path: string, kind: 'file' | 'dir'): boolean => {
-        if (rules(path, kind) || replica.isUnreadable(path)) return true;
+        if (rules(path, kind) || replica.isLeftOut(path)) return true;
         const problem = unfitForDisk(root, path);
         if (problem === null) return false;
         if (!unfit.has(path)) {
@@ -105,6 +105,7 @@ export class SyncedFolder {
 
   /** One full sync; resolves with what it did. */
   async sync(): Promise<SyncSummary> {
+    this.replica.startRun();
     return syncOnce(this.replica, this.client, {
       device: this.state.device,
       conflictStamp: conflictStamp(new Date()),
