@@ -8,9 +8,9 @@
 // path and keeps its own name on this disk.
 
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readdir, rename, rmdir, unlink, utimes } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, open, readdir, rename, rmdir, unlink, utimes } from 'node:fs/promises';
 import { lstatSync, type Stats } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Chunker, cutPoints } from '../../protocol/fastcdc.ts';
 import { forEachLimited } from '../../protocol/client-blocks.ts';
 import { isNormalPath, parentFolders, pathProblem } from '../../protocol/paths.ts';
@@ -20,7 +20,7 @@ import type { BlockRef, BlockUpload } from '../../protocol/wire.ts';
 import { readRangeSync, readStartAndStatSync } from '../host/read-range.ts';
 import { sha256Hex } from '../host/sha256.ts';
 import { writeAll } from '../host/write-all.ts';
-import { FolderState, isSyncedFolder, stateFolderName, type FileStamp } from './folder-state.ts';
+import { crossDeviceSuffix, FolderState, isSyncedFolder, stateFolderName, type FileStamp } from './folder-state.ts';
 import type { IgnoreTest } from './ignore-rules.ts';
 
 /** Bytes read from a file at a time while hashing it. */
@@ -268,7 +268,7 @@ export class FolderReplica implements SyncReplica {
     try {
       // A folder the remote replaced by a file goes first; rmdir refuses one that still holds anything.
       if (expect?.kind === 'dir') await rmdir(this.abs(path));
-      await rename(temporary, this.abs(path));
+      await this.moveInto(temporary, this.abs(path), mtime);
     } catch (error) {
       await unlink(temporary).catch(() => undefined);
       // A folder appeared there meanwhile (another download of this pass made it the
@@ -360,6 +360,37 @@ export class FolderReplica implements SyncReplica {
   /** The absolute file name of synced `path` on this disk. */
   private abs(path: string): string {
     return join(this.root, this.diskPath(path));
+  }
+
+  /**
+   * Renames the finished download `temporary` over `target`. A target on another file
+   * system than the state folder (a mount inside the synced folder) cannot take a rename
+   * from there: the file is copied beside the target first, synced, then renamed, so a
+   * reader still never sees half a file.
+   */
+  private async moveInto(temporary: string, target: string, mtime: Date): Promise<void> {
+    try {
+      await rename(temporary, target);
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+    }
+    const beside = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}${crossDeviceSuffix}`);
+    try {
+      await copyFile(temporary, beside);
+      const handle = await open(beside, 'r+');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await utimes(beside, mtime, mtime);
+      await rename(beside, target);
+    } catch (error) {
+      await unlink(beside).catch(() => undefined);
+      throw error;
+    }
+    await unlink(temporary);
   }
 
   /** Creates the folders above `path`; false when one of them is a file. */

@@ -30,6 +30,8 @@ import { writeAll } from '../host/write-all.ts';
 import type { BaseEntry, BaseTree, LocalEntry } from '../../protocol/sync-tree.ts';
 
 export const stateFolderName = '.raftbox';
+/** The ending of a download's copy beside its target, made when the target is on another file system than the state folder. */
+export const crossDeviceSuffix = '.raftbox-part';
 
 /** Whether `dir` is a synced folder: it holds the state `raftbox sync` keeps there. */
 export function isSyncedFolder(dir: string): boolean {

@@ -461,6 +461,32 @@ test('what this user may not read is left out with a warning, and not deleted in
   }
 });
 
+test('a download into a folder on another file system (a mount inside the synced folder) is placed whole', async () => {
+  // Mounting needs root, as CI runs; elsewhere there is nothing to mount with.
+  if (process.getuid?.() !== 0) {
+    console.log('  (not root: the mount test needs root to mount a tmpfs, and did not run)');
+    return;
+  }
+  const s = await setup();
+  const a = s.folder('a');
+  const mount = join(a, 'mnt');
+  mkdirSync(mount);
+  assert.is(spawnSync('mount', ['-t', 'tmpfs', 'tmpfs', mount]).status, 0, 'mount a tmpfs');
+  try {
+    assert.is((await s.sync(a)).status, 0);
+    writeFileSync(join(s.root, 'put.txt'), 'onto another file system');
+    assert.is(s.raftbox('put', join(s.root, 'put.txt'), 'mnt/in.txt').status, 0);
+    const result = await s.sync(a);
+    assert.is(result.status, 0, result.stderr);
+    assert.is(readFileSync(join(mount, 'in.txt'), 'utf8'), 'onto another file system');
+    assert.equal(readdirSync(mount), ['in.txt'], 'no copy is left beside it');
+    assert.equal([(await s.sync(a)).summary!.filesUp], [0], 'the next sync finds it in place');
+  } finally {
+    spawnSync('umount', [mount]);
+    await s.done();
+  }
+});
+
 test('both folders edit while the cluster is unreachable, then reconnect', async () => {
   const s = await setup();
   try {

@@ -6,13 +6,15 @@
 import ignore, { type Ignore } from 'ignore';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stateFolderName } from './folder-state.ts';
+import { crossDeviceSuffix, stateFolderName } from './folder-state.ts';
 
 export const ignoreFileName = '.raftboxignore';
 
 /** Always ignored: our state, editor swap/backup files, OS metadata files. */
 export const defaultIgnorePatterns = [
   `${stateFolderName}/`,
+  // A download to a folder on another file system is copied beside its target first (folder-replica.ts).
+  `*${crossDeviceSuffix}`,
   '.DS_Store',
   'Thumbs.db',
   'desktop.ini',
