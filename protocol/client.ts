@@ -78,6 +78,8 @@ export class RaftboxClient {
   private seq = 0;
   private readonly knownBlocks = new BoundedSet<BlockHash>(knownBlocksMax);
   private commitChain: Promise<void> = Promise.resolve();
+  /** Whether this client has not seen `hash` stored: only such blocks are asked about and sent. */
+  private readonly unseen = (hash: BlockHash): boolean => !this.knownBlocks.has(hash);
   private commitsWaiting = 0;
 
   constructor(options: ClientOptions) {
@@ -110,8 +112,7 @@ export class RaftboxClient {
     if (!(data instanceof Uint8Array)) throw raftboxError('bad_message', `writeFile needs the contents of ${normal} as a Uint8Array, got ${typeof data}`);
     checkVersion('ifVersion', options.ifVersion, 0);
     const refs: BlockRef[] = [];
-    const unseen = (hash: BlockHash): boolean => !this.knownBlocks.has(hash);
-    await this.sendInGroups(eachBlock(data), (ref) => refs.push(ref), unseen, (group) => this.storeBlocks(group), (block) => block);
+    await this.sendInGroups(eachBlock(data), (ref) => refs.push(ref), this.unseen, (group) => this.storeBlocks(group), (block) => block);
     const change = this.contentChange(normal, refs, data.length, options.ifVersion);
     const written = await this.commitRepairing([change], async (lost) => {
       const again: PreparedBlock[] = [];
@@ -137,8 +138,7 @@ export class RaftboxClient {
     const normal = normalizePath(path);
     checkVersion('ifVersion', options.ifVersion, 0);
     const refs: BlockRef[] = [];
-    const unseen = (hash: BlockHash): boolean => !this.knownBlocks.has(hash);
-    const size = await this.streamBlocks(read, (ref) => refs.push(ref), unseen, (group) => this.storeBlocks(group));
+    const size = await this.streamBlocks(read, (ref) => refs.push(ref), this.unseen, (group) => this.storeBlocks(group));
     const change = this.contentChange(normal, refs, size, options.ifVersion);
     const written = await this.commitRepairing([change], async (lost) => {
       const again = await this.streamBlocks(read, () => undefined, (hash) => lost.has(hash), (group) => this.putBlocks(group));

@@ -46,7 +46,7 @@ export interface FolderReplicaOptions {
 }
 
 export class FolderReplica implements SyncReplica {
-  /** Every path skipped in the last scan, so each warning is given once. */
+  /** Every warning given, so each is given once (each names its path). */
   private readonly warned = new Set<string>();
   /** Files and folders the last scan was not allowed to read: left out, with all they hold. */
   private unreadable = new Set<string>();
@@ -147,7 +147,7 @@ export class FolderReplica implements SyncReplica {
         continue;
       }
       const shown = folder === '' ? bytes.toString('utf8') : `${folder}/${bytes.toString('utf8')}`;
-      this.warnOnce(shown, `${quoted(shown)} has a name that is not valid UTF-8 text (shown with � for its bad bytes); rename it to sync it`);
+      this.warnOnce(`${quoted(shown)} has a name that is not valid UTF-8 text (shown with � for its bad bytes); rename it to sync it`);
     }
     return names;
   }
@@ -166,12 +166,12 @@ export class FolderReplica implements SyncReplica {
     }
     // Two names here that are one path in the cluster (Linux tells NFC and NFD apart): the NFC one syncs.
     if (nfc !== name && listed.has(nfc)) {
-      this.warnOnce(`${path}\u0000twin`, `${quoted(path)} is here twice, under its NFC name and under a different (NFD) form of it; only the NFC one is synced, so rename the other to sync it too`);
+      this.warnOnce(`${quoted(path)} is here twice, under its NFC name and under a different (NFD) form of it; only the NFC one is synced, so rename the other to sync it too`);
       return null;
     }
     const problem = isNormalPath(path) ? null : (pathProblem(path) ?? 'must be in Unicode NFC form');
     if (problem !== null) {
-      this.warnOnce(path, `${quoted(path)} cannot be synced as it is named (a path ${problem}); rename it to sync it`);
+      this.warnOnce(`${quoted(path)} cannot be synced as it is named (a path ${problem}); rename it to sync it`);
       return null;
     }
     return path;
@@ -257,8 +257,7 @@ export class FolderReplica implements SyncReplica {
     await handle.close();
     // Re-checked after the download, just before the rename: the window in which an
     // edit could still be overwritten is one rename wide.
-    const placed = await this.holds(path, expect).then((holds) => holds && this.makeParents(path));
-    if (!placed) {
+    if (!(await this.holds(path, expect)) || !(await this.makeParents(path))) {
       await unlink(temporary).catch(() => undefined);
       return false;
     }
@@ -441,19 +440,19 @@ export class FolderReplica implements SyncReplica {
     if (!isDenied(error)) return false;
     for (const path of paths) {
       this.unwritable.add(path);
-      this.warnOnce(`${path}\u0000unwritable`, `${quoted(path)} cannot be changed here (permission denied); it is left as it is, and as it is in the cluster, until it can be written`);
+      this.warnOnce(`${quoted(path)} cannot be changed here (permission denied); it is left as it is, and as it is in the cluster, until it can be written`);
     }
     return true;
   }
 
   private leaveOut(path: string, why = `${quoted(path)} cannot be read here (permission denied); it is left out of this sync, and nothing of it is deleted in the cluster, until it can be read`): void {
     this.unreadable.add(path);
-    this.warnOnce(path, why);
+    this.warnOnce(why);
   }
 
-  private warnOnce(path: string, message: string): void {
-    if (this.warned.has(path)) return;
-    this.warned.add(path);
+  private warnOnce(message: string): void {
+    if (this.warned.has(message)) return;
+    this.warned.add(message);
     this.options.warn(message);
   }
 }
@@ -548,7 +547,6 @@ function isExpected(now: LocalEntry | null | undefined, expect: LocalEntry | nul
   return sameContent(now, expect);
 }
 
-/** The lstat of `path`, or null when nothing is there (any more). */
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** `bytes` as text, or null when they are not valid UTF-8. */
@@ -565,6 +563,7 @@ function quoted(path: string): string {
   return /[\u0000-\u001f\u007f]/.test(path) ? JSON.stringify(path) : path;
 }
 
+/** The lstat of `path`, or null when nothing is there (any more). */
 function lstatIfThere(path: string): Stats | null {
   try {
     return lstatSync(path, { throwIfNoEntry: false }) ?? null;

@@ -182,9 +182,7 @@ export class FolderState {
     await this.journal?.close().catch(() => undefined);
     this.journal = null;
     // Only our own lock: the folder may have been moved away, and another put in its place.
-    const lock = join(this.folder, 'LOCK');
-    const now = await stat(lock).catch(() => null);
-    if (now !== null && this.lockIdentity !== null && now.dev === this.lockIdentity.dev && now.ino === this.lockIdentity.ino) await unlink(lock).catch(() => undefined);
+    if (await this.ownsLock()) await unlink(join(this.folder, 'LOCK')).catch(() => undefined);
   }
 
   private applyToBase(updates: Iterable<[string, BaseEntry | null]>): void {
@@ -252,14 +250,19 @@ export class FolderState {
    * deleted in the cluster.
    */
   async checkInPlace(): Promise<void> {
-    const held = this.lockIdentity;
-    const now = await stat(join(this.folder, 'LOCK')).catch(() => null);
-    if (held !== null && now !== null && now.dev === held.dev && now.ino === held.ino) return;
+    if (await this.ownsLock()) return;
     throw raftboxError(
       'not_found',
       `${this.root} is no longer the folder this sync opened (it was moved, deleted or replaced); nothing was changed in the cluster. Run raftbox sync on the folder where it is now`,
       { folderGone: true },
     );
+  }
+
+  /** Whether the lock file at this folder's path is the one this process made. */
+  private async ownsLock(): Promise<boolean> {
+    const held = this.lockIdentity;
+    const now = await stat(join(this.folder, 'LOCK')).catch(() => null);
+    return held !== null && now !== null && now.dev === held.dev && now.ino === held.ino;
   }
 
   // One sync per folder at a time; a lock left by a process that died is taken over.
