@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { extname, join, resolve, sep } from 'node:path';
-import type { ChaosCommand, DashboardState } from '../../protocol/dashboard-feed.ts';
+import type { ChaosCommand, DashboardState, TimelineEvent } from '../../protocol/dashboard-feed.ts';
 import { ClusterSupervisor } from './cluster-supervisor.ts';
 import { ensureWebBuild, webRoot } from './web-build.ts';
 
@@ -38,9 +38,21 @@ export async function runLocalCluster(options: LocalClusterCommandOptions): Prom
     console.error(`raftbox cluster: the web client could not be built (${error instanceof Error ? error.message : String(error)}); the nodes start anyway.`);
   }
   const streams = new Set<ServerResponse>();
-  const supervisor = new ClusterSupervisor({ ...options, onState: (state) => broadcast(streams, state) });
+  // The timeline goes to the terminal too, once the URLs are out, so whoever started the
+  // cluster sees a node die or a leader change without opening the dashboard.
+  let printing = false;
+  const print = (event: TimelineEvent): void => {
+    if (printing) console.log(`[${new Date(event.atMs).toISOString().slice(11, 19)}Z] ${event.text}`);
+  };
+  const supervisor = new ClusterSupervisor({ ...options, onState: (state) => broadcast(streams, state), onEvent: print });
   const web = createServer((request, response) => void handle(supervisor, streams, request, response));
-  await new Promise<void>((done, fail) => web.once('error', fail).listen(options.httpPort, '127.0.0.1', done));
+  await new Promise<void>((done, fail) => {
+    web.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EADDRINUSE') return fail(error);
+      fail(new Error(`port ${options.httpPort} on 127.0.0.1, for the web client and dashboard, is already in use (another raftbox cluster?); stop that or pass another --http-port`));
+    });
+    web.listen(options.httpPort, '127.0.0.1', done);
+  });
   const keepAlive = setInterval(() => { for (const stream of streams) stream.write(': keep-alive\n\n'); }, keepAliveMs);
   const stopEverything = async (): Promise<void> => {
     clearInterval(keepAlive);
@@ -60,6 +72,7 @@ export async function runLocalCluster(options: LocalClusterCommandOptions): Prom
   console.log(`dashboard: http://127.0.0.1:${httpPort}/dashboard.html`);
   console.log(`simulator: http://127.0.0.1:${httpPort}/simulator.html`);
   console.log(`try: RAFTBOX_SERVER=${supervisor.urls.join(',')} npx raftbox status   (Ctrl-C stops the cluster)`);
+  printing = true;
   await new Promise<void>((done) => {
     const stop = (): void => void stopEverything().then(done);
     process.once('SIGINT', stop);

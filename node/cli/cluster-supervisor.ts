@@ -5,9 +5,11 @@
 // from its peers, or slow a link (through the `--chaos` hook each node was started with).
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChaosCommand, ChaosSettings, DashboardNode, DashboardState, NodeStats, TimelineEvent, TimelineKind } from '../../protocol/dashboard-feed.ts';
+import { storedClusterId } from '../host/data-dir.ts';
 import { chaosDelayMsMax } from '../host/peer-traffic.ts';
 import { nodeProcessEnv, v8Flags } from '../host/process-settings.ts';
 
@@ -27,6 +29,8 @@ export interface SupervisorOptions {
   logLevel: string;
   /** Called after every poll round and every change, with the new state. */
   onState?: (state: DashboardState) => void;
+  /** Called with each event as it joins the timeline (a node down, a new leader…). */
+  onEvent?: (event: TimelineEvent) => void;
   /** Where the children's stdout and stderr go; inherited by default. */
   childOutput?: 'inherit' | 'ignore';
 }
@@ -53,6 +57,7 @@ export class ClusterSupervisor {
   private readonly delays = new Map<string, number>();
   private pollTimer: NodeJS.Timeout | null = null;
   private stopping = false;
+  private clusterId: string | null = null;
   private seen = { leader: null as string | null, term: 0, downNodes: '', repaired: 0, underReplicated: 0 };
 
   constructor(private readonly options: SupervisorOptions) {
@@ -72,6 +77,7 @@ export class ClusterSupervisor {
 
   /** Starts every node and the polling; resolves once every node listens. */
   async start(): Promise<void> {
+    this.clusterId = this.pickClusterId();
     await Promise.all(this.members.map((m) => this.spawnMember(m)));
     this.note('up', null, `cluster of ${this.members.length} nodes started`);
     this.schedulePoll();
@@ -205,9 +211,20 @@ export class ClusterSupervisor {
     if (!response.ok) throw new Error(`node ${member.id} refused the fault: ${((await response.json()) as { error?: string }).error ?? response.status}`);
   }
 
+  // The id the data folder's nodes already carry, or a new random one: two local clusters
+  // on the same ports (one started while the other still runs, on another folder) must
+  // not take each other's nodes as peers, as ids derived from the member names would.
+  private pickClusterId(): string {
+    for (const member of this.members) {
+      const stored = storedClusterId(join(this.options.data, member.id));
+      if (stored !== null) return stored;
+    }
+    return `rbx-${randomBytes(8).toString('hex')}`;
+  }
+
   private spawnMember(member: Member): Promise<void> {
     const peers = this.members.filter((m) => m !== member).map((m) => `${m.id}=127.0.0.1:${m.port}`).join(',');
-    const args = [...v8Flags, shim, 'node', '--id', member.id, '--listen', `127.0.0.1:${member.port}`, '--peers', peers, '--data', join(this.options.data, member.id), '--replication', String(this.options.replication), '--log-level', this.options.logLevel, '--chaos'];
+    const args = [...v8Flags, shim, 'node', '--id', member.id, '--listen', `127.0.0.1:${member.port}`, '--peers', peers, '--data', join(this.options.data, member.id), '--cluster-id', this.clusterId!, '--replication', String(this.options.replication), '--log-level', this.options.logLevel, '--chaos'];
     const child = spawn(process.execPath, args, {
       stdio: ['pipe', 'pipe', this.options.childOutput ?? 'inherit'],
       env: { ...nodeProcessEnv(process.env), RAFTBOX_EXIT_WITH_PARENT: '1' },
@@ -242,7 +259,7 @@ export class ClusterSupervisor {
     member.child = null;
     member.stats = null;
     if (this.stopping) return;
-    const why = member.stopReason ?? `exited unexpectedly (${signal ?? `status ${code}`}); the others keep running`;
+    const why = member.stopReason ?? `exited unexpectedly (${signal ?? `status ${code}`}); the others keep running, and the dashboard can restart it`;
     this.note('down', member.id, `${member.id} ${why}`);
     this.publish();
   }
@@ -338,7 +355,9 @@ export class ClusterSupervisor {
   }
 
   private note(kind: TimelineKind, node: string | null, text: string): void {
-    this.timeline.push({ atMs: Date.now(), kind, node, text });
+    const event = { atMs: Date.now(), kind, node, text };
+    this.timeline.push(event);
+    this.options.onEvent?.(event);
     if (this.timeline.length > timelineEventsMax) this.timeline.splice(0, this.timeline.length - timelineEventsMax);
   }
 

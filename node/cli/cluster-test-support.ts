@@ -7,7 +7,8 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const shim = fileURLToPath(new URL('./raftbox.js', import.meta.url));
+/** The raftbox command, to run with node. */
+export const shim = fileURLToPath(new URL('./raftbox.js', import.meta.url));
 const readyTimeoutMs = 60_000;
 
 export interface Started {

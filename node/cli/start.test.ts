@@ -1,15 +1,18 @@
 // Process test of `npm start`: the local cluster comes up from a fresh data folder, every
 // node answers /metrics (Prometheus text) and /healthz, the dashboard's API reports a
 // leader, Ctrl-C (SIGINT to the process group, as a terminal sends it) stops every process
-// it started, and a second start on the same folder resumes where the first left off.
+// it started, a second start on the same folder resumes where the first left off, and the
+// terminal reports a node that dies and the leader that follows.
 
+import { spawn } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DashboardState } from '../../protocol/dashboard-feed.ts';
-import { freePortRange, startLocalCluster, stopGroup, type Started } from './cluster-test-support.ts';
+import { deriveClusterId } from '../host/node.ts';
+import { freePortRange, shim, startLocalCluster, stopGroup, type Started } from './cluster-test-support.ts';
 
 async function waitFor<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -60,6 +63,26 @@ const data = mkdtempSync(join(tmpdir(), 'raftbox-start-'));
 let running: Started | null = null;
 let firstCommit = 0;
 let firstTerm = 0;
+let clusterId = '';
+let basePort = 0;
+
+// The pids whose command line contains `text`.
+function processesMentioning(text: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text)) pids.push(Number(entry));
+    } catch {
+      // It exited meanwhile.
+    }
+  }
+  return pids;
+}
+
+function storedClusterIds(folder: string): string[] {
+  return ['n1', 'n2', 'n3'].map((id) => (JSON.parse(readFileSync(join(folder, id, 'node.json'), 'utf8')) as { clusterId: string }).clusterId);
+}
 
 test.after(() => {
   if (running) stopGroup(running.child, 'SIGKILL');
@@ -89,6 +112,13 @@ test('npm start comes up and every node answers /metrics and /healthz', async ()
   }
   firstTerm = state.term;
   firstCommit = highestCommit(state);
+  // A fresh folder gets a cluster id of its own, not one derived from the names n1-n3
+  // that every local cluster shares.
+  const ids = storedClusterIds(data);
+  assert.is(new Set(ids).size, 1);
+  assert.match(ids[0]!, /^rbx-[0-9a-f]{16}$/);
+  assert.is.not(ids[0], deriveClusterId(['n1', 'n2', 'n3']));
+  clusterId = ids[0]!;
   const servers = (await (await fetch(`${running.httpUrl}/servers.json`)).json()) as { servers: string[] };
   assert.equal(servers.servers, running.nodeUrls.map((url) => url.replace('http://', 'ws://')));
   const page = await fetch(`${running.httpUrl}/dashboard.html`);
@@ -108,11 +138,43 @@ test('Ctrl-C stops every process it started', async () => {
 });
 
 test('a second start on the same data folder resumes', async () => {
-  running = await startLocalCluster(data, await freePortRange(3), 'npm');
+  basePort = await freePortRange(3);
+  running = await startLocalCluster(data, basePort, 'npm');
   // Waits for the log to continue past where the first run left it, or times out.
   const state = await leaderState(running.httpUrl, firstCommit);
   assert.ok(state.term > firstTerm, `the term moved on from ${firstTerm} (now ${state.term}), so it was recovered, not reset`);
-  stopGroup(running.child, 'SIGINT');
+  assert.equal(storedClusterIds(data), [clusterId, clusterId, clusterId]);
+});
+
+test('a second cluster on ports in use says which port, and leaves nothing running', async () => {
+  const other = mkdtempSync(join(tmpdir(), 'raftbox-start-other-'));
+  try {
+    const second = spawn(process.execPath, [shim, 'cluster', '--data', other, '--base-port', String(basePort), '--http-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    second.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    second.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const status = await new Promise<number | null>((done) => second.once('exit', (code) => done(code)));
+    assert.is.not(status, 0, output);
+    const ports = [basePort, basePort + 1, basePort + 2].join('|');
+    assert.match(output, new RegExp(`127\\.0\\.0\\.1:(${ports}) is already in use by another process \\(another node\\?\\); stop it or pass another --listen port`));
+    // None of its nodes is left behind, and the running cluster still has all of its own.
+    assert.equal(processesMentioning(other), [], 'no process runs on the second data folder');
+    const state = (await (await fetch(`${running!.httpUrl}/api/state`)).json()) as DashboardState;
+    assert.ok(state.nodes.every((n) => n.pid !== null && alive(n.pid)), JSON.stringify(state.nodes.map((n) => n.pid)));
+  } finally {
+    rmSync(other, { recursive: true, force: true });
+  }
+});
+
+test('the terminal says when a node dies and who leads', async () => {
+  const state = (await (await fetch(`${running!.httpUrl}/api/state`)).json()) as DashboardState;
+  const victim = state.nodes.find((n) => n.id === state.leader)!;
+  process.kill(victim.pid!, 'SIGKILL');
+  const line = new RegExp(`^\\[\\d{2}:\\d{2}:\\d{2}Z\\] ${victim.id} exited unexpectedly \\(SIGKILL\\); the others keep running`, 'm');
+  await waitFor(`a line saying ${victim.id} died`, async () => (line.test(running!.output()) ? true : null));
+  // The survivors elect a new leader, which the terminal names too.
+  await waitFor('a line naming the new leader', async () => (/^\[\d{2}:\d{2}:\d{2}Z\] n\d leads term \d+/m.test(running!.output().split(line)[1] ?? '') ? true : null));
+  stopGroup(running!.child, 'SIGINT');
   await new Promise<void>((done) => (running!.child.exitCode !== null ? done() : running!.child.once('exit', () => done())));
   running = null;
 });

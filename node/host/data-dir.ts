@@ -124,6 +124,11 @@ function releaseLock(folder: string, content: string): void {
   if (readLock(lockPath)?.content === content) fs.rmSync(lockPath, { force: true });
 }
 
+/** The cluster id stored in the data folder `folder`, or null when no node has used it yet. */
+export function storedClusterId(folder: string): string | null {
+  return readIdentity(folder)?.clusterId ?? null;
+}
+
 function readIdentity(folder: string): Identity | null {
   let text: string;
   try {

@@ -80,12 +80,17 @@ export class NodeServer {
     this.wss.on('error', (error) => options.log('error', 'server.error', { error: String(error) }));
   }
 
-  /** Binds the port; rejects with the OS error (EADDRINUSE…) if it cannot. */
+  /** Binds the port; rejects with the OS error (EADDRINUSE…) if it cannot, a taken port with a sentence. */
   listen(): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.http.once('error', reject);
+      const fail = (error: NodeJS.ErrnoException): void => {
+        if (error.code !== 'EADDRINUSE') return reject(error);
+        const where = `${this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host}:${this.options.port}`;
+        reject(Object.assign(new Error(`${where} is already in use by another process (another node?); stop it or pass another --listen port`), { code: error.code }));
+      };
+      this.http.once('error', fail);
       this.http.listen(this.options.port, this.options.host, () => {
-        this.http.off('error', reject);
+        this.http.off('error', fail);
         resolve();
       });
     });
