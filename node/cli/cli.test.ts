@@ -104,6 +104,11 @@ test('raftbox cluster, then status, put, get, ls, history, restore, rm; Ctrl-C s
     const missing = raftbox('get', 'docs/notes.txt', copy);
     assert.is(missing.status, 1);
     assert.ok(missing.stderr.trim().split('\n').length === 1, `one sentence on stderr: ${missing.stderr}`);
+    assert.match(missing.stderr, /"docs\/notes.txt" was deleted \(version 4\); raftbox restore docs\/notes.txt 3 brings back the version before \(not_found\)/);
+    const deletion = raftbox('get', 'docs/notes.txt', '-', '--version', '4');
+    assert.match(deletion.stderr, /version 4 of "docs\/notes.txt" is its deletion; raftbox restore docs\/notes.txt 3 brings back/);
+    const never = raftbox('get', 'docs/never.txt', '-');
+    assert.match(never.stderr, /there is no file at "docs\/never.txt"; raftbox ls shows what exists \(not_found\)/);
 
     // A file of many blocks is streamed to disk by get, byte for byte, leaving no temporary behind.
     const big = join(dir, 'big.bin');

@@ -77,13 +77,11 @@ async function get(argv: string[]): Promise<number> {
   const version = optionalInteger(args, '--version');
   const options = version === undefined ? {} : { version };
   const json = args.flags.has('--json');
-  const notFound = (): Error => raftboxError('not_found', `there is no file at "${remote}"${version === undefined ? '' : ` version ${version}`}; raftbox ls shows what exists`);
   if (named === '-') {
     // The content is the whole of stdout, as with cat; nothing else is printed there.
     if (json) throw new UsageError('LOCAL "-" writes the file to stdout, where --json would print too; use one of them.');
     try {
-      const info = await withClient(args, (client) => downloadToStream(client, remote, process.stdout, options));
-      if (!info) throw notFound();
+      await withClient(args, async (client) => (await downloadToStream(client, remote, process.stdout, options)) ?? (await notFound(client, remote, version)));
     } catch (error) {
       // The reader went away (raftbox get x - | head): it has what it wanted, as with cat.
       if ((error as NodeJS.ErrnoException).code === 'EPIPE') return 0;
@@ -92,10 +90,25 @@ async function get(argv: string[]): Promise<number> {
     return 0;
   }
   const local = await localTarget(named, remote);
-  const info = await withClient(args, (client) => downloadToFile(client, remote, local, options));
-  if (!info) throw notFound();
+  const info = await withClient(args, async (client) => (await downloadToFile(client, remote, local, options)) ?? (await notFound(client, remote, version)));
   print(json, { path: remote, version: info.version, size: info.size }, `${remote}: version ${info.version} → ${local} (${info.size} bytes)`);
   return 0;
+}
+
+/**
+ * Why `raftbox get` found nothing at `remote`, thrown as `not_found`: a file deleted (or a
+ * version that is its deletion) is named as such, with the command that brings it back.
+ */
+async function notFound(client: Client, remote: string, version: number | undefined): Promise<never> {
+  const versions = await client.history(remote);
+  const asked = version === undefined ? versions[0] : versions.find((v) => v.version === version);
+  if (asked?.deleted) {
+    const before = versions.find((v) => v.version < asked.version && !v.deleted);
+    const what = version === undefined ? `"${remote}" was deleted (version ${asked.version})` : `version ${version} of "${remote}" is its deletion`;
+    const fix = before ? `raftbox restore ${remote} ${before.version} brings back the version before` : `raftbox history ${remote} lists its versions`;
+    throw raftboxError('not_found', `${what}; ${fix}`);
+  }
+  throw raftboxError('not_found', `there is no file at "${remote}"${version === undefined ? '' : ` version ${version}`}; raftbox ls shows what exists`);
 }
 
 /**
