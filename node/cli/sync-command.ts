@@ -42,12 +42,21 @@ export async function syncCommand(argv: string[]): Promise<number> {
     console.log(json ? JSON.stringify(contractSummary(summary)) : humanSummary(summary));
   };
   if (!args.flags.has('--watch')) {
-    const stopOnSignal = (): void => folder.cancel();
+    let interrupted = false;
+    const stopOnSignal = (): void => {
+      interrupted = true;
+      folder.cancel();
+    };
     process.once('SIGINT', stopOnSignal);
     try {
       report(await folder.sync());
       return 0;
     } catch (error) {
+      if (interrupted) {
+        bar?.stop();
+        console.error(`raftbox sync: stopped by Ctrl-C before it finished. Nothing is lost: blocks already sent stay in the cluster, and the next run of raftbox sync ${args.positionals[0]!} finishes the rest.`);
+        return 1;
+      }
       if (!isUnreachable(error)) throw error;
       console.error(`raftbox sync: the cluster cannot be reached (${describe(error)}). Nothing is lost: local edits stay in ${folder.root} and sync on the next run.`);
       return 1;

@@ -516,12 +516,23 @@ test('both folders edit while the cluster is unreachable, then reconnect', async
   }
 });
 
-test('a sync killed mid-upload completes when run again, with nothing lost or doubled', async () => {
+test('a sync stopped by Ctrl-C, or killed, mid-upload completes when run again, with nothing lost or doubled', async () => {
   const s = await setup();
   try {
     const a = s.folder('a');
     const files = 24;
     for (let i = 0; i < files; i++) writeFileSync(join(a, `file-${i}.bin`), randomBytes(512 * 1024));
+    // Ctrl-C: the sync stops with status 1 (it did not finish) and says so, not that the cluster is unreachable.
+    const interrupted = spawn(process.execPath, [shim, 'sync', a, '--limit-rate', '2M'], { env: { ...process.env, RAFTBOX_SERVER: s.cluster.urls.join(',') }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    interrupted.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    // Its lock file means it opened the folder (and the signal handler follows at once).
+    for (let waited = 0; !existsSync(join(a, '.raftbox', 'LOCK')) && waited < 30_000; waited += 50) await sleep(50);
+    await sleep(1000);
+    interrupted.kill('SIGINT');
+    const status = await new Promise<number | null>((done) => interrupted.once('exit', (code) => done(code)));
+    assert.is(status, 1, stderr);
+    assert.match(stderr, /^raftbox sync: stopped by Ctrl-C before it finished\. Nothing is lost: .* the next run of raftbox sync .* finishes the rest\.\n$/);
     const child = spawn(process.execPath, [shim, 'sync', a, '--json', '--limit-rate', '2M'], { env: { ...process.env, RAFTBOX_SERVER: s.cluster.urls.join(',') }, stdio: 'ignore' });
     await sleep(2500);
     child.kill('SIGKILL');
