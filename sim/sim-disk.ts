@@ -3,6 +3,9 @@ import type { EventQueue } from './event-queue.ts';
 import type { Prng } from './prng.ts';
 import { concatBytes } from '../protocol/bytes.ts';
 
+/** A read's time on the simulated disk: fixed, so reads draw nothing from the seed's random stream. */
+const readLatencyMs = 0.1;
+
 type PendingOp = { kind: 'append'; bytes: Uint8Array } | { kind: 'truncate'; length: number } | { kind: 'remove' };
 
 interface SimFile {
@@ -99,6 +102,11 @@ export class SimDisk implements Storage {
     const appendsOnly = f.pending.every((op) => op.kind === 'append');
     const bytes = appendsOnly && f.durableExists && offset + length <= durable.byteLength ? durable : this.read(file)!;
     return bytes.slice(offset, offset + length);
+  }
+
+  readRangeLater(file: string, offset: number, length: number, done: object): void {
+    // Read when the completion comes, as a real read may see a file removed meanwhile.
+    this.queue.schedule(readLatencyMs, () => this.deliver({ ...done, data: this.readRange(file, offset, length) }));
   }
 
   size(file: string): number | null {

@@ -153,6 +153,24 @@ test('read of a missing file is null; remove deletes; list is sorted by prefix w
   await storage.close();
 });
 
+test('readRangeLater delivers the range with its done message; a missing file is null, an unreadable one says why', async () => {
+  const { root, storage, delivered, until } = open();
+  storage.append('packs/000000000001', bytes('0123456789'));
+  storage.sync('packs/000000000001', 'synced');
+  await until(1);
+  storage.readRangeLater('packs/000000000001', 3, 4, { type: 'read', id: 1 });
+  storage.readRangeLater('packs/000000000001', 8, 100, { type: 'read', id: 2 });
+  storage.readRangeLater('packs/missing', 0, 4, { type: 'read', id: 3 });
+  fs.mkdirSync(join(root, 'packs', 'a-folder'));
+  storage.readRangeLater('packs/a-folder', 0, 4, { type: 'read', id: 4 });
+  await until(5);
+  const reads = (delivered.slice(1) as { id: number; data: Uint8Array | null; error?: string }[]).sort((a, b) => a.id - b.id);
+  assert.equal(reads.map((r) => [r.id, text(r.data)]), [[1, '3456'], [2, '89'], [3, null], [4, null]]);
+  assert.is(reads[2]!.error, undefined, 'a missing file is no error');
+  assert.match(reads[3]!.error ?? '', /^EISDIR reading packs\/a-folder/);
+  await storage.close();
+});
+
 test('names with .., absolute names and empty segments are refused', () => {
   const { storage } = open();
   for (const bad of ['../escape', 'a/../../b', '/etc/passwd', 'a//b', '', 'a/./b', 'x.tmp-3', 'a\\b']) {

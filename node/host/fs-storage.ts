@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { StorageFailedMessage } from '../../protocol/wire.ts';
 import type { Storage } from '../core/actor/env.ts';
-import { readRangeSync } from './read-range.ts';
+import { readRangeAsync, readRangeSync } from './read-range.ts';
 
 // The real disk behind an actor's Storage. Every file has its own queue of operations
 // that run strictly in order on the libuv thread pool, so the event loop stays free and
@@ -226,6 +226,13 @@ export class FsStorage implements Storage {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw error;
     }
+  }
+
+  readRangeLater(file: string, offset: number, length: number, done: object): void {
+    readRangeAsync(this.pathOf(file), offset, length).then(
+      (data) => this.deliver({ ...done, data }),
+      (error: NodeJS.ErrnoException) => this.deliver({ ...done, data: null, ...(error.code === 'ENOENT' ? {} : { error: `${error.code ?? 'error'} reading ${file}: ${error.message}` }) }),
+    );
   }
 
   read(file: string): Uint8Array | null {

@@ -1,4 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { open } from 'node:fs/promises';
 
 /**
  * Up to `length` bytes of the file at `path` from byte `offset` (fewer at its end), read
@@ -11,6 +12,19 @@ export function readRangeSync(path: string, offset: number, length: number): Uin
     return readFd(fd, offset, length);
   } finally {
     closeSync(fd);
+  }
+}
+
+/** `readRangeSync` on the thread pool, for reads that must not block the event loop. */
+export async function readRangeAsync(path: string, offset: number, length: number): Promise<Uint8Array> {
+  const handle = await open(path, 'r');
+  try {
+    const bytes = Buffer.allocUnsafe(length);
+    let read = 0;
+    for (let n = 1; n > 0 && read < length; read += n) n = (await handle.read(bytes, read, length - read, offset + read)).bytesRead;
+    return bytes.subarray(0, read);
+  } finally {
+    await handle.close();
   }
 }
 

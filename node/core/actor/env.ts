@@ -33,6 +33,13 @@ export interface Storage {
   read(file: string): Uint8Array | null;
   /** Up to `length` bytes of the file from byte `offset` (fewer at its end), or null when it does not exist. */
   readRange(file: string, offset: number, length: number): Uint8Array | null;
+  /**
+   * `readRange` without holding up the actor: `{ ...done, data }` is delivered once the
+   * bytes are in (`data` null when the file does not exist, with `error` when it could not
+   * be read). For reads on a busy path, such as serving blocks, where a disk stalled by
+   * other writers would otherwise stall every actor sharing the thread, Raft's included.
+   */
+  readRangeLater(file: string, offset: number, length: number, done: object): void;
   /** The file's length in bytes as the disk holds it now, or null when it does not exist; reads no content. */
   size(file: string): number | null;
   /** Remove a file; durability follows the next sync or put. */

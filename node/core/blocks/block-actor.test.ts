@@ -54,6 +54,11 @@ class MemoryStorage implements Storage {
   readRange(file: string, offset: number, length: number): Uint8Array | null {
     return this.files.get(file)?.slice(offset, offset + length) ?? null;
   }
+  /** The bytes come with the next pump, read then, as a real read may see a removal made meanwhile. */
+  readRangeLater(file: string, offset: number, length: number, done: object): void {
+    const read: { data: Uint8Array | null } = { ...done, data: null };
+    this.world.queue.push({ to: this.self, message: { type: '__apply', apply: () => (read.data = this.readRange(file, offset, length)), done: read } });
+  }
   size(file: string): number | null {
     return this.files.get(file)?.byteLength ?? null;
   }
@@ -214,6 +219,11 @@ class World {
     const found = (this.inbox.get(from) ?? []).filter((m) => (m as ResponseMessage).id === id) as ResponseMessage[];
     assert.is(found.length, 1, `expected exactly one response to request ${id}, got ${found.length}`);
     return found[0]!;
+  }
+
+  /** Whether request `id` has been answered yet. */
+  answered(id: number, from = 'client/1'): boolean {
+    return (this.inbox.get(from) ?? []).some((m) => (m as ResponseMessage).id === id);
   }
 
   holders(hash: string): string[] {
@@ -478,6 +488,25 @@ test('a get answers the verified local copy', () => {
   world.run();
   world.request('n2', 2, { op: 'blocks.get', hash });
   world.pump();
+  assert.equal(ok(world.response(2)), { data });
+});
+
+test('a get reads its local copy off the actor\'s thread; a copy whose pack goes meanwhile is served from a peer', () => {
+  const world = new World(nodes);
+  const { hash, data } = block('read me later');
+  world.request('n1', 1, { op: 'blocks.put', hash, data });
+  world.run();
+  let answeredBeforeRead: boolean | null = null;
+  world.tamper = ({ to, message }) => {
+    const m = message as { type?: string; done?: { type?: string } };
+    if (to !== 'n1/blocks' || m.type !== '__apply' || m.done?.type !== 'blocks.read-done' || answeredBeforeRead !== null) return;
+    // The read is still under way: nothing has been answered, and the pack it reads is lost now.
+    answeredBeforeRead = world.answered(2);
+    world.storages.get('n1')!.lose(hash);
+  };
+  world.request('n1', 2, { op: 'blocks.get', hash });
+  world.run();
+  assert.is(answeredBeforeRead, false);
   assert.equal(ok(world.response(2)), { data });
 });
 

@@ -17,7 +17,7 @@ import { Placement } from './placement.ts';
 import { Repairer, type RepairStats } from './repairer.ts';
 import { Scrubber, type ScrubStats } from './scrubber.ts';
 import { BlockPuts } from './block-puts.ts';
-import { BlockStore, blockBytesMax, isBlockHash, packBytesMaxDefault } from './block-store.ts';
+import { BlockStore, blockBytesMax, isBlockHash, packBytesMaxDefault, type LocalRead } from './block-store.ts';
 import { RegisterBatcher } from './register-batcher.ts';
 import { Suspects } from './suspects.ts';
 import { SurplusDropper } from './surplus.ts';
@@ -325,6 +325,9 @@ export class BlockActor implements Actor {
 
   private onInternal(message: BlockInternalMessage): void {
     switch (message?.type) {
+      case 'blocks.read-done':
+        if (message.error !== undefined) this.env.log('warn', 'blocks.read-failed', { error: message.error });
+        return this.store.onReadDone(message);
       case 'blocks.pack-synced':
         for (const hash of this.store.onSynced(message)) this.rememberWrite(hash);
         return this.noticeStats();
@@ -421,10 +424,12 @@ export class BlockActor implements Actor {
   }
 
   private onFetch(message: Extract<BlockPeerMessage, { type: 'block.fetch' }>): void {
-    const local = isBlockHash(message.hash) ? this.store.read(message.hash) : { state: 'missing' as const };
-    if (local.state === 'corrupt') this.env.log('warn', 'blocks.corrupt', { hash: message.hash, node: this.options.node, size: local.size });
-    const answer: BlockPeerMessage = { type: 'block.fetched', from: this.env.self, id: message.id, data: local.state === 'ok' ? local.data : null };
-    this.env.send(message.from, answer);
+    const answer = (local: LocalRead): void => {
+      if (local.state === 'corrupt') this.env.log('warn', 'blocks.corrupt', { hash: message.hash, node: this.options.node, size: local.size });
+      this.env.send(message.from, { type: 'block.fetched', from: this.env.self, id: message.id, data: local.state === 'ok' ? local.data : null } satisfies BlockPeerMessage);
+    };
+    if (!isBlockHash(message.hash)) return answer({ state: 'missing' });
+    this.store.readLater(message.hash, answer);
   }
 
   private onStorageFailed(message: StorageFailedMessage): void {

@@ -7,7 +7,7 @@ import { raftboxError } from '../../../protocol/errors.ts';
 import type { NodeId } from '../../../protocol/raft-messages.ts';
 import type { Address, BlockHash, BlockPeerMessage } from '../../../protocol/wire.ts';
 import { blocksAddress, respond, type BlockInternalMessage } from './block-messages.ts';
-import { blockBytesMax, type BlockStore } from './block-store.ts';
+import { blockBytesMax, type BlockStore, type LocalRead } from './block-store.ts';
 import type { Suspects } from './suspects.ts';
 
 export interface BlockGetsOptions {
@@ -53,9 +53,15 @@ export class BlockGets {
     private readonly nextId: () => number,
   ) {}
 
-  /** Answer the client at `from` with the block's verified bytes, or `not_found`. */
+  /**
+   * Answer the client at `from` with the block's verified bytes, or `not_found`. The local
+   * copy is read off the actor's thread: a download must not stall Raft on this node.
+   */
   get(from: Address, id: number, hash: BlockHash): void {
-    const local = this.store.read(hash);
+    this.store.readLater(hash, (local) => this.serve(from, id, hash, local));
+  }
+
+  private serve(from: Address, id: number, hash: BlockHash, local: LocalRead): void {
     if (local.state === 'ok') return respond(this.env, from, id, { ok: true, result: { data: local.data } });
     if (local.state === 'corrupt') this.env.log('warn', 'blocks.corrupt', { hash, node: this.options.node, size: local.size, by: 'read' });
     const owners = this.sources.owners(hash);

@@ -12,8 +12,17 @@ export interface PackSyncedMessage {
   pack: number;
 }
 
+/** A block read off the actor's thread (`storage.readRangeLater`) has its bytes. */
+export interface BlockReadMessage {
+  type: 'blocks.read-done';
+  id: number;
+  data: Uint8Array | null;
+  error?: string;
+}
+
 export type BlockInternalMessage =
   | PackSyncedMessage
+  | BlockReadMessage
   | { type: 'blocks.compact-tick' }
   | { type: 'blocks.replicate-timeout'; id: number }
   | { type: 'blocks.fetch-timeout'; id: number }

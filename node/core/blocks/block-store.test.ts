@@ -48,6 +48,11 @@ class TestDisk implements Storage {
   readRange(file: string, offset: number, length: number): Uint8Array | null {
     return this.read(file)?.slice(offset, offset + length) ?? null;
   }
+  /** Completions of readRangeLater, for the test to hand to the store (read at once). */
+  reads: object[] = [];
+  readRangeLater(file: string, offset: number, length: number, done: object): void {
+    this.reads.push({ ...done, data: this.readRange(file, offset, length) });
+  }
   size(file: string): number | null {
     return this.read(file)?.byteLength ?? null;
   }

@@ -11,7 +11,7 @@
 import type { Storage } from '../actor/env.ts';
 import { raftboxError, type RaftboxError } from '../../../protocol/errors.ts';
 import type { BlockHash, StorageFailedMessage } from '../../../protocol/wire.ts';
-import type { PackSyncedMessage } from './block-messages.ts';
+import type { BlockReadMessage, PackSyncedMessage } from './block-messages.ts';
 import { encodePadding, encodeRecordHeader, packFile, packHeaderBytes, parsePack, readPacks, replayPacks, type PackLocation } from './pack-format.ts';
 
 /** Largest block, in bytes: FastCDC's maximum chunk. */
@@ -82,6 +82,9 @@ export class BlockStore {
   private readonly index = new Map<BlockHash, PackLocation>();
   private readonly packs = new Map<number, PackStats>();
   private readonly writes = new Map<BlockHash, PendingWrite>();
+  /** Reads under way off the actor's thread, by id: see readLater. */
+  private readonly reads = new Map<number, { hash: BlockHash; location: PackLocation; done: (read: LocalRead) => void }>();
+  private nextReadId = 1;
   /** The pack new batches go to. */
   private active = 1;
   private batch: Batch;
@@ -119,6 +122,30 @@ export class BlockStore {
     if (data === null) return { state: 'missing' };
     if (data.byteLength !== location.length || this.options.sha256(data) !== hash) return { state: 'corrupt', size: data.byteLength };
     return { state: 'ok', data };
+  }
+
+  /**
+   * `read` without holding up the actor while the disk works: `done` gets the same answer
+   * when the bytes are in, or at once when this node holds no copy. A pack compacted away
+   * meanwhile reads as missing, as a copy deleted meanwhile would.
+   */
+  readLater(hash: BlockHash, done: (read: LocalRead) => void): void {
+    const location = this.index.get(hash);
+    if (location === undefined) return done({ state: 'missing' });
+    const id = this.nextReadId++;
+    this.reads.set(id, { hash, location, done });
+    this.storage.readRangeLater(packFile(location.pack), location.offset, location.length, { type: 'blocks.read-done', id } satisfies Omit<BlockReadMessage, 'data'>);
+  }
+
+  /** The bytes of a `readLater` are in: checked against the block's name, then handed on. */
+  onReadDone(message: BlockReadMessage): void {
+    const read = this.reads.get(message.id);
+    if (read === undefined) return;
+    this.reads.delete(message.id);
+    const data = message.data;
+    if (!(data instanceof Uint8Array)) return read.done({ state: 'missing' });
+    if (data.byteLength !== read.location.length || this.options.sha256(data) !== read.hash) return read.done({ state: 'corrupt', size: data.byteLength });
+    read.done({ state: 'ok', data });
   }
 
   /** Whether this node holds a copy of the block (unverified). */
