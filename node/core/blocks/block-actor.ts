@@ -333,8 +333,9 @@ export class BlockActor implements Actor {
         return this.noticeStats();
       case 'blocks.compact-tick':
         this.compactTimerArmed = false;
-        this.store.compactOne();
-        return this.armCompaction();
+        // The pack is read off the thread; the next turn is armed once its copies are queued.
+        if (!this.store.compactOne(() => this.armCompaction())) this.armCompaction();
+        return;
       case 'blocks.repair-tick':
         this.env.timer(this.options.repairTickMs, { type: 'blocks.repair-tick' } satisfies BlockInternalMessage);
         return this.repairer.tick();

@@ -82,8 +82,8 @@ export class BlockStore {
   private readonly index = new Map<BlockHash, PackLocation>();
   private readonly packs = new Map<number, PackStats>();
   private readonly writes = new Map<BlockHash, PendingWrite>();
-  /** Reads under way off the actor's thread, by id: see readLater. */
-  private readonly reads = new Map<number, { hash: BlockHash; location: PackLocation; done: (read: LocalRead) => void }>();
+  /** Reads under way off the actor's thread, by id, each with what to do with the bytes (null: none). */
+  private readonly reads = new Map<number, (data: Uint8Array | null) => void>();
   private nextReadId = 1;
   /** The pack new batches go to. */
   private active = 1;
@@ -132,20 +132,25 @@ export class BlockStore {
   readLater(hash: BlockHash, done: (read: LocalRead) => void): void {
     const location = this.index.get(hash);
     if (location === undefined) return done({ state: 'missing' });
-    const id = this.nextReadId++;
-    this.reads.set(id, { hash, location, done });
-    this.storage.readRangeLater(packFile(location.pack), location.offset, location.length, { type: 'blocks.read-done', id } satisfies Omit<BlockReadMessage, 'data'>);
+    this.readRangeLater(location.pack, location.offset, location.length, (data) => {
+      if (data === null) return done({ state: 'missing' });
+      if (data.byteLength !== location.length || this.options.sha256(data) !== hash) return done({ state: 'corrupt', size: data.byteLength });
+      done({ state: 'ok', data });
+    });
   }
 
-  /** The bytes of a `readLater` are in: checked against the block's name, then handed on. */
+  /** A read of `readRangeLater` is done: its bytes go where they were wanted. */
   onReadDone(message: BlockReadMessage): void {
-    const read = this.reads.get(message.id);
-    if (read === undefined) return;
+    const done = this.reads.get(message.id);
+    if (done === undefined) return;
     this.reads.delete(message.id);
-    const data = message.data;
-    if (!(data instanceof Uint8Array)) return read.done({ state: 'missing' });
-    if (data.byteLength !== read.location.length || this.options.sha256(data) !== read.hash) return read.done({ state: 'corrupt', size: data.byteLength });
-    read.done({ state: 'ok', data });
+    done(message.data instanceof Uint8Array ? message.data : null);
+  }
+
+  private readRangeLater(pack: number, offset: number, length: number, done: (data: Uint8Array | null) => void): void {
+    const id = this.nextReadId++;
+    this.reads.set(id, done);
+    this.storage.readRangeLater(packFile(pack), offset, length, { type: 'blocks.read-done', id } satisfies Omit<BlockReadMessage, 'data'>);
   }
 
   /** Whether this node holds a copy of the block (unverified). */
@@ -240,18 +245,31 @@ export class BlockStore {
 
   /**
    * Start compacting one pack that is not being written, if one has less live data than
-   * half a full pack: its live blocks (and the tombstones still needed) are copied into the
+   * half a full pack: it is read off the actor's thread (a whole pack, from a disk that may
+   * be busy), then its live blocks (and the tombstones still needed) are copied into the
    * current batch, and the pack is removed once that batch is durable. Returns whether it
-   * started one.
+   * started one; `done` is called once the read is in and the copies are queued, or the
+   * pack turned out to need nothing or to have to wait.
    */
-  compactOne(): boolean {
+  compactOne(done: () => void = () => undefined): boolean {
     if (this.compacting) return false;
     const pack = this.compactionCandidate();
     if (pack === null) return false;
-    const bytes = this.storage.read(packFile(pack));
+    this.compacting = true;
+    this.readRangeLater(pack, 0, this.packs.get(pack)!.bytes, (bytes) => {
+      this.compacting = false;
+      this.compactRead(pack, bytes);
+      done();
+    });
+    return true;
+  }
+
+  // The rest of compactOne, with the pack's bytes in: every decision is taken on the state
+  // as it is now, whatever was written or removed while the disk read.
+  private compactRead(pack: number, bytes: Uint8Array | null): void {
     if (bytes === null) {
       this.packs.delete(pack);
-      return false;
+      return;
     }
     const oldest = Math.min(...this.packs.keys()) === pack;
     const records = parsePack(bytes).records;
@@ -260,7 +278,7 @@ export class BlockStore {
     // One whose block is being written again cannot move now: after the new record it
     // would delete it on restart, and left out, the older record would come back if the
     // write failed. The pack waits for a later turn, once the write has landed.
-    if (records.some((record) => record.kind === 'tombstone' && carried(record.hash) && this.writes.has(record.hash))) return false;
+    if (records.some((record) => record.kind === 'tombstone' && carried(record.hash) && this.writes.has(record.hash))) return;
     const compaction: Compaction = { pack, moves: [], superseded: [] };
     const recordsBefore = this.batch.records;
     for (const record of records) {
@@ -284,14 +302,10 @@ export class BlockStore {
       compaction.moves.push({ hash: record.hash, from, to: { pack: this.batch.pack, offset, length: record.length } });
     }
     // Nothing in it is needed any more: remove it now (durable with the next sync, and harmless if a crash brings it back).
-    if (this.batch.records === recordsBefore) {
-      this.finishCompaction(compaction);
-      return true;
-    }
+    if (this.batch.records === recordsBefore) return this.finishCompaction(compaction);
     this.compacting = true;
     this.batch.compaction = compaction;
     this.flush();
-    return true;
   }
 
   /** Whether some pack is worth compacting now (compactOne would start). */
