@@ -153,6 +153,11 @@ export class BlockStore {
     this.storage.readRangeLater(packFile(pack), offset, length, { type: 'blocks.read-done', id } satisfies Omit<BlockReadMessage, 'data'>);
   }
 
+  /** The size of this node's copy of the block as indexed (unverified), or null when it holds none. */
+  sizeOf(hash: BlockHash): number | null {
+    return this.index.get(hash)?.length ?? null;
+  }
+
   /** Whether this node holds a copy of the block (unverified). */
   has(hash: BlockHash): boolean {
     return this.index.has(hash);

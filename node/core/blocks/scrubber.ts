@@ -5,9 +5,10 @@
 //
 // The background pass gives way to foreground traffic: a tick after which blocks were put
 // or read is sat out, up to `busyTicksMax` in a row, so a busy node still scrubs at a
-// tenth of the rate. Its reads come off the disk (packs are written past the page cache)
-// and are synchronous, so they hold the actor up while clients wait: in a first sync of
-// 10,000 small files they cost each node about a quarter of its system CPU.
+// tenth of the rate. Its reads come off the disk (packs are written past the page cache),
+// so they are made off the actor's thread (BlockStore.readLater): a disk kept busy by
+// others must not hold up the actor, nor Raft beside it. A step or tick asks for its
+// budget's worth of blocks at once, and a pass moves on once they are all in.
 
 import type { Env } from '../actor/env.ts';
 import type { NodeId } from '../../../protocol/raft-messages.ts';
@@ -41,6 +42,8 @@ interface Pass {
   next: number;
   report: ScrubReport;
   repairsPending: number;
+  /** Blocks of the current step still being read. */
+  reading: number;
   scanned: boolean;
   done: (report: ScrubReport) => void;
 }
@@ -60,6 +63,8 @@ export class Scrubber {
   /** Blocks were put or read since the last background tick. */
   private busy = false;
   private ticksSatOut = 0;
+  /** Blocks of the last background tick still being read; a tick finding some left sits out. */
+  private backgroundReading = 0;
   readonly totals: ScrubStats = { checked: 0, corrupt: 0, repaired: 0, missing: 0 };
 
   constructor(
@@ -90,10 +95,13 @@ export class Scrubber {
       return;
     }
     this.ticksSatOut = 0;
+    // The disk has not delivered the last tick's blocks yet: asking for more would only queue up reads.
+    if (this.backgroundReading > 0) return;
     if (this.background.next >= this.background.hashes.length) this.background = { hashes: this.store.list(), next: 0 };
     let budget = (this.options.scrubBytesPerSecond * this.options.scrubTickMs) / 1000;
     while (budget > 0 && this.background.next < this.background.hashes.length) {
-      budget -= this.check(this.background.hashes[this.background.next++]!, null);
+      this.backgroundReading++;
+      budget -= this.check(this.background.hashes[this.background.next++]!, null, () => this.backgroundReading--);
     }
   }
 
@@ -101,19 +109,30 @@ export class Scrubber {
   runPass(done: (report: ScrubReport) => void): boolean {
     if (this.pass !== null) return false;
     const id = this.nextPassId++;
-    this.pass = { id, hashes: this.store.list(), next: 0, report: { checked: 0, corrupt: 0, repaired: 0, missing: 0 }, repairsPending: 0, scanned: false, done };
+    this.pass = { id, hashes: this.store.list(), next: 0, report: { checked: 0, corrupt: 0, repaired: 0, missing: 0 }, repairsPending: 0, reading: 0, scanned: false, done };
     this.step(id);
     return true;
   }
 
-  /** One slice of the pass run now; the next slice comes back through the mailbox. */
+  /** One slice of the pass run now: its blocks are read, and once all are in the next slice comes back through the mailbox. */
   step(id: number): void {
     const pass = this.pass;
-    if (pass === null || pass.id !== id) return;
+    if (pass === null || pass.id !== id || pass.reading > 0) return;
     let budget = this.options.stepBytesMax;
-    while (budget > 0 && pass.next < pass.hashes.length) budget -= this.check(pass.hashes[pass.next++]!, pass);
+    // Counted before the first read is asked for, so a read answered at once cannot end the step early.
+    pass.reading++;
+    while (budget > 0 && pass.next < pass.hashes.length) {
+      pass.reading++;
+      budget -= this.check(pass.hashes[pass.next++]!, pass, () => this.stepRead(pass));
+    }
+    this.stepRead(pass);
+  }
+
+  // One block of the step is checked; after the last, the pass goes on.
+  private stepRead(pass: Pass): void {
+    if (--pass.reading > 0 || this.pass !== pass) return;
     if (pass.next < pass.hashes.length) {
-      this.env.timer(0, { type: 'blocks.scrub-step', pass: id } satisfies BlockInternalMessage);
+      this.env.timer(0, { type: 'blocks.scrub-step', pass: pass.id } satisfies BlockInternalMessage);
       return;
     }
     if (!pass.scanned) {
@@ -123,16 +142,19 @@ export class Scrubber {
     this.finishIfDone(pass);
   }
 
-  // Re-hash one block; returns what it costs the budget: the bytes read, at least blockBytesMin.
-  private check(hash: BlockHash, pass: Pass | null): number {
-    const local = this.store.read(hash);
-    if (local.state === 'missing') return this.options.blockBytesMin;
-    this.count(pass, 'checked');
-    if (local.state === 'ok') return Math.max(local.data.byteLength, this.options.blockBytesMin);
-    this.count(pass, 'corrupt');
-    this.env.log('warn', 'blocks.corrupt', { hash, node: this.options.node, size: local.size, by: 'scrub' });
-    this.repair(hash, pass);
-    return Math.max(local.size, this.options.blockBytesMin);
+  // Re-hash one block, calling `checked` when done; returns what it costs the budget: the
+  // bytes it will read, at least blockBytesMin.
+  private check(hash: BlockHash, pass: Pass | null, checked: () => void): number {
+    this.store.readLater(hash, (local) => {
+      if (local.state !== 'missing') this.count(pass, 'checked');
+      if (local.state === 'corrupt') {
+        this.count(pass, 'corrupt');
+        this.env.log('warn', 'blocks.corrupt', { hash, node: this.options.node, size: local.size, by: 'scrub' });
+        this.repair(hash, pass);
+      }
+      checked();
+    });
+    return Math.max(this.store.sizeOf(hash) ?? 0, this.options.blockBytesMin);
   }
 
   // Blocks the registry says this node holds but whose file is gone.
@@ -166,7 +188,7 @@ export class Scrubber {
   }
 
   private finishIfDone(pass: Pass): void {
-    if (this.pass !== pass || !pass.scanned || pass.next < pass.hashes.length || pass.repairsPending > 0) return;
+    if (this.pass !== pass || !pass.scanned || pass.next < pass.hashes.length || pass.reading > 0 || pass.repairsPending > 0) return;
     this.pass = null;
     this.env.log('info', 'blocks.scrubbed', { node: this.options.node, ...pass.report });
     pass.done(pass.report);
