@@ -111,7 +111,8 @@ interface OpenFile {
  * 'packs/000000000001'); parent folders are created as needed. Completions (`done` of
  * sync and put) go to `deliver` once the bytes are durable; when a write, sync or rename
  * fails, a StorageFailedMessage carrying `done` is delivered instead. Reads and lists are
- * synchronous, for recovery at start-up: `read` sees what was written to the disk, not
+ * synchronous, for recovery at start-up, except `readRangeLater`, which goes through the
+ * thread pool for reads made while serving; all see what was written to the disk, not
  * appends still buffered here.
  */
 export class FsStorage implements Storage {
