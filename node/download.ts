@@ -25,28 +25,37 @@ async function openDownload(client: Client, remote: string, options: { version?:
  * renamed over it, so an interrupted or failed download never leaves half a file, nor the
  * temporary file. Every block is checked against its hash, and the whole against the
  * file's size. Returns the record downloaded, or null when there is no such file (nothing
- * is written then); a folder record is refused with `not_found`.
+ * is written then); a folder record is refused with `not_found`. Once `signal` aborts
+ * (Ctrl-C), the download stops at once and throws its reason, leaving nothing.
  */
-export async function downloadToFile(client: Client, remote: string, local: string, options: { version?: number } = {}): Promise<FileInfo | null> {
-  const found = await openDownload(client, remote, options);
+export async function downloadToFile(client: Client, remote: string, local: string, options: { version?: number; signal?: AbortSignal } = {}): Promise<FileInfo | null> {
+  const found = await openDownload(client, remote, options.version === undefined ? {} : { version: options.version });
   if (!found) return null;
   const { info, blocks } = found;
   const temporary = `${local}.raftbox-${process.pid}`;
   const handle = await open(temporary, 'w');
   let writing: Promise<unknown> = Promise.resolve();
+  const iterator = blocks[Symbol.asyncIterator]();
   try {
     // One write in flight while the next block arrives: the disk and the network overlap.
     let size = 0;
-    for await (const block of blocks) {
+    for (;;) {
+      // Raced with the signal, so an abort is seen even while a block is late.
+      const next = await unlessAborted(iterator.next(), options.signal);
+      if (next.done) break;
+      const block = next.value;
       await writing;
       writing = writeAll(handle, block, size);
       writing.catch(() => undefined); // observed at the next await; never an unhandled rejection meanwhile
       size += block.length;
     }
     await writing;
+    options.signal?.throwIfAborted();
     await handle.close();
     await rename(temporary, local);
   } catch (error) {
+    // As a for-await loop would on a throw: the blocks still being fetched are let go.
+    void iterator.return?.(undefined).catch(() => undefined);
     await writing.catch(() => undefined);
     await handle.close().catch(() => undefined);
     await unlink(temporary).catch(() => undefined);
@@ -80,4 +89,28 @@ export async function downloadToStream(client: Client, remote: string, stream: W
     stream.off('error', onError);
   }
   return found.info;
+}
+
+/**
+ * `promise`, or its rejection with `signal`'s reason if that aborts first. Not
+ * Promise.race against one promise of the abort: each race would stay attached to it, and
+ * keep every block of the download reachable until the end.
+ */
+function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }

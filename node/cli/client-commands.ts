@@ -90,7 +90,20 @@ async function get(argv: string[]): Promise<number> {
     return 0;
   }
   const local = await localTarget(named, remote);
-  const info = await withClient(args, async (client) => (await downloadToFile(client, remote, local, options)) ?? (await notFound(client, remote, version)));
+  // Ctrl-C stops the download at the next block, and its temporary file goes with it.
+  const interrupted = new AbortController();
+  const stop = (): void => interrupted.abort(new Error('Ctrl-C'));
+  process.once('SIGINT', stop);
+  let info: FileInfo;
+  try {
+    info = await withClient(args, async (client) => (await downloadToFile(client, remote, local, { ...options, signal: interrupted.signal })) ?? (await notFound(client, remote, version)));
+  } catch (error) {
+    if (!interrupted.signal.aborted) throw error;
+    console.error(`raftbox get: stopped by Ctrl-C before ${remote} was whole; nothing was written to ${local}.`);
+    return 1;
+  } finally {
+    process.off('SIGINT', stop);
+  }
   print(json, { path: remote, version: info.version, size: info.size }, `${remote}: version ${info.version} → ${local} (${info.size} bytes)`);
   return 0;
 }
