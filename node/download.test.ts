@@ -12,33 +12,33 @@ import { FakeCluster } from '../protocol/client-test-server.ts';
 import { downloadToFile } from './download.ts';
 import { connect, type Client } from './sdk.ts';
 
-let cluster: FakeCluster;
-let client: Client;
-let dir: string;
 // Several blocks (FastCDC cuts at 256 KiB to 4 MiB), so a download can be caught between two.
 const data = randomBytes(6 << 20);
 
-test.before.each(async () => {
-  cluster = await FakeCluster.start(1);
-  client = await connect({ servers: [cluster.nodes[0]!.url], device: 'download-test' });
-  await client.writeFile('big.bin', data);
-  dir = mkdtempSync(join(tmpdir(), 'raftbox-download-'));
-});
+/** A fake node holding big.bin, a client of it and an empty folder, for `body`; all gone after. */
+async function withStoredFile(body: (cluster: FakeCluster, client: Client, dir: string) => Promise<void>): Promise<void> {
+  const cluster = await FakeCluster.start(1);
+  const dir = mkdtempSync(join(tmpdir(), 'raftbox-download-'));
+  let client: Client | null = null;
+  try {
+    client = await connect({ servers: [cluster.nodes[0]!.url], device: 'download-test' });
+    await client.writeFile('big.bin', data);
+    await body(cluster, client, dir);
+  } finally {
+    await client?.close();
+    await cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
-test.after.each(async () => {
-  await client.close();
-  await cluster.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-test('a whole download lands at its target, byte for byte, with no temporary file left', async () => {
+test('a whole download lands at its target, byte for byte, with no temporary file left', () => withStoredFile(async (_cluster, client, dir) => {
   const info = await downloadToFile(client, 'big.bin', join(dir, 'big.bin'), { signal: new AbortController().signal });
   assert.is(info?.size, data.length);
   assert.ok(readFileSync(join(dir, 'big.bin')).equals(data));
   assert.equal(readdirSync(dir), ['big.bin']);
-});
+}));
 
-test('a download stopped by its signal while a block is late leaves nothing behind', async () => {
+test('a download stopped by its signal while a block is late leaves nothing behind', () => withStoredFile(async (cluster, client, dir) => {
   const stop = new AbortController();
   let gets = 0;
   // The first block comes; the second never does, and the signal aborts while it is awaited.
@@ -55,6 +55,6 @@ test('a download stopped by its signal while a block is late leaves nothing behi
   assert.is(outcome, 'Ctrl-C');
   assert.ok(Date.now() - started < 5000, 'the abort is seen without waiting for the late block');
   assert.equal(readdirSync(dir), [], 'neither the file nor its temporary file is there');
-});
+}));
 
 test.run();

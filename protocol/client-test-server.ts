@@ -184,6 +184,9 @@ export class FakeCluster {
       case 'blocks.put':
         this.blocks.set(request.hash, new Uint8Array(request.data));
         return { replicas: 1 };
+      case 'blocks.put-many':
+        for (const block of request.blocks) this.blocks.set(block.hash, new Uint8Array(block.data));
+        return { outcomes: request.blocks.map(() => ({ replicas: 1 })) };
       case 'blocks.get': {
         const data = this.blocks.get(request.hash);
         if (!data) throw raftboxError('not_found', `block ${request.hash} is not stored`);
