@@ -29,7 +29,7 @@ async function openDownload(client: Client, remote: string, options: { version?:
  * (Ctrl-C), the download stops at once and throws its reason, leaving nothing.
  */
 export async function downloadToFile(client: Client, remote: string, local: string, options: { version?: number; signal?: AbortSignal } = {}): Promise<FileInfo | null> {
-  const found = await openDownload(client, remote, options.version === undefined ? {} : { version: options.version });
+  const found = await openDownload(client, remote, options);
   if (!found) return null;
   const { info, blocks } = found;
   const temporary = `${local}.raftbox-${process.pid}`;

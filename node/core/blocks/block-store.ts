@@ -118,7 +118,11 @@ export class BlockStore {
   read(hash: BlockHash): LocalRead {
     const location = this.index.get(hash);
     if (location === undefined) return { state: 'missing' };
-    const data = this.storage.readRange(packFile(location.pack), location.offset, location.length);
+    return this.checked(hash, location, this.storage.readRange(packFile(location.pack), location.offset, location.length));
+  }
+
+  // What the bytes read for the copy of `hash` at `location` are worth: null is a copy gone.
+  private checked(hash: BlockHash, location: PackLocation, data: Uint8Array | null): LocalRead {
     if (data === null) return { state: 'missing' };
     if (data.byteLength !== location.length || this.options.sha256(data) !== hash) return { state: 'corrupt', size: data.byteLength };
     return { state: 'ok', data };
@@ -132,11 +136,7 @@ export class BlockStore {
   readLater(hash: BlockHash, done: (read: LocalRead) => void): void {
     const location = this.index.get(hash);
     if (location === undefined) return done({ state: 'missing' });
-    this.readRangeLater(location.pack, location.offset, location.length, (data) => {
-      if (data === null) return done({ state: 'missing' });
-      if (data.byteLength !== location.length || this.options.sha256(data) !== hash) return done({ state: 'corrupt', size: data.byteLength });
-      done({ state: 'ok', data });
-    });
+    this.readRangeLater(location.pack, location.offset, location.length, (data) => done(this.checked(hash, location, data)));
   }
 
   /** A read of `readRangeLater` is done: its bytes go where they were wanted. */
